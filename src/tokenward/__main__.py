@@ -1,0 +1,4 @@
+from tokenward.cli import main
+
+if __name__ == "__main__":
+    main(prog_name="tokens")

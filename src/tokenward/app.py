@@ -1,0 +1,45 @@
+"""The state one command runs with: config, data dir, inventory and opened stores.
+
+Everything is opened lazily, so `tokens list` never imports a store SDK and
+`tokens remind` never touches a store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from tokenward.config import Config, load_config
+from tokenward.inventory import Inventory
+from tokenward.paths import data_dir as default_data_dir
+from tokenward.policy import utcnow
+from tokenward.stores.base import Store, open_store
+
+
+@dataclass
+class App:
+    config: Config
+    data_dir: Path
+    now: datetime = field(default_factory=utcnow)
+    _inventory: Inventory | None = None
+    _stores: dict[str, Store] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config_file: str | None = None, *, now: datetime | None = None) -> "App":
+        return cls(config=load_config(config_file), data_dir=default_data_dir(), now=now or utcnow())
+
+    @property
+    def inventory(self) -> Inventory:
+        if self._inventory is None:
+            self._inventory = Inventory.open(self.data_dir)
+        return self._inventory
+
+    def store(self, name: str) -> Store:
+        if name not in self._stores:
+            self._stores[name] = open_store(self.config.store(name), data_dir=self.data_dir)
+        return self._stores[name]
+
+    def close(self) -> None:
+        if self._inventory is not None:
+            self._inventory.close()
+            self._inventory = None

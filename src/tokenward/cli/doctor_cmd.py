@@ -1,0 +1,32 @@
+"""tokens doctor."""
+
+from __future__ import annotations
+
+import click
+
+from tokenward.cli.common import json_option, pass_app
+from tokenward.doctor import run_checks
+from tokenward.errors import ExitStatus
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@json_option
+@pass_app
+def doctor(app, term, as_json):
+    """Check the config, each store's reachability and auth, the keyring backend,
+    and the permissions of the data dir. Exits 3 when a store fails, 2 on config
+    problems, else 0.
+
+    \b
+    Example:
+      tokens doctor
+    """
+    checks = run_checks(app)
+    if as_json:
+        term.json([c.as_json() for c in checks])
+    else:
+        marks = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
+        for check in checks:
+            term.echo(f"[{marks[check.state]:>4}] {check.subject}: {check.detail}")
+    worst = max((c.exit_status for c in checks), default=0)
+    return int(worst) if worst else int(ExitStatus.OK)

@@ -1,0 +1,202 @@
+"""add, list, show, get, rotate, remove."""
+
+from __future__ import annotations
+
+import click
+
+from tokenward import lifecycle
+from tokenward.cli.common import json_option, pass_app
+from tokenward.errors import ExitStatus, UsageError
+from tokenward.policy import STATUSES, age_text, humanize_delta
+from tokenward.report import next_deadline, views
+from tokenward.tokens import KINDS
+from tokenward.values import read_value
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("name")
+@click.option("--purpose", default="", help="What the token is for, e.g. \"publish foo from CI\".")
+@click.option("--scope", default=None, help="What it may touch: `user` or `project:foo,bar` [default: read from a PyPI token].")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Token kind [default: detected from the value's prefix].")
+@click.option("--repository", metavar="URL", default=None, help="Upload endpoint it is for [default: by kind].")
+@click.option("--created", metavar="DATE", default=None, help="When it was created [default: now].")
+@click.option("--rotate-every", metavar="PERIOD", default=None, help="Rotation period: 90d, 12w, 6mo, 1y [default: from config].")
+@click.option("--expires", metavar="DATE", default=None, help="Hard expiry [default: read from a PyPI token].")
+@click.option("--store", "stores", multiple=True, metavar="STORE", help="Store to keep the value in (repeatable) [default: defaults.stores].")
+@pass_app
+def add(app, term, name, purpose, scope, kind, repository, created, rotate_every, expires, stores):
+    """Add a token. The value is read from stdin, or a hidden prompt on a terminal.
+
+    \b
+    Example:
+      echo "$TOKEN" | tokens add pypi-foo --purpose "publish foo" --rotate-every 90d
+    """
+    # Validate the cheap things before asking for a value.
+    lifecycle.check_name_and_stores(app, name, stores)
+    value = read_value(f"Value for {name}")
+    outcome = lifecycle.add_token(
+        app,
+        name,
+        value,
+        kind=kind,
+        purpose=purpose,
+        scope=scope,
+        repository=repository,
+        created=created,
+        rotate_every=rotate_every,
+        expires=expires,
+        stores=stores or None,
+    )
+    for warning in outcome.warnings:
+        term.warn(warning)
+    r = outcome.record
+    scope_text = f", scope {r.scope}" if r.scope else ""
+    term.note(f"Added {r.name} ({r.kind}{scope_text}) to {', '.join(outcome.written)}.")
+
+
+@click.command("list", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUSES),
+    help="Only tokens with this status (repeatable).",
+)
+@json_option
+@pass_app
+def list_(app, term, statuses, as_json):
+    """List the inventory with age, due date and status. Reads no store.
+
+    \b
+    Example:
+      tokens list --status overdue --status expired
+    """
+    rows = views(app.inventory.all(), app.now, app.config.warn_before)
+    if statuses:
+        rows = [v for v in rows if v.status in statuses]
+    if as_json:
+        term.json([v.as_json() for v in rows])
+        return 0
+    if not rows:
+        term.note("No tokens." if not statuses else "No tokens with that status.")
+        return 0
+    from tokenward.output import table
+
+    now = app.now
+    lines = []
+    for v in rows:
+        r = v.record
+        deadline = next_deadline(v)
+        lines.append([
+            r.name,
+            r.kind,
+            age_text(now, r.rotated_at),
+            deadline.date().isoformat() + f" ({humanize_delta(now, deadline)})" if deadline else "-",
+            v.status,
+            ",".join(r.stores),
+            r.purpose,
+        ])  # fmt: skip
+    headers = ["NAME", "KIND", "AGE", "DUE", "STATUS", "STORES", "PURPOSE"]
+    term.echo(table(lines, headers, painter=term.paint, status_col=4))
+    return 0
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("name")
+@json_option
+@pass_app
+def show(app, term, name, as_json):
+    """Show one token's record and where it is stored (never its value).
+
+    \b
+    Example:
+      tokens show pypi-foo --json
+    """
+    from tokenward.report import view
+
+    v = view(app.inventory.get(name), app.now, app.config.warn_before)
+    data = v.as_json()
+    pending = app.inventory.journal_pending(name)
+    data["pending_sync"] = sorted({s for e in pending for s in e.stores if s not in e.done})
+    if as_json:
+        term.json(data)
+        return 0
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = ", ".join(value) or "-"
+        text = "-" if value in (None, "") else str(value)
+        if key == "status":
+            text = term.paint(text, text)
+        term.echo(f"{key.ljust(width)}  {text}")
+    return 0
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("name")
+@click.option("--store", default=None, metavar="STORE", help="Read from this store only [default: the first that has it].")
+@pass_app
+def get(app, term, name, store):
+    """Print a token's value on stdout, for pipes.
+
+    \b
+    Example:
+      tokens get pypi-foo | wl-copy
+    """
+    value, _source, warnings = lifecycle.get_value(app, name, store)
+    for warning in warnings:
+        term.warn(warning)
+    term.out.write(value + ("\n" if term.out.isatty() else ""))
+    return 0
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("name")
+@pass_app
+def rotate(app, term, name):
+    """Replace a token's value in every store it lives in.
+
+    The new value is read from stdin, or a hidden prompt on a terminal.
+    Stores that keep versions (Vault, AWS) keep the previous one.
+
+    \b
+    Example:
+      echo "$NEW_TOKEN" | tokens rotate pypi-foo
+    """
+    app.inventory.get(name)  # unknown names fail before a value is asked for
+    value = read_value(f"New value for {name}")
+    outcome = lifecycle.rotate_token(app, name, value)
+    for warning in outcome.warnings:
+        term.warn(warning)
+    term.note(f"Rotated {name} in {', '.join(outcome.written)}.")
+    if outcome.failed:
+        for store_name, message in outcome.failed.items():
+            term.note(f"Error: {message}")
+        term.note(f"Not yet written to {', '.join(outcome.failed)}: run `tokens sync {name}` when it is back.")
+        return int(ExitStatus.STORE)
+    term.note(f"Next: {lifecycle.revoke_hint(outcome.record)}.")
+    return 0
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def remove(app, term, name, yes):
+    """Remove a token from the inventory and delete its value from its stores.
+
+    \b
+    Example:
+      tokens remove old-token --yes
+    """
+    record = app.inventory.get(name)
+    if not yes:
+        import sys
+
+        if not sys.stdin.isatty():
+            raise UsageError(f"removing {name} needs confirmation: pass --yes")
+        click.confirm(f"Remove {name} from the inventory and from {', '.join(record.stores)}?", abort=True, err=True)
+    outcome = lifecycle.remove_token(app, name)
+    term.note(f"Removed {name} from {', '.join(outcome.written) or 'the inventory'}.")
+    term.note(f"Remember to {lifecycle.revoke_hint(record)}.")
+    return 0

@@ -1,0 +1,253 @@
+"""The TOML config, read into frozen dataclasses and validated with clear messages.
+
+No config file at all is valid: one store, the OS keyring. Unknown keys are an error
+so a typo never silently changes where a secret goes.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tokenward.errors import ConfigError, UsageError
+from tokenward.paths import config_path
+from tokenward.policy import Period, parse_period
+
+STORE_TYPES = ("keyring", "vault", "aws")
+
+# Every key a store table may hold, by store type, with its Python type.
+STORE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "keyring": {"type": str, "service": str, "backend": str},
+    "vault": {
+        "type": str,
+        "url": str,
+        "mount": str,
+        "prefix": str,
+        "namespace": str,
+        "auth": str,
+        "token_file": str,
+        "role_id": str,
+        "role_id_file": str,
+        "secret_id_file": str,
+        "approle_mount": str,
+        "cacert": str,
+        "verify": bool,
+        "timeout": (int, float),
+    },
+    "aws": {
+        "type": str,
+        "region": str,
+        "prefix": str,
+        "profile": str,
+        "endpoint_url": str,
+        "kms_key_id": str,
+        "timeout": (int, float),
+    },
+}
+
+STORE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "keyring": {"service": "tokenward", "backend": ""},
+    "vault": {
+        "url": "",
+        "mount": "secret",
+        "prefix": "tokenward/",
+        "namespace": "",
+        "auth": "token",
+        "token_file": "",
+        "role_id": "",
+        "role_id_file": "",
+        "secret_id_file": "",
+        "approle_mount": "approle",
+        "cacert": "",
+        "verify": True,
+        "timeout": 10,
+    },
+    "aws": {
+        "region": "",
+        "prefix": "tokenward/",
+        "profile": "",
+        "endpoint_url": "",
+        "kms_key_id": "",
+        "timeout": 10,
+    },
+}
+
+DEFAULTS_KEYS: dict[str, type | tuple[type, ...]] = {
+    "stores": list,
+    "rotate_every": str,
+    "warn_before": str,
+    "notify": list,
+}
+
+NOTIFY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "webhook": {"url": str, "timeout": (int, float), "repeat": str},
+    "email": {
+        "host": str,
+        "port": int,
+        "starttls": bool,
+        "ssl": bool,
+        "from": str,
+        "to": (str, list),
+        "username": str,
+        "password_token": str,
+        "timeout": (int, float),
+        "repeat": str,
+    },
+    "desktop": {"repeat": str},
+}
+
+TOP_LEVEL = ("defaults", "stores", "notify")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    name: str
+    type: str
+    options: dict[str, Any]
+
+    def get(self, key: str) -> Any:
+        return self.options.get(key, STORE_DEFAULTS[self.type].get(key))
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None  # None when no file was read
+    default_stores: tuple[str, ...] = ("keyring",)
+    rotate_every: str = "90d"
+    warn_before: Period = field(default_factory=lambda: parse_period("14d"))
+    stores: dict[str, StoreConfig] = field(default_factory=dict)
+    notify: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_notify: tuple[str, ...] = ()
+
+    def store(self, name: str) -> StoreConfig:
+        try:
+            return self.stores[name]
+        except KeyError:
+            known = ", ".join(sorted(self.stores)) or "none"
+            raise UsageError(f"unknown store {name!r} (configured stores: {known})") from None
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path else "the built-in defaults"
+
+
+def _where(path: Path, key: str) -> str:
+    return f"{path}: {key}"
+
+
+def _check_type(path: Path, key: str, value: Any, expected: type | tuple[type, ...]) -> None:
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    # bool is an int in Python; don't let `port = true` through.
+    if isinstance(value, bool) and bool not in kinds:
+        ok = False
+    else:
+        ok = isinstance(value, kinds)
+    if not ok:
+        names = " or ".join(k.__name__.replace("str", "string").replace("list", "array") for k in kinds)
+        raise ConfigError(f"{_where(path, key)} must be a {names}, not {type(value).__name__}")
+
+
+def _check_keys(path: Path, table: str, data: dict, allowed: dict) -> None:
+    for key, value in data.items():
+        if key not in allowed:
+            raise ConfigError(f"{_where(path, f'{table}.{key}' if table else key)} is not a known key (known: {', '.join(allowed)})")
+        _check_type(path, f"{table}.{key}" if table else key, value, allowed[key])
+
+
+def default_config() -> Config:
+    return Config(path=None, stores={"keyring": StoreConfig("keyring", "keyring", {})})
+
+
+def load_config(explicit: str | None = None) -> Config:
+    path, must_exist = config_path(explicit)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(f"{path}: config file not found") from None
+        return default_config()
+    except (IsADirectoryError, PermissionError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: config is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: dict, path: Path) -> Config:
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise ConfigError(f"{path}: {key} is not a known table (known: {', '.join(TOP_LEVEL)})")
+        if not isinstance(data[key], dict):
+            raise ConfigError(f"{path}: {key} must be a table")
+
+    stores: dict[str, StoreConfig] = {}
+    for name, table in data.get("stores", {}).items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: stores.{name} must be a table")
+        store_type = table.get("type", name)
+        if store_type not in STORE_TYPES:
+            hint = "set type = \"keyring\", \"vault\" or \"aws\""
+            raise ConfigError(f"{path}: stores.{name} has unknown type {store_type!r} ({hint})")
+        _check_keys(path, f"stores.{name}", table, STORE_KEYS[store_type])
+        options = {k: v for k, v in table.items() if k != "type"}
+        if store_type == "vault" and options.get("auth", "token") not in ("token", "approle"):
+            raise ConfigError(f"{path}: stores.{name}.auth must be \"token\" or \"approle\"")
+        stores[name] = StoreConfig(name, store_type, options)
+    if not stores:
+        stores["keyring"] = StoreConfig("keyring", "keyring", {})
+
+    defaults = data.get("defaults", {})
+    _check_keys(path, "defaults", defaults, DEFAULTS_KEYS)
+    default_stores = tuple(defaults.get("stores", ["keyring"] if "keyring" in stores else list(stores)[:1]))
+    if not default_stores:
+        raise ConfigError(f"{path}: defaults.stores must name at least one store")
+    for name in default_stores:
+        if not isinstance(name, str) or name not in stores:
+            raise ConfigError(f"{path}: defaults.stores names {name!r}, which is not a [stores.*] table")
+    rotate_every = defaults.get("rotate_every", "90d")
+    warn_before = defaults.get("warn_before", "14d")
+    try:
+        parse_period(rotate_every)
+        warn = parse_period(warn_before)
+    except UsageError as exc:
+        raise ConfigError(f"{path}: defaults: {exc}") from None
+
+    notify: dict[str, dict[str, Any]] = {}
+    for channel, table in data.get("notify", {}).items():
+        if channel not in NOTIFY_KEYS:
+            raise ConfigError(f"{path}: notify.{channel} is not a known channel (known: {', '.join(NOTIFY_KEYS)})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: notify.{channel} must be a table")
+        _check_keys(path, f"notify.{channel}", table, NOTIFY_KEYS[channel])
+        notify[channel] = dict(table)
+    default_notify = tuple(defaults.get("notify", ()))
+    for channel in default_notify:
+        if channel not in notify:
+            raise ConfigError(f"{path}: defaults.notify names {channel!r}, which is not a [notify.*] table")
+
+    return Config(
+        path=path,
+        default_stores=default_stores,
+        rotate_every=rotate_every,
+        warn_before=warn,
+        stores=stores,
+        notify=notify,
+        default_notify=default_notify,
+    )
+
+
+def env_or(value: str, *names: str) -> str:
+    """A config value, else the first environment variable that is set."""
+    if value:
+        return value
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return ""

@@ -1,0 +1,67 @@
+"""What `tokens doctor` checks: config, stores, keyring backend, file permissions."""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+
+from tokenward.app import App
+from tokenward.errors import ExitStatus, TokenwardError
+from tokenward.paths import DIR_MODE, FILE_MODE
+
+
+@dataclass(frozen=True)
+class Check:
+    subject: str
+    state: str  # ok, warn, fail
+    detail: str
+    exit_status: int = 0
+
+    def as_json(self) -> dict:
+        return {"subject": self.subject, "state": self.state, "detail": self.detail}
+
+
+def _permissions(app: App) -> list[Check]:
+    directory = app.data_dir
+    checks = []
+    if not directory.exists():
+        return [Check("data dir", "ok", f"{directory} (not created yet)")]
+    mode = stat.S_IMODE(directory.stat().st_mode)
+    if mode != DIR_MODE:
+        checks.append(Check("data dir", "fail", f"{directory} is {mode:o}, expected 700 (chmod 700 it)", ExitStatus.BAD_INPUT))
+    else:
+        checks.append(Check("data dir", "ok", f"{directory} (700)"))
+    loose = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            file_mode = stat.S_IMODE(path.stat().st_mode)
+            if file_mode != FILE_MODE:
+                loose.append(f"{path.name} is {file_mode:o}")
+        elif path.is_dir() and stat.S_IMODE(path.stat().st_mode) != DIR_MODE:
+            loose.append(f"{path.name}/ is {stat.S_IMODE(path.stat().st_mode):o}")
+    if loose:
+        checks.append(Check("data files", "fail", "; ".join(loose) + " (expected 600)", ExitStatus.BAD_INPUT))
+    else:
+        checks.append(Check("data files", "ok", "all 600"))
+    return checks
+
+
+def run_checks(app: App) -> list[Check]:
+    checks = [Check("config", "ok", app.config.where)]
+    checks.extend(_permissions(app))
+    try:
+        count = len(app.inventory)
+        ok = app.inventory.integrity_ok()
+        checks.append(
+            Check("inventory", "ok" if ok else "fail", f"{app.inventory.path} ({count} tokens)", 0 if ok else ExitStatus.STORE)
+        )
+    except TokenwardError as exc:
+        checks.append(Check("inventory", "fail", str(exc), exc.exit_status))
+    for name in app.config.stores:
+        try:
+            detail = app.store(name).describe()
+        except TokenwardError as exc:
+            checks.append(Check(f"store {name}", "fail", str(exc), exc.exit_status))
+        else:
+            checks.append(Check(f"store {name}", "ok", detail))
+    return checks

@@ -1,0 +1,83 @@
+"""One family of errors, and the exit status each one maps to.
+
+Messages name what is wrong and where. They never contain a secret value:
+every raise site passes names, paths and store names only.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    FINDINGS = 1  # overdue tokens in `remind`, conflicts or failed stores in `sync`
+    BAD_INPUT = 2  # bad input, usage or config
+    STORE = 3  # a store unreachable or refusing
+    INTERRUPTED = 130
+
+
+class TokenwardError(Exception):
+    """Base of every expected failure; printed as one line by the CLI."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+
+class UsageError(TokenwardError):
+    """Bad input on the command line or on stdin."""
+
+
+class ConfigError(TokenwardError):
+    """The config file is missing a value, has an unknown key, or does not parse."""
+
+
+class TokenNotFound(TokenwardError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no token named {name!r} in the inventory (see `tokens list`)")
+        self.name = name
+
+
+class TokenExists(TokenwardError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a token named {name!r} already exists (use `tokens rotate {name}` to change its value)")
+        self.name = name
+
+
+class InventoryError(TokenwardError):
+    """The local inventory cannot be opened or is damaged."""
+
+    exit_status = ExitStatus.STORE
+
+
+class StoreError(TokenwardError):
+    """A store failed; `store` names it."""
+
+    exit_status = ExitStatus.STORE
+
+    def __init__(self, store: str, message: str) -> None:
+        super().__init__(f"store {store!r}: {message}")
+        self.store = store
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or has no working backend."""
+
+
+class AccessDenied(StoreError):
+    """The store refused the credentials or the operation."""
+
+
+class SecretNotFound(StoreError):
+    """The store holds no value for this token."""
+
+    def __init__(self, store: str, name: str) -> None:
+        super().__init__(store, f"holds no value for {name!r}")
+        self.name = name
+
+
+class StoreConflict(StoreError):
+    """A concurrent writer changed the secret (check-and-set failed)."""
+
+
+class TokenExpired(TokenwardError):
+    exit_status = ExitStatus.BAD_INPUT

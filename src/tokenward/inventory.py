@@ -1,0 +1,316 @@
+"""The local inventory: one SQLite file of token metadata. Never a secret value.
+
+Concurrency: WAL mode, a generous busy timeout, and every read-modify-write in a
+`BEGIN IMMEDIATE` transaction, so a cron `remind` during a rotation neither sees
+"database is locked" nor loses an update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from tokenward.errors import InventoryError, TokenExists, TokenNotFound, UsageError
+from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
+from tokenward.policy import from_iso, to_iso
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+DB_NAME = "inventory.sqlite3"
+BUSY_TIMEOUT_MS = 60_000
+
+_MIGRATIONS: list[str] = [
+    # version 1
+    """
+    CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        purpose TEXT NOT NULL DEFAULT '',
+        scope TEXT NOT NULL DEFAULT '',
+        repository TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        rotated_at TEXT NOT NULL,
+        rotate_every TEXT,
+        expires_at TEXT,
+        stores TEXT NOT NULL DEFAULT '[]',
+        fingerprint TEXT NOT NULL DEFAULT '',
+        last_used_at TEXT,
+        env TEXT NOT NULL DEFAULT '{}',
+        store_versions TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        rotated_at TEXT NOT NULL,
+        stores TEXT NOT NULL,
+        done TEXT NOT NULL DEFAULT '[]',
+        started_at TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise UsageError(
+            f"invalid token name {name!r}: use 1-64 characters a-z 0-9 . _ -, starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    name: str
+    kind: str
+    created_at: datetime
+    rotated_at: datetime
+    stores: tuple[str, ...]
+    fingerprint: str
+    purpose: str = ""
+    scope: str = ""
+    repository: str = ""
+    rotate_every: str | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    store_versions: dict[str, str] = field(default_factory=dict)
+
+    def with_(self, **changes) -> "TokenRecord":
+        return replace(self, **changes)
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        for key in ("created_at", "rotated_at", "expires_at", "last_used_at"):
+            row[key] = to_iso(row[key])
+        row["stores"] = json.dumps(list(self.stores))
+        row["env"] = json.dumps(self.env, sort_keys=True)
+        row["store_versions"] = json.dumps(self.store_versions, sort_keys=True)
+        return row
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "TokenRecord":
+        return cls(
+            name=row["name"],
+            kind=row["kind"],
+            purpose=row["purpose"],
+            scope=row["scope"],
+            repository=row["repository"],
+            created_at=from_iso(row["created_at"]),
+            rotated_at=from_iso(row["rotated_at"]),
+            rotate_every=row["rotate_every"],
+            expires_at=from_iso(row["expires_at"]),
+            stores=tuple(json.loads(row["stores"])),
+            fingerprint=row["fingerprint"],
+            last_used_at=from_iso(row["last_used_at"]),
+            env=json.loads(row["env"]),
+            store_versions=json.loads(row["store_versions"]),
+        )
+
+
+_COLUMNS = (
+    "name", "kind", "purpose", "scope", "repository", "created_at", "rotated_at", "rotate_every",
+    "expires_at", "stores", "fingerprint", "last_used_at", "env", "store_versions",
+)  # fmt: skip
+
+
+@dataclass
+class JournalEntry:
+    id: int
+    name: str
+    action: str
+    fingerprint: str
+    rotated_at: datetime
+    stores: list[str]
+    done: list[str]
+    started_at: datetime
+
+
+class Inventory:
+    """Open with `Inventory.open(data_dir)`; use as a context manager to close."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, directory: Path) -> "Inventory":
+        ensure_private_dir(directory)
+        path = directory / DB_NAME
+        if not path.exists():
+            # Create the file 0600 before SQLite touches it; SQLite gives its -wal
+            # and -shm files the permissions of the database file.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        private_file(path)
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            inventory = cls(conn, path)
+            inventory._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise InventoryError(f"inventory {path}: cannot open ({exc})") from None
+        for suffix in ("-wal", "-shm"):
+            private_file(Path(f"{path}{suffix}"))
+        return inventory
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Inventory":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise InventoryError(
+                f"inventory {self.path} has schema version {version}, newer than this tokenward knows "
+                f"({SCHEMA_VERSION}): upgrade tokenward"
+            )
+        with self.transaction():
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the lock up front (no upgrade deadlock)."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    # -- reads ---------------------------------------------------------------
+    def get(self, name: str) -> TokenRecord:
+        row = self._conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise TokenNotFound(name)
+        return TokenRecord.from_row(row)
+
+    def find(self, name: str) -> TokenRecord | None:
+        row = self._conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
+        return None if row is None else TokenRecord.from_row(row)
+
+    def all(self) -> list[TokenRecord]:
+        return [TokenRecord.from_row(r) for r in self._conn.execute("SELECT * FROM tokens ORDER BY name")]
+
+    def rows(self) -> list[sqlite3.Row]:
+        """Raw rows, for the hot listing path (no per-row JSON/date decoding)."""
+        return self._conn.execute("SELECT * FROM tokens ORDER BY name").fetchall()
+
+    def __len__(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
+
+    # -- writes --------------------------------------------------------------
+    def insert(self, record: TokenRecord) -> None:
+        row = record.to_row()
+        placeholders = ", ".join(f":{c}" for c in _COLUMNS)
+        try:
+            with self.transaction() as conn:
+                conn.execute(f"INSERT INTO tokens ({', '.join(_COLUMNS)}) VALUES ({placeholders})", row)
+        except sqlite3.IntegrityError:
+            raise TokenExists(record.name) from None
+
+    def insert_many(self, records: list[TokenRecord]) -> None:
+        placeholders = ", ".join(f":{c}" for c in _COLUMNS)
+        with self.transaction() as conn:
+            conn.executemany(
+                f"INSERT INTO tokens ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
+                [r.to_row() for r in records],
+            )
+
+    def save(self, record: TokenRecord) -> None:
+        """Replace the record with this name (it must exist)."""
+        row = record.to_row()
+        assignments = ", ".join(f"{c} = :{c}" for c in _COLUMNS if c != "name")
+        with self.transaction() as conn:
+            cursor = conn.execute(f"UPDATE tokens SET {assignments} WHERE name = :name", row)
+            if cursor.rowcount == 0:
+                raise TokenNotFound(record.name)
+
+    def update(self, name: str, **changes) -> TokenRecord:
+        """Read-modify-write of some fields under one write lock."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise TokenNotFound(name)
+            record = TokenRecord.from_row(row).with_(**changes)
+            data = record.to_row()
+            assignments = ", ".join(f"{c} = :{c}" for c in changes)
+            conn.execute(f"UPDATE tokens SET {assignments} WHERE name = :name", data)
+        return record
+
+    def delete(self, name: str) -> None:
+        with self.transaction() as conn:
+            cursor = conn.execute("DELETE FROM tokens WHERE name = ?", (name,))
+            if cursor.rowcount == 0:
+                raise TokenNotFound(name)
+
+    # -- rotation journal (crash safety) -------------------------------------
+    def journal_begin(self, name: str, action: str, fingerprint: str, rotated_at: datetime, stores: list[str]) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO journal (name, action, fingerprint, rotated_at, stores, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (name, action, fingerprint, to_iso(rotated_at), json.dumps(stores), to_iso(datetime.now().astimezone())),
+            )
+            return int(cursor.lastrowid)
+
+    def journal_mark(self, entry_id: int, store: str) -> None:
+        with self.transaction() as conn:
+            row = conn.execute("SELECT done FROM journal WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                return
+            done = json.loads(row["done"])
+            if store not in done:
+                done.append(store)
+            conn.execute("UPDATE journal SET done = ? WHERE id = ?", (json.dumps(done), entry_id))
+
+    def journal_end(self, entry_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM journal WHERE id = ?", (entry_id,))
+
+    def journal_pending(self, name: str | None = None) -> list[JournalEntry]:
+        query = "SELECT * FROM journal" + (" WHERE name = ?" if name else "") + " ORDER BY id"
+        rows = self._conn.execute(query, (name,) if name else ()).fetchall()
+        return [
+            JournalEntry(
+                id=r["id"],
+                name=r["name"],
+                action=r["action"],
+                fingerprint=r["fingerprint"],
+                rotated_at=from_iso(r["rotated_at"]),
+                stores=json.loads(r["stores"]),
+                done=json.loads(r["done"]),
+                started_at=from_iso(r["started_at"]),
+            )
+            for r in rows
+        ]
+
+    def integrity_ok(self) -> bool:
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,0 +1,247 @@
+"""The local token lifecycle: add, read, rotate, remove. Plain functions over an App.
+
+Order of writes is chosen so a failure never loses the newest value:
+stores first, then the inventory; rotations are journalled before any store write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tokenward import audit
+from tokenward.app import App
+from tokenward.errors import SecretNotFound, StoreError, TokenExists, UsageError
+from tokenward.inventory import TokenRecord, check_name
+from tokenward.locks import token_lock
+from tokenward.policy import parse_date, parse_period, to_iso
+from tokenward.tokens import DEFAULT_REPOSITORY, KINDS, TOKEN_PAGE, fingerprint, inspect
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class Outcome:
+    record: TokenRecord
+    warnings: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def store_metadata(record: TokenRecord) -> dict[str, str]:
+    """The metadata remote stores carry next to the value (never the value)."""
+    meta = {
+        "tokenward": "1",
+        "name": record.name,
+        "kind": record.kind,
+        "purpose": record.purpose,
+        "scope": record.scope,
+        "repository": record.repository,
+        "created_at": to_iso(record.created_at),
+        "rotated_at": to_iso(record.rotated_at),
+        "rotate_every": record.rotate_every or "",
+        "expires_at": to_iso(record.expires_at) or "",
+        "fingerprint": record.fingerprint,
+    }
+    return meta
+
+
+def check_kind(kind: str | None) -> str | None:
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    return kind
+
+
+def resolve_stores(app: App, stores: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(stores)) if stores else app.config.default_stores
+    for name in chosen:
+        app.config.store(name)  # raises for an unknown store
+    return chosen
+
+
+def add_token(
+    app: App,
+    name: str,
+    value: str,
+    *,
+    kind: str | None = None,
+    purpose: str = "",
+    scope: str | None = None,
+    repository: str | None = None,
+    created: str | None = None,
+    rotate_every: str | None = None,
+    expires: str | None = None,
+    stores: tuple[str, ...] | None = None,
+) -> Outcome:
+    """Validate everything first, then write the value to each store, then the record."""
+    check_name(name)
+    check_kind(kind)
+    chosen = resolve_stores(app, stores)
+    warnings: list[str] = []
+    created_at = parse_date(created, what="--created date") if created else app.now
+    if created_at > app.now + CLOCK_SKEW:
+        raise UsageError(f"--created {created!r} is in the future")
+    period = rotate_every or app.config.rotate_every
+    parse_period(period, what="--rotate-every period")
+    facts = inspect(value, kind)
+    expires_at = parse_date(expires, what="--expires date") if expires else facts.expires_at
+    if expires_at is not None and expires_at <= app.now:
+        warnings.append(f"{name} expired on {expires_at.date().isoformat()}; it is recorded as expired")
+    if app.inventory.find(name) is not None:
+        raise TokenExists(name)
+    record = TokenRecord(
+        name=name,
+        kind=facts.kind,
+        purpose=purpose or "",
+        scope=scope if scope is not None else facts.scope,
+        repository=repository or DEFAULT_REPOSITORY.get(facts.kind, ""),
+        created_at=created_at,
+        rotated_at=created_at,
+        rotate_every=period,
+        expires_at=expires_at,
+        stores=chosen,
+        fingerprint=fingerprint(value),
+    )
+    with token_lock(app.data_dir, name):
+        written: list[str] = []
+        versions: dict[str, str] = {}
+        meta = store_metadata(record)
+        for store_name in chosen:
+            try:
+                result = app.store(store_name).put(name, value, meta)
+            except StoreError:
+                _undo_writes(app, name, written)
+                raise
+            written.append(store_name)
+            if result.version:
+                versions[store_name] = result.version
+        record = record.with_(store_versions=versions)
+        app.inventory.insert(record)
+    audit.append(app.data_dir, "add", name, stores=list(chosen), fingerprint=record.fingerprint)
+    return Outcome(record, warnings, written)
+
+
+def _undo_writes(app: App, name: str, written: list[str]) -> None:
+    for store_name in written:
+        try:
+            app.store(store_name).delete(name)
+        except StoreError:
+            pass
+
+
+def get_value(app: App, name: str, store: str | None = None) -> tuple[str, str, list[str]]:
+    """(value, store it came from, warnings). Prefers a store holding the recorded value."""
+    record = app.inventory.get(name)
+    if store is not None:
+        app.config.store(store)
+        return app.store(store).get(name), store, []
+    warnings: list[str] = []
+    fallback: tuple[str, str] | None = None
+    errors: list[StoreError] = []
+    for store_name in record.stores:
+        try:
+            value = app.store(store_name).get(name)
+        except StoreError as exc:
+            errors.append(exc)
+            continue
+        if fingerprint(value) == record.fingerprint:
+            return value, store_name, warnings
+        fallback = fallback or (value, store_name)
+    if fallback is not None:
+        warnings.append(
+            f"{name}: no store holds the value the inventory recorded; using {fallback[1]}'s (run `tokens sync`)"
+        )
+        return fallback[0], fallback[1], warnings
+    if errors:
+        # The most useful error: an unreachable store over a plain "not found".
+        errors.sort(key=lambda e: isinstance(e, SecretNotFound))
+        raise errors[0]
+    raise UsageError(f"{name} has no stores")
+
+
+def rotate_token(app: App, name: str, value: str) -> Outcome:
+    """Write the new value everywhere; journalled so a crash or outage loses nothing."""
+    with token_lock(app.data_dir, name):
+        record = app.inventory.get(name)
+        new_fp = fingerprint(value)
+        if new_fp == record.fingerprint:
+            raise UsageError(f"the new value for {name} is the same as the current one")
+        facts = inspect(value, None if record.kind in ("pypi", "testpypi") else record.kind)
+        warnings: list[str] = []
+        if facts.kind != record.kind:
+            warnings.append(f"the new value looks like a {facts.kind} token; {name} is a {record.kind} token")
+        rotated_at = max(app.now, record.rotated_at + timedelta(seconds=1))
+        updated = record.with_(
+            fingerprint=new_fp,
+            rotated_at=rotated_at,
+            scope=facts.scope or record.scope,
+            expires_at=facts.expires_at if record.kind in ("pypi", "testpypi") else record.expires_at,
+        )
+        entry = app.inventory.journal_begin(name, "rotate", new_fp, rotated_at, list(record.stores))
+        meta = store_metadata(updated)
+        written: list[str] = []
+        failed: dict[str, str] = {}
+        versions = dict(record.store_versions)
+        for store_name in record.stores:
+            try:
+                result = app.store(store_name).put(name, value, meta)
+            except StoreError as exc:
+                failed[store_name] = str(exc)
+                continue
+            written.append(store_name)
+            versions.pop(store_name, None)
+            if result.version:
+                versions[store_name] = result.version
+            app.inventory.journal_mark(entry, store_name)
+        if not written:
+            app.inventory.journal_end(entry)
+            first = next(iter(failed.values()))
+            raise StoreError(
+                record.stores[0],
+                f"rotation of {name} failed in every store; nothing changed, keep the new value and retry ({first})",
+            )
+        updated = updated.with_(store_versions=versions)
+        app.inventory.save(updated)
+        if not failed:
+            app.inventory.journal_end(entry)
+    audit.append(app.data_dir, "rotate", name, stores=written, failed=sorted(failed), fingerprint=new_fp)
+    return Outcome(updated, warnings, written, failed)
+
+
+def revoke_hint(record: TokenRecord) -> str:
+    page = TOKEN_PAGE.get(record.kind)
+    if page:
+        return f"revoke the old {record.kind} token at {page}"
+    return "revoke the old token where it was issued"
+
+
+def remove_token(app: App, name: str) -> Outcome:
+    """Delete from each store, dropping each from the record as it goes, then the record."""
+    with token_lock(app.data_dir, name):
+        record = app.inventory.get(name)
+        remaining = list(record.stores)
+        removed: list[str] = []
+        for store_name in record.stores:
+            try:
+                app.store(store_name).delete(name)
+            except StoreError:
+                app.inventory.update(name, stores=tuple(remaining))
+                raise
+            remaining.remove(store_name)
+            removed.append(store_name)
+        app.inventory.delete(name)
+    audit.append(app.data_dir, "remove", name, stores=removed)
+    return Outcome(record, written=removed)
+
+
+def record_use(app: App, name: str, **fields) -> None:
+    app.inventory.update(name, last_used_at=app.now)
+    audit.append(app.data_dir, "exec", name, **fields)
+
+
+def check_name_and_stores(app: App, name: str, stores: tuple[str, ...] | None) -> None:
+    """The checks `add` can make before it asks for a value."""
+    check_name(name)
+    resolve_stores(app, stores)
+    if app.inventory.find(name) is not None:
+        raise TokenExists(name)

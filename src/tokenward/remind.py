@@ -1,0 +1,79 @@
+"""The rotation reminder: what is expired, overdue or due soon, from the inventory alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tokenward.inventory import TokenRecord
+from tokenward.policy import Period, to_iso
+from tokenward.report import TokenView, next_deadline, views
+from tokenward.tokens import TOKEN_PAGE
+
+ORDER = ("expired", "overdue", "due-soon")
+
+
+@dataclass(frozen=True)
+class Reminder:
+    view: TokenView
+    days: int  # days past (expired/overdue) or left (due-soon)
+    action: str
+
+    def as_json(self) -> dict:
+        data = self.view.as_json()
+        data.update(days=self.days, action=self.action)
+        return data
+
+
+def _action(record: TokenRecord) -> str:
+    page = TOKEN_PAGE.get(record.kind)
+    where = f" (new token: {page})" if page else ""
+    return f"tokens rotate {record.name}{where}"
+
+
+def build(records: list[TokenRecord], now: datetime, warn_before: Period) -> dict[str, list[Reminder]]:
+    groups: dict[str, list[Reminder]] = {status: [] for status in ORDER}
+    for v in views(records, now, warn_before):
+        if v.status not in groups:
+            continue
+        if v.status == "expired":
+            moment = v.record.expires_at
+        elif v.status == "overdue":
+            moment = v.due_at
+        else:
+            moment = next_deadline(v)
+        days = abs(int((now - moment).total_seconds() // 86400)) if moment else 0
+        groups[v.status].append(Reminder(v, days, _action(v.record)))
+    for items in groups.values():
+        items.sort(key=lambda r: (-r.days, r.view.record.name) if r.view.status != "due-soon" else (r.days, r.view.record.name))
+    return groups
+
+
+def needs_action(groups: dict[str, list[Reminder]]) -> bool:
+    return bool(groups["expired"] or groups["overdue"])
+
+
+def as_json(groups: dict[str, list[Reminder]], now: datetime) -> dict:
+    return {
+        "generated_at": to_iso(now),
+        "summary": {status: len(items) for status, items in groups.items()},
+        "tokens": [r.as_json() for status in ORDER for r in groups[status]],
+    }
+
+
+def as_text(groups: dict[str, list[Reminder]]) -> str:
+    lines: list[str] = []
+    titles = {"expired": "Expired", "overdue": "Overdue for rotation", "due-soon": "Due soon"}
+    for status in ORDER:
+        items = groups[status]
+        if not items:
+            continue
+        lines.append(f"{titles[status]} ({len(items)}):")
+        for r in items:
+            when = f"{r.days}d ago" if status != "due-soon" else f"in {r.days}d"
+            purpose = f" - {r.view.record.purpose}" if r.view.record.purpose else ""
+            lines.append(f"  {r.view.record.name} ({r.view.record.kind}, {status} {when}){purpose}")
+            lines.append(f"    -> {r.action}")
+    if not lines:
+        return "All tokens are within their rotation period."
+    return "\n".join(lines)

@@ -1,0 +1,159 @@
+"""The OS keyring through Python `keyring`: service from config, username = token name.
+
+The backend is chosen once and remembered in the data dir, so later runs skip
+keyring's entry-point discovery. A disabled or missing backend is an error that
+names the fix; a plaintext backend is used only when the user asked for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from tokenward.config import StoreConfig
+from tokenward.errors import AccessDenied, SecretNotFound, StoreError, StoreUnavailable
+from tokenward.paths import open_private
+from tokenward.stores.base import Written
+
+CACHE_FILE = "keyring-backend"
+
+UNUSABLE = {
+    "keyring.backends.fail.Keyring": "keyring found no usable backend",
+    "keyring.backends.null.Keyring": "the keyring is disabled (the null backend stores nothing)",
+}
+PLAINTEXT = {"keyrings.alt.file.PlaintextKeyring", "keyrings.alt.file_base.Keyring"}
+
+FIX = (
+    "start a Secret Service (`dbus-run-session -- sh`, then "
+    "`gnome-keyring-daemon --unlock --components=secrets`), choose a backend with "
+    "PYTHON_KEYRING_BACKEND or `backend` in [stores.keyring], or keep tokens in a Vault/AWS store (--store)"
+)
+
+
+def _qualname(obj) -> str:
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class KeyringStore:
+    def __init__(self, config: StoreConfig, data_dir: Path | None = None) -> None:
+        self.name = config.name
+        self.service = config.get("service") or "tokenward"
+        self._configured = config.get("backend") or ""
+        self._cache = data_dir / CACHE_FILE if data_dir else None
+        self._backend = None
+
+    # -- backend selection ---------------------------------------------------
+    def _explicit_choice(self) -> str:
+        return self._configured or os.environ.get("PYTHON_KEYRING_BACKEND", "")
+
+    def _load_class(self, qualname: str):
+        module_name, _, class_name = qualname.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError, ValueError):
+            raise StoreUnavailable(self.name, f"keyring backend {qualname!r} cannot be loaded; {FIX}") from None
+
+    def _discover(self):
+        import keyring
+
+        try:
+            backend = keyring.get_keyring()
+        except Exception as exc:  # noqa: BLE001 - backends raise anything during discovery
+            raise StoreUnavailable(self.name, f"keyring failed to start ({type(exc).__name__}); {FIX}") from None
+        return backend
+
+    def _cached_choice(self) -> str:
+        if self._cache is None:
+            return ""
+        try:
+            return self._cache.read_text().strip()
+        except OSError:
+            return ""
+
+    def _remember(self, backend) -> None:
+        if self._cache is None:
+            return
+        try:
+            fd = open_private(self._cache, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(_qualname(backend) + "\n")
+        except OSError:
+            pass
+
+    def _forget(self) -> None:
+        if self._cache is not None:
+            try:
+                self._cache.unlink()
+            except OSError:
+                pass
+
+    def backend(self, *, fresh: bool = False):
+        if self._backend is not None and not fresh:
+            return self._backend
+        explicit = self._explicit_choice()
+        if explicit:
+            cls = self._load_class(explicit)
+            try:
+                cls.priority  # noqa: B018 - viability check, raises with a reason
+            except Exception as exc:  # noqa: BLE001
+                raise StoreUnavailable(self.name, f"keyring backend {explicit} is not usable here ({exc}); {FIX}") from None
+            backend = cls()
+        else:
+            cached = "" if fresh else self._cached_choice()
+            if cached and cached not in UNUSABLE and cached not in PLAINTEXT:
+                backend = self._load_class(cached)()
+            else:
+                backend = self._discover()
+                name = _qualname(backend)
+                if name in PLAINTEXT:
+                    raise StoreUnavailable(
+                        self.name,
+                        f"the only keyring backend here stores plaintext ({name}); not used unless you "
+                        f"choose it with PYTHON_KEYRING_BACKEND or `backend`; otherwise {FIX}",
+                    )
+                if name not in UNUSABLE:
+                    self._remember(backend)
+        name = _qualname(backend)
+        if name in UNUSABLE:
+            raise StoreUnavailable(self.name, f"{UNUSABLE[name]} ({name}); {FIX}")
+        self._backend = backend
+        return backend
+
+    def _call(self, what: str, func, *args):
+        """Run a backend call; on a remembered backend that fails, rediscover once."""
+        from keyring.errors import KeyringLocked, PasswordDeleteError
+
+        for attempt in (0, 1):
+            backend = self.backend(fresh=attempt == 1)
+            try:
+                return func(backend, *args)
+            except KeyringLocked:
+                raise AccessDenied(self.name, f"the keyring is locked; unlock it and retry ({what})") from None
+            except PasswordDeleteError:
+                return None
+            except Exception as exc:  # noqa: BLE001 - D-Bus, secretstorage and OS errors vary
+                if attempt == 0 and not self._explicit_choice() and self._cached_choice():
+                    self._forget()
+                    continue
+                raise StoreUnavailable(self.name, f"keyring {what} failed ({type(exc).__name__}); {FIX}") from None
+        raise StoreError(self.name, f"keyring {what} failed")  # pragma: no cover
+
+    # -- the Store interface -----------------------------------------------------
+    def get(self, token: str) -> str:
+        value = self._call("read", lambda b: b.get_password(self.service, token))
+        if value is None:
+            raise SecretNotFound(self.name, token)
+        return value
+
+    def put(self, token: str, value: str, metadata: dict[str, str]) -> Written:
+        self._call("write", lambda b: b.set_password(self.service, token, value))
+        return Written(None)
+
+    def delete(self, token: str) -> None:
+        self._call("delete", lambda b: b.delete_password(self.service, token))
+
+    def describe(self) -> str:
+        backend = self.backend()
+        return f"keyring backend {_qualname(backend)}, service {self.service!r}"

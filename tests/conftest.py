@@ -1,0 +1,124 @@
+"""Shared fixtures: an isolated data dir and config per test, the CLI runner, and
+the real servers (OpenBao, moto, pypiserver) for the integration tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+
+CANARY = "ghp_CANARYcanary0123456789abcdefSECRET"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test gets its own TOKENS_HOME and no config from the user's machine."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("TOKENS_HOME", str(home))
+    monkeypatch.setenv("TOKENS_CONFIG", str(tmp_path / "absent-config.toml"))
+    monkeypatch.delenv("TOKENS_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    yield home
+
+
+@pytest.fixture
+def data_dir(isolated) -> Path:
+    return isolated
+
+
+@pytest.fixture
+def write_config(tmp_path, monkeypatch):
+    """Write a config file and point TOKENS_CONFIG at it."""
+
+    def write(text: str) -> Path:
+        path = tmp_path / "config.toml"
+        path.write_text(text)
+        monkeypatch.setenv("TOKENS_CONFIG", str(path))
+        return path
+
+    return write
+
+
+class Result:
+    def __init__(self, proc: subprocess.CompletedProcess) -> None:
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    def __repr__(self) -> str:
+        return f"<Result rc={self.returncode} stdout={self.stdout!r} stderr={self.stderr!r}>"
+
+
+@pytest.fixture
+def tokens():
+    """Run the installed `tokens` entry point in a real process."""
+    exe = servers.find_tool("tokens")
+    if exe is None:
+        pytest.fail("the `tokens` console script is not installed (pip install -e .)")
+
+    def run(*args: str, input: str | bytes | None = None, env: dict | None = None, timeout: float = 60) -> Result:
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.run(
+            [exe, *args], input=data if data is not None else b"", capture_output=True, env=full_env, timeout=timeout
+        )
+        return Result(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")))
+
+    return run
+
+
+def _secret_service_running() -> bool:
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return False
+    try:
+        import secretstorage
+
+        with secretstorage.dbus_init() as conn:  # type: ignore[attr-defined]
+            return secretstorage.check_service_availability(conn)
+    except Exception:  # noqa: BLE001
+        try:
+            conn = secretstorage.dbus_init()
+            ok = secretstorage.check_service_availability(conn)
+            conn.close()
+            return ok
+        except Exception:  # noqa: BLE001
+            return False
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> None:
+    """The real Secret Service (gnome-keyring on a private D-Bus, started by scripts/test)."""
+    if not _secret_service_running():
+        servers.unavailable("no Secret Service on D-Bus; run the tests through scripts/test (scripts/with-keyring)")
+
+
+@pytest.fixture
+def real_keyring(secret_service, monkeypatch):
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+
+
+@pytest.fixture(scope="session")
+def server_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def openbao(server_dir):
+    server = servers.start_openbao(server_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(server_dir):
+    server = servers.start_moto(server_dir)
+    yield server
+    server.stop()

