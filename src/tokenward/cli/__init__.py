@@ -17,11 +17,16 @@ LAZY_COMMANDS: dict[str, str] = {
     "list": "tokenward.cli.inventory_cmds:list_",
     "show": "tokenward.cli.inventory_cmds:show",
     "get": "tokenward.cli.inventory_cmds:get",
-    "rotate": "tokenward.cli.inventory_cmds:rotate",
+    "rotate": "tokenward.cli.rotate_cmd:rotate",
     "remove": "tokenward.cli.inventory_cmds:remove",
     "exec": "tokenward.cli.exec_cmd:exec_",
     "remind": "tokenward.cli.remind_cmd:remind",
     "doctor": "tokenward.cli.doctor_cmd:doctor",
+    "sync": "tokenward.cli.sync_cmd:sync",
+    "rollback": "tokenward.cli.sync_cmd:rollback",
+    "import": "tokenward.cli.import_cmd:import_",
+    "history": "tokenward.cli.history_cmd:history",
+    "schedule": "tokenward.cli.schedule_cmd:schedule",
 }
 
 SHORT_HELP = {
@@ -34,6 +39,11 @@ SHORT_HELP = {
     "exec": "Run a command with a token in its environment only.",
     "remind": "Report expired, overdue and due-soon tokens (for cron/CI).",
     "doctor": "Check config, stores, keyring backend and file permissions.",
+    "sync": "Make every store of each token hold its newest value.",
+    "rollback": "Restore a token's previous value in every store.",
+    "import": "Import tokens from ~/.pypirc, a .env file or JSON lines.",
+    "history": "Show the audit log of a token's uses and changes.",
+    "schedule": "Install, remove or print the scheduled reminder job.",
 }
 
 

@@ -1,4 +1,4 @@
-"""add, list, show, get, rotate, remove."""
+"""add, list, show, get, remove."""
 
 from __future__ import annotations
 
@@ -147,34 +147,6 @@ def get(app, term, name, store):
     for warning in warnings:
         term.warn(warning)
     term.out.write(value + ("\n" if term.out.isatty() else ""))
-    return 0
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("name")
-@pass_app
-def rotate(app, term, name):
-    """Replace a token's value in every store it lives in.
-
-    The new value is read from stdin, or a hidden prompt on a terminal.
-    Stores that keep versions (Vault, AWS) keep the previous one.
-
-    \b
-    Example:
-      echo "$NEW_TOKEN" | tokens rotate pypi-foo
-    """
-    app.inventory.get(name)  # unknown names fail before a value is asked for
-    value = read_value(f"New value for {name}")
-    outcome = lifecycle.rotate_token(app, name, value)
-    for warning in outcome.warnings:
-        term.warn(warning)
-    term.note(f"Rotated {name} in {', '.join(outcome.written)}.")
-    if outcome.failed:
-        for store_name, message in outcome.failed.items():
-            term.note(f"Error: {message}")
-        term.note(f"Not yet written to {', '.join(outcome.failed)}: run `tokens sync {name}` when it is back.")
-        return int(ExitStatus.STORE)
-    term.note(f"Next: {lifecycle.revoke_hint(outcome.record)}.")
     return 0
 
 
