@@ -122,3 +122,16 @@ def moto(server_dir):
     server = servers.start_moto(server_dir)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def file_keyring(tmp_path, monkeypatch) -> Path:
+    """A test keyring (JSON file) chosen explicitly with PYTHON_KEYRING_BACKEND."""
+    path = tmp_path / "test-keyring.json"
+    root = str(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.FileKeyring")
+    monkeypatch.setenv("TOKENWARD_TEST_KEYRING", str(path))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return path

@@ -21,7 +21,7 @@ from tokenward.errors import InventoryError, TokenExists, TokenNotFound, UsageEr
 from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
 from tokenward.policy import from_iso, to_iso
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 DB_NAME = "inventory.sqlite3"
 BUSY_TIMEOUT_MS = 60_000
 
@@ -60,7 +60,7 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise UsageError(
             f"invalid token name {name!r}: use 1-64 characters a-z 0-9 . _ -, starting with a letter or digit"
         )

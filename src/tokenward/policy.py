@@ -15,6 +15,7 @@ STATUSES = ("expired", "overdue", "due-soon", "ok")
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*(d|w|mo|m|y)\s*$", re.IGNORECASE)
 _UNIT_WORDS = {"d": "days", "w": "weeks", "mo": "months", "m": "months", "y": "years"}
+_LIMITS = {"d": 36600, "w": 5220, "mo": 1200, "y": 100}  # a century at most
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def parse_period(text: str, *, what: str = "period") -> Period:
         unit = "mo"
     if amount == 0:
         raise UsageError(f"invalid {what} {text!r}: it must be longer than zero")
+    if amount > _LIMITS[unit]:
+        raise UsageError(f"invalid {what} {text!r}: at most 100 years")
     return Period(amount, unit)
 
 

@@ -110,10 +110,14 @@ def pypi_facts(value: str) -> TokenFacts:
 
     try:
         token = pypitoken.Token.load(value)
-        restrictions = token.restrictions
+        domain = token.domain
     except Exception:  # noqa: BLE001 - pypitoken raises several unrelated types on garbage
         raise UsageError("the value starts with 'pypi-' but is not a valid PyPI token (check it was pasted whole)") from None
-    kind = "testpypi" if token.domain == "test.pypi.org" else "pypi"
+    kind = "testpypi" if domain == "test.pypi.org" else "pypi"
+    try:
+        restrictions = token.restrictions
+    except Exception:  # noqa: BLE001 - a caveat this pypitoken does not know: scope unknown
+        return TokenFacts(kind=kind)
     names: list[str] = []
     ids: list[str] = []
     user = False
@@ -122,7 +126,7 @@ def pypi_facts(value: str) -> TokenFacts:
         if isinstance(restriction, pypitoken.ProjectNamesRestriction):
             names.extend(restriction.project_names)
         elif isinstance(restriction, pypitoken.LegacyProjectNamesRestriction):
-            names.extend(restriction.projects)
+            names.extend(restriction.project_names)
         elif isinstance(restriction, pypitoken.ProjectIDsRestriction):
             ids.extend(restriction.project_ids)
         elif isinstance(restriction, pypitoken.UserIDRestriction):

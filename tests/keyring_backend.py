@@ -1,0 +1,51 @@
+"""A keyring backend for CLI tests that need a value store but not the real Secret
+Service: JSON in $TOKENWARD_TEST_KEYRING. Test-only; chosen explicitly through
+PYTHON_KEYRING_BACKEND, which tokenward treats as the user's choice."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+
+class FileKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    @property
+    def _path(self) -> Path:
+        return Path(os.environ["TOKENWARD_TEST_KEYRING"])
+
+    def _load(self) -> dict:
+        try:
+            return json.loads(self._path.read_text())
+        except FileNotFoundError:
+            return {}
+
+    def get_password(self, service, username):
+        return self._load().get(f"{service}\x00{username}")
+
+    def set_password(self, service, username, password):
+        data = self._load()
+        data[f"{service}\x00{username}"] = password
+        self._path.write_text(json.dumps(data))
+
+    def delete_password(self, service, username):
+        data = self._load()
+        if data.pop(f"{service}\x00{username}", None) is None:
+            raise PasswordDeleteError("not found")
+        self._path.write_text(json.dumps(data))
+
+
+class BrokenKeyring(KeyringBackend):
+    """Every call fails, like a Secret Service that went away."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def get_password(self, service, username):
+        raise RuntimeError("D-Bus connection lost")
+
+    set_password = delete_password = get_password

@@ -1,0 +1,39 @@
+import io
+
+import pytest
+
+from tokenward.errors import UsageError
+from tokenward.values import MAX_VALUE_BYTES, read_value
+
+
+def read(data: bytes) -> str:
+    return read_value(stream=io.BytesIO(data))
+
+
+def test_one_trailing_newline_is_stripped():
+    assert read(b"ghp_abc\n") == "ghp_abc"
+    assert read(b"ghp_abc\r\n") == "ghp_abc"
+    assert read(b"ghp_abc") == "ghp_abc"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"\n", "empty"),
+        (b"   \n", "empty"),
+        (b"abc\n\n", "line break"),
+        (b"ab\x00c", "NUL"),
+        (b"a\nb", "line break"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b" abc", "leading or trailing spaces"),
+        (b"ab\x1bc", "control characters"),
+        (b"x" * (MAX_VALUE_BYTES + 10), "larger than"),
+    ],
+)
+def test_bad_values_are_refused_without_echoing_them(data, message):
+    with pytest.raises(UsageError, match=message) as info:
+        read(data)
+    shown = data.decode(errors="ignore").strip()
+    if len(shown) > 1:
+        assert shown not in str(info.value)
