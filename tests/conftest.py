@@ -102,7 +102,13 @@ def secret_service() -> None:
 
 @pytest.fixture
 def real_keyring(secret_service, monkeypatch):
+    """The real Secret Service, for this process (keyring's global) and for `tokens`."""
+    import keyring.core
+
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    keyring.core.init_backend()
+    yield
+    keyring.core.init_backend()
 
 
 @pytest.fixture(scope="session")

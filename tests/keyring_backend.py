@@ -45,7 +45,7 @@ class BrokenKeyring(KeyringBackend):
 
     priority = 1  # type: ignore[assignment]
 
-    def get_password(self, service, username):
+    def get_password(self, *args):
         raise RuntimeError("D-Bus connection lost")
 
     set_password = delete_password = get_password
