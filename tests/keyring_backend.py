@@ -57,3 +57,16 @@ class BrokenKeyring(_OnlyWhenChosen, KeyringBackend):
         raise RuntimeError("D-Bus connection lost")
 
     set_password = delete_password = get_password
+
+
+class LeakyKeyring(_OnlyWhenChosen, KeyringBackend):
+    """Fails with the value in its exception message, as careless backends do."""
+
+    def get_password(self, service, username):
+        return None
+
+    def set_password(self, service, username, password):
+        raise RuntimeError(f"could not store {password!r}")
+
+    def delete_password(self, service, username):
+        raise PasswordDeleteError("not found")
