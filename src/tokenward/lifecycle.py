@@ -72,6 +72,7 @@ def add_token(
     rotate_every: str | None = None,
     expires: str | None = None,
     stores: tuple[str, ...] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Outcome:
     """Validate everything first, then write the value to each store, then the record."""
     check_name(name)
@@ -101,6 +102,7 @@ def add_token(
         expires_at=expires_at,
         stores=chosen,
         fingerprint=fingerprint(value),
+        env=dict(env or {}),
     )
     with token_lock(app.data_dir, name):
         written: list[str] = []

@@ -1,13 +1,25 @@
 """Run a child with extra environment, mask secrets in its output, forward signals,
-and return its exit status (128+N when it died of signal N)."""
+and return its exit status (128+N when it died of signal N).
+
+When our stdout (or stderr) is a terminal, the child writes to a pseudo-terminal of
+its own, so it still sees a terminal (colours, progress bars) while we mask what it
+prints. stdin is the child's own: prompts and pipes pass straight through.
+
+Signals are taken synchronously (sigtimedwait), which tells who sent them: a Ctrl-C
+typed at the terminal already reached the child (it is in our process group), so
+only signals sent to us alone (kill, a CI runner) are forwarded.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from typing import BinaryIO
 
@@ -15,20 +27,25 @@ from tokenward.errors import UsageError
 from tokenward.masking import Masker
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SI_KERNEL = 0x80  # si_code of a signal the terminal driver sent to the whole process group
+READ_SIZE = 1 << 16
+DRAIN_GRACE = 3.0  # seconds to wait for output after the child exits (a daemon may hold the pipe)
 
 
-def _pump(source: BinaryIO, sink: BinaryIO, masker: Masker) -> None:
-    fd = source.fileno()
+def _pump(fd: int, sink: BinaryIO, masker: Masker) -> None:
     try:
         while True:
-            chunk = os.read(fd, 65536)
+            try:
+                chunk = os.read(fd, READ_SIZE)
+            except OSError:  # EIO: the pty's other side is closed
+                break
             if not chunk:
                 break
             out = masker.feed(chunk)
             if out:
                 sink.write(out)
                 sink.flush()
-    except OSError:
+    except (OSError, ValueError):
         pass
     finally:
         tail = masker.flush()
@@ -38,6 +55,10 @@ def _pump(source: BinaryIO, sink: BinaryIO, masker: Masker) -> None:
             sink.flush()
         except (OSError, ValueError):
             pass
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def resolve_command(argv: list[str], env: dict[str, str]) -> str:
@@ -45,7 +66,7 @@ def resolve_command(argv: list[str], env: dict[str, str]) -> str:
         raise UsageError("no command given: use `tokens exec [OPTIONS] -- COMMAND [ARGS]...`")
     program = argv[0]
     if os.sep in program:
-        if not os.access(program, os.X_OK):
+        if not os.access(program, os.X_OK) or os.path.isdir(program):
             raise UsageError(f"cannot run {program!r}: not an executable file")
         return program
     found = shutil.which(program, path=env.get("PATH"))
@@ -54,38 +75,133 @@ def resolve_command(argv: list[str], env: dict[str, str]) -> str:
     return found
 
 
-def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool = True) -> int:
-    executable = resolve_command(argv, env)
-    pipes = subprocess.PIPE if mask else None
-    child = subprocess.Popen(argv, executable=executable, env=env, stdout=pipes, stderr=pipes)
-
-    previous = {}
-
-    def forward(signum, _frame):
-        try:
-            child.send_signal(signum)
-        except ProcessLookupError:
-            pass
-
-    if threading.current_thread() is threading.main_thread():
-        for signum in FORWARDED:
-            previous[signum] = signal.signal(signum, forward)
+def _copy_winsize(source_fd: int, target_fd: int) -> None:
     try:
+        size = fcntl.ioctl(source_fd, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+        fcntl.ioctl(target_fd, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Output:
+    """One of the child's output streams: a pipe, or a pty when ours is a terminal."""
+
+    def __init__(self, sink_stream, use_pty: bool) -> None:
+        self.sink = sink_stream.buffer if hasattr(sink_stream, "buffer") else sink_stream
+        self.pty = use_pty
+        if use_pty:
+            import pty
+
+            self.read_fd, self.child_fd = pty.openpty()
+            _copy_winsize(sink_stream.fileno(), self.read_fd)
+            self.source_fd = sink_stream.fileno()
+        else:
+            self.read_fd, self.child_fd = os.pipe()
+        os.set_inheritable(self.read_fd, False)
+
+    def close_child_side(self) -> None:
+        os.close(self.child_fd)
+
+
+def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool = True, tty: bool | None = None) -> int:
+    """Run argv; `tty` forces (True) or forbids (False) a pseudo-terminal, default: when ours is one."""
+    executable = resolve_command(argv, env)
+    outputs: list[_Output] = []
+    if mask:
+        for stream in (sys.stdout, sys.stderr):
+            use_pty = _isatty(stream) if tty is None else tty
+            outputs.append(_Output(stream, use_pty))
+    main = threading.current_thread() is threading.main_thread() and hasattr(signal, "sigtimedwait")
+    waited = set(FORWARDED) | {signal.SIGCHLD}
+    if any(o.pty for o in outputs):
+        waited.add(signal.SIGWINCH)
+
+    # Signals that arrive before we block them are recorded and forwarded after.
+    early: list[int] = []
+    previous = {}
+    if main:
+        for signum in FORWARDED:
+            previous[signum] = signal.signal(signum, lambda s, _f: early.append(s))
+    try:
+        try:
+            child = subprocess.Popen(
+                argv,
+                executable=executable,
+                env=env,
+                stdout=outputs[0].child_fd if outputs else None,
+                stderr=outputs[1].child_fd if outputs else None,
+            )
+        except OSError as exc:
+            for out in outputs:
+                os.close(out.read_fd)
+                os.close(out.child_fd)
+            raise UsageError(f"cannot run {argv[0]!r}: {exc.strerror or type(exc).__name__}") from None
+        for out in outputs:
+            out.close_child_side()
+        if main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+        # Threads inherit the blocked mask, so every signal comes to the wait below.
         pumps = []
-        if mask:
-            for source, sink in ((child.stdout, sys.stdout.buffer), (child.stderr, sys.stderr.buffer)):
-                thread = threading.Thread(target=_pump, args=(source, sink, Masker(secrets)), daemon=True)
-                thread.start()
-                pumps.append(thread)
-        while True:
-            try:
-                returncode = child.wait()
-                break
-            except KeyboardInterrupt:  # pragma: no cover - handler replaced above
-                continue
+        for out in outputs:
+            thread = threading.Thread(target=_pump, args=(out.read_fd, out.sink, Masker(secrets)), daemon=True)
+            thread.start()
+            pumps.append(thread)
+        for signum in early:
+            _send(child, signum)
+        if main:
+            returncode = _wait_with_signals(child, waited, outputs)
+        else:
+            returncode = child.wait()
         for thread in pumps:
-            thread.join()
+            thread.join(DRAIN_GRACE)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if main:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, waited)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    for out in outputs:
+        try:
+            out.sink.flush()
+        except (OSError, ValueError):
+            pass
     return 128 - returncode if returncode < 0 else returncode
+
+
+def _send(child: subprocess.Popen, signum: int) -> None:
+    try:
+        child.send_signal(signum)
+    except (ProcessLookupError, OSError):
+        pass
+
+
+def _wait_with_signals(child: subprocess.Popen, waited: set[int], outputs: list[_Output]) -> int:
+    while True:
+        returncode = child.poll()
+        if returncode is not None:
+            return returncode
+        info = signal.sigtimedwait(waited, 0.5)
+        if info is None or info.si_signo == signal.SIGCHLD:
+            continue
+        if info.si_signo == signal.SIGWINCH:
+            for out in outputs:
+                if out.pty:
+                    _copy_winsize(out.source_fd, out.read_fd)
+            _send(child, signal.SIGWINCH)
+            continue
+        if info.si_code == SI_KERNEL and _same_process_group(child):
+            continue  # typed at the terminal: the child got it too
+        _send(child, info.si_signo)
+
+
+def _same_process_group(child: subprocess.Popen) -> bool:
+    try:
+        return os.getpgid(child.pid) == os.getpgrp()
+    except OSError:
+        return False

@@ -12,22 +12,33 @@ from tokenward.execute import plan_exec, run_exec
     "exec",
     context_settings={"help_option_names": ["-h", "--help"], "ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option("--token", "token", metavar="NAME", default=None, help="The token to use.")
-@click.option("--no-mask", is_flag=True, help="Do not mask the value in the command's output.")
+@click.option("--token", "token", metavar="NAME", default=None, help="The token to use [default: chosen from the command].")
+@click.option("--no-mask", is_flag=True, help="Do not mask the value in the command's output (hands it the real streams).")
+@click.option("--no-narrow", is_flag=True, help="Hand a PyPI token as stored, not a copy narrowed to the projects and 15 minutes.")
 @click.option("--strict", is_flag=True, help="Refuse an overdue token instead of warning.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
 @pass_app
-def exec_(app, term, token, no_mask, strict, command):
-    """Run COMMAND with a token in its environment, and nowhere else.
+def exec_(app, term, token, no_mask, no_narrow, strict, command):
+    """Run COMMAND with the right token in its environment, and nowhere else.
 
-    PyPI tokens are handed over as TWINE_USERNAME=__token__ and TWINE_PASSWORD.
-    The value is masked as **** in the command's output unless --no-mask.
-    Exits with the command's exit status.
+    Without --token, the token is chosen from the command line: the tool (twine, uv,
+    poetry, hatch, flit, pdm, npm, cargo, gh), the repository it uploads to, and the
+    projects in the dist files; the narrowest token that covers them wins.
+
+    Each tool gets the variables it reads (twine: TWINE_USERNAME=__token__ and
+    TWINE_PASSWORD; uv: UV_PUBLISH_TOKEN; ...). An upload to PyPI or TestPyPI gets a
+    copy of the token narrowed to those projects for 15 minutes. The value is masked as
+    **** in the command's output. Exits with the command's exit status.
 
     \b
-    Example:
-      tokens exec --token pypi-foo -- twine upload dist/*
+    Examples:
+      tokens exec -- twine upload dist/*
+      tokens exec --token pypi-foo -- uv publish
     """
     argv = list(command)
-    plan = plan_exec(app, token, argv, strict=strict)
+    plan = plan_exec(app, token, argv, strict=strict, narrow=not no_narrow)
+    if plan.narrowed:
+        term.note(f"tokens: using {plan.token}, narrowed to {', '.join(plan.target.projects)} for 15 minutes")
+    elif token is None:
+        term.note(f"tokens: using {plan.token}")
     return run_exec(app, plan, argv, mask=not no_mask, warn=term.warn)
