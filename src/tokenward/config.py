@@ -83,7 +83,7 @@ DEFAULTS_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 NOTIFY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "webhook": {"url": str, "timeout": (int, float), "repeat": str},
+    "webhook": {"url": str, "timeout": (int, float), "repeat": str, "retries": int},
     "email": {
         "host": str,
         "port": int,
@@ -95,11 +95,17 @@ NOTIFY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "password_token": str,
         "timeout": (int, float),
         "repeat": str,
+        "retries": int,
+        "cafile": str,
     },
     "desktop": {"repeat": str},
 }
 
-TOP_LEVEL = ("defaults", "stores", "notify")
+# [rotate]: commands that print a fresh value, per kind ([rotate.kind]) or per token
+# ([rotate.token]); a token's own command wins over its kind's.
+ROTATE_KEYS: dict[str, type | tuple[type, ...]] = {"timeout": (int, float), "kind": dict, "token": dict}
+
+TOP_LEVEL = ("defaults", "stores", "notify", "rotate")
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,18 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class RotateConfig:
+    """`rotate_command`s: argv tuples by kind and by token name."""
+
+    timeout: float = 120
+    by_kind: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_token: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def command_for(self, name: str, kind: str) -> tuple[str, ...] | None:
+        return self.by_token.get(name) or self.by_kind.get(kind)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None  # None when no file was read
     default_stores: tuple[str, ...] = ("keyring",)
@@ -121,6 +139,7 @@ class Config:
     stores: dict[str, StoreConfig] = field(default_factory=dict)
     notify: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_notify: tuple[str, ...] = ()
+    rotate: RotateConfig = field(default_factory=RotateConfig)
 
     def store(self, name: str) -> StoreConfig:
         try:
@@ -240,7 +259,47 @@ def parse_config(data: dict, path: Path) -> Config:
         stores=stores,
         notify=notify,
         default_notify=default_notify,
+        rotate=_parse_rotate(data.get("rotate", {}), path),
     )
+
+
+def _parse_command(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    """A command as a string (split like a shell would, but run without one) or an array."""
+    import shlex
+
+    if isinstance(value, str):
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:
+            raise ConfigError(f"{_where(path, key)}: cannot split the command ({exc})") from None
+    elif isinstance(value, list) and all(isinstance(a, str) for a in value):
+        argv = list(value)
+    else:
+        raise ConfigError(f"{_where(path, key)} must be a string or an array of strings")
+    if not argv or not argv[0]:
+        raise ConfigError(f"{_where(path, key)} is empty")
+    return tuple(argv)
+
+
+def _parse_rotate(table: dict, path: Path) -> RotateConfig:
+    from tokenward.inventory import NAME_RE
+    from tokenward.tokens import KINDS
+
+    _check_keys(path, "rotate", table, ROTATE_KEYS)
+    timeout = table.get("timeout", 120)
+    if timeout <= 0:
+        raise ConfigError(f"{_where(path, 'rotate.timeout')} must be more than 0 seconds")
+    by_kind: dict[str, tuple[str, ...]] = {}
+    for kind, command in table.get("kind", {}).items():
+        if kind not in KINDS:
+            raise ConfigError(f"{_where(path, f'rotate.kind.{kind}')}: unknown kind (known: {', '.join(KINDS)})")
+        by_kind[kind] = _parse_command(path, f"rotate.kind.{kind}", command)
+    by_token: dict[str, tuple[str, ...]] = {}
+    for name, command in table.get("token", {}).items():
+        if not NAME_RE.match(name):
+            raise ConfigError(f"{_where(path, f'rotate.token.{name}')}: not a valid token name")
+        by_token[name] = _parse_command(path, f"rotate.token.{name}", command)
+    return RotateConfig(timeout=float(timeout), by_kind=by_kind, by_token=by_token)
 
 
 def env_or(value: str, *names: str) -> str:

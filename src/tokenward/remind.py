@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tokenward.inventory import TokenRecord
-from tokenward.policy import Period, to_iso
+from tokenward.inventory import NAME_RE, TokenRecord
+from tokenward.policy import Period, from_iso, parse_period, to_iso
 from tokenward.report import TokenView, next_deadline, views
 from tokenward.tokens import TOKEN_PAGE
 
@@ -77,3 +77,44 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
     if not lines:
         return "All tokens are within their rotation period."
     return "\n".join(lines)
+
+
+def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenRecord], list[str]]:
+    """Team mode: inventory records rebuilt from a remote store's metadata (see
+    `lifecycle.store_metadata`). Entries whose metadata cannot be read are skipped
+    with a warning naming them, so one bad secret does not hide the others."""
+    records: list[TokenRecord] = []
+    warnings: list[str] = []
+    for key in sorted(entries):
+        entry = entries[key]
+        meta = dict(entry.metadata or {})
+        name = entry.name or meta.get("name", "")
+        try:
+            if not NAME_RE.match(name or ""):
+                raise ValueError("not a valid token name")
+            rotate_every = meta.get("rotate_every") or None
+            if rotate_every:
+                parse_period(rotate_every)
+            created_at = from_iso(meta.get("created_at") or meta.get("rotated_at"))
+            rotated_at = from_iso(meta.get("rotated_at")) or created_at
+            if rotated_at is None:
+                raise ValueError("no rotated_at")
+            records.append(
+                TokenRecord(
+                    name=name,
+                    kind=meta.get("kind") or "generic",
+                    purpose=meta.get("purpose", ""),
+                    scope=meta.get("scope", ""),
+                    repository=meta.get("repository", ""),
+                    created_at=created_at or rotated_at,
+                    rotated_at=rotated_at,
+                    rotate_every=rotate_every,
+                    expires_at=from_iso(meta.get("expires_at") or None),
+                    stores=(store_name,),
+                    fingerprint=meta.get("fingerprint", ""),
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - UsageError, ValueError, TypeError from bad metadata
+            reason = str(exc).split(":")[0] if not isinstance(exc, ValueError) else str(exc)
+            warnings.append(f"store {store_name!r}: skipping {name or key!r}, its tokenward metadata is unreadable ({reason})")
+    return records, warnings

@@ -6,25 +6,121 @@ import click
 
 from tokenward import remind as reminder
 from tokenward.cli.common import json_option, pass_app
-from tokenward.errors import ExitStatus
+from tokenward.errors import ConfigError, ExitStatus, UsageError
+from tokenward.policy import parse_period
+
+CHANNELS = ("webhook", "email", "desktop")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--within", metavar="PERIOD", default=None, help="Count tokens due within PERIOD as due soon, e.g. 30d [default: defaults.warn_before].")
+@click.option(
+    "--notify",
+    "channels",
+    multiple=True,
+    type=click.Choice(CHANNELS),
+    help="Send to this channel too (repeatable) [default: defaults.notify]. Configure it under [notify.CHANNEL].",
+)
+@click.option("--no-notify", is_flag=True, help="Only print the report, even when defaults.notify names channels.")
+@click.option("--store", "store_name", metavar="STORE", default=None, help="Team mode: build the report from this Vault/AWS store's metadata instead of the local inventory.")
 @json_option
 @pass_app
-def remind(app, term, as_json):
+def remind(app, term, within, channels, no_notify, store_name, as_json):
     """Report expired, overdue and due-soon tokens; for cron, systemd timers and CI.
 
-    Reads the inventory only: no store, no network. Exits 1 when any token is
-    overdue or expired, else 0.
+    Reads the local inventory only: no store and no network, unless a channel
+    needs them (a webhook POST; email reads its SMTP password token from its
+    store). Each channel is sent only what is news: a token whose status got
+    worse, or whose last reminder is older than the channel's `repeat` (1d).
+
+    Exit status: 1 when any token is overdue or expired, 3 when a notification
+    could not be delivered, else 0.
 
     \b
-    Example (crontab):
-      0 9 * * 1-5  tokens remind
+    Examples:
+      tokens remind --within 30d
+      tokens remind --notify webhook --notify email
+      tokens remind --store vault --json      # one job reminds the whole team
     """
-    groups = reminder.build(app.inventory.all(), app.now, app.config.warn_before)
+    from tokenward import notify
+
+    warn_before = parse_period(within, what="--within period") if within else app.config.warn_before
+    chosen = [] if no_notify else list(dict.fromkeys(channels or app.config.default_notify))
+    options = {channel: notify.channel_options(app.config, channel) for channel in chosen}
+
+    entries: dict = {}
+    if store_name:
+        records, warnings, entries = _team_records(app, store_name)
+        source = f"store:{store_name}"
+    else:
+        records, warnings, source = app.inventory.all(), [], "local"
+    _check_password_token(app, options, entries)
+    for warning in warnings:
+        term.warn(warning)
+
+    groups = reminder.build(records, app.now, warn_before)
+    deliveries = []
+    if chosen:
+        deliveries = notify.deliver(
+            groups,
+            chosen,
+            config=app.config,
+            data_dir=app.data_dir,
+            now=app.now,
+            source=source,
+            smtp_password=lambda token: _read_password(app, token, store_name, entries),
+        )
+
     if as_json:
-        term.json(reminder.as_json(groups, app.now))
+        data = reminder.as_json(groups, app.now)
+        data["source"] = source
+        data["notifications"] = [d.as_json() for d in deliveries]
+        term.json(data)
     else:
         term.echo(reminder.as_text(groups))
+    failed = False
+    for d in deliveries:
+        if d.error:
+            failed = True
+            term.warn(f"notification by {d.channel} failed: {d.error}")
+        elif d.sent:
+            term.note(f"Notified by {d.channel}: {', '.join(d.sent)}.")
+        elif d.held:
+            term.note(f"Nothing new for {d.channel}: {', '.join(d.held)} already notified.")
+    if failed:
+        return int(ExitStatus.STORE)
     return int(ExitStatus.FINDINGS) if reminder.needs_action(groups) else 0
+
+
+def _team_records(app, store_name: str):
+    from tokenward.stores.base import MetadataStore
+
+    config = app.config.store(store_name)  # unknown store: exit 2
+    if config.type == "keyring":
+        raise UsageError(f"store {store_name!r} is a keyring, which carries no metadata; team mode needs a vault or aws store")
+    store = app.store(store_name)
+    if not isinstance(store, MetadataStore):
+        raise UsageError(f"store {store_name!r} cannot list its tokens' metadata")
+    entries = store.list_entries()
+    records, warnings = reminder.records_from_entries(entries, store_name)
+    return records, warnings, entries
+
+
+def _check_password_token(app, options: dict, entries: dict) -> None:
+    """An email channel's password token must exist before anything is sent."""
+    token = options.get("email", {}).get("password_token")
+    if not token or token in entries:
+        return
+    if app.inventory.find(token) is None:
+        raise ConfigError(
+            f"{app.config.where}: notify.email.password_token names {token!r}, which is not in the inventory"
+            " (add it with `tokens add`)"
+        )
+
+
+def _read_password(app, token: str, store_name: str | None, entries: dict) -> str:
+    from tokenward import lifecycle
+
+    if store_name and token in entries and app.inventory.find(token) is None:
+        return app.store(store_name).get(token)
+    return lifecycle.get_value(app, token)[0]

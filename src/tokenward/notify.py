@@ -1,0 +1,456 @@
+"""Notification channels for `tokens remind`: webhook, email, desktop.
+
+What goes out is the reminder's metadata (names, kinds, status, days, the action to
+take), never a value and never a fingerprint. Each channel remembers what it last
+sent per token (a 0600 JSON file in the data dir) and sends again only when a
+token's status worsens, the token was rotated, or the channel's `repeat` period
+(default 1d) has passed. A failing channel is reported and the others still run;
+transient HTTP/SMTP errors are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from tokenward.config import Config
+from tokenward.errors import ConfigError, UsageError
+from tokenward.paths import ensure_private_dir, open_private
+from tokenward.policy import Period, from_iso, parse_period, to_iso
+from tokenward.remind import ORDER, Reminder
+
+CHANNELS = ("webhook", "email", "desktop")
+RANK = {"ok": 0, "due-soon": 1, "overdue": 2, "expired": 3}
+DEFAULT_REPEAT = "1d"
+DEFAULT_RETRIES = 3
+DEFAULT_TIMEOUT = 10.0
+BACKOFF = 1.0  # seconds before the first retry; doubles each time
+MAX_RETRY_AFTER = 30.0
+# A daily timer fires a little early or late: a reminder sent at 09:00:05 must be
+# due again at 09:00:01 the next day, so `repeat` is measured with this much slack.
+REPEAT_SLACK = timedelta(hours=1)
+STATE_FILE = "notify-state.json"
+STATE_LOCK = "notify-state.lock"
+TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
+
+
+class ChannelError(Exception):
+    """A channel could not deliver. The message names the channel's endpoint only."""
+
+
+class TransientError(ChannelError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Delivery:
+    channel: str
+    sent: list[str] = field(default_factory=list)  # token names delivered this run
+    held: list[str] = field(default_factory=list)  # already sent, not repeated yet
+    error: str | None = None
+    attempts: int = 0
+
+    def as_json(self) -> dict:
+        return {"channel": self.channel, "sent": self.sent, "held": self.held, "error": self.error, "attempts": self.attempts}
+
+
+# -- channel options ----------------------------------------------------------------
+
+
+def channel_options(config: Config, channel: str) -> dict[str, Any]:
+    """The checked options of one channel; bad or missing settings are a ConfigError."""
+    if channel not in CHANNELS:
+        raise UsageError(f"unknown notification channel {channel!r} (known: {', '.join(CHANNELS)})")
+    if channel not in config.notify and channel != "desktop":
+        raise ConfigError(f"{config.where}: no [notify.{channel}] table; add one to notify by {channel}")
+    options = dict(config.notify.get(channel, {}))
+    where = f"{config.where}: notify.{channel}"
+    try:
+        parse_period(options.get("repeat", DEFAULT_REPEAT), what=f"notify.{channel}.repeat")
+    except UsageError as exc:
+        raise ConfigError(f"{config.where}: {exc}") from None
+    if options.get("retries", DEFAULT_RETRIES) < 0:
+        raise ConfigError(f"{where}.retries must be 0 or more")
+    if options.get("timeout", DEFAULT_TIMEOUT) <= 0:
+        raise ConfigError(f"{where}.timeout must be more than 0 seconds")
+    if channel == "webhook":
+        url = options.get("url", "")
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}.url must be an http(s) URL")
+    elif channel == "email":
+        for key in ("host", "from", "to"):
+            if not options.get(key):
+                raise ConfigError(f"{where}.{key} is required")
+        if options.get("ssl") and options.get("starttls"):
+            raise ConfigError(f"{where}: set ssl (implicit TLS, port 465) or starttls (port 587), not both")
+        port = options.get("port")
+        if port is not None and not 0 < port < 65536:
+            raise ConfigError(f"{where}.port must be 1-65535")
+        to = options["to"]
+        if isinstance(to, list) and not all(isinstance(a, str) and a for a in to):
+            raise ConfigError(f"{where}.to must be an address or an array of addresses")
+        if options.get("cafile") and not Path(options["cafile"]).expanduser().is_file():
+            raise ConfigError(f"{where}.cafile: {options['cafile']} is not a file")
+    return options
+
+
+# -- what was sent (no nagging) -------------------------------------------------
+
+
+@contextmanager
+def state_lock(data_dir: Path) -> Iterator[None]:
+    """One reminder run notifies at a time: two cron jobs never both send."""
+    ensure_private_dir(data_dir)
+    fd = open_private(data_dir / STATE_LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def load_state(data_dir: Path) -> dict[str, dict[str, dict[str, str]]]:
+    try:
+        data = json.loads((data_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    channels = data.get("channels") if isinstance(data, dict) else None
+    return channels if isinstance(channels, dict) else {}
+
+
+def save_state(data_dir: Path, channels: dict) -> None:
+    path = data_dir / STATE_FILE
+    tmp = data_dir / f".{STATE_FILE}.{os.getpid()}"
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"version": 1, "channels": channels}, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def state_key(source: str, name: str) -> str:
+    return f"{source}:{name}"
+
+
+def select(
+    reminders: list[Reminder], seen: dict[str, dict[str, str]], source: str, now: datetime, repeat: Period
+) -> tuple[list[Reminder], list[Reminder]]:
+    """(to send, to hold back) for one channel."""
+    send: list[Reminder] = []
+    hold: list[Reminder] = []
+    for r in reminders:
+        last = seen.get(state_key(source, r.view.record.name))
+        if (
+            last is None
+            or last.get("rotated_at") != to_iso(r.view.record.rotated_at)
+            or RANK[r.view.status] > RANK.get(last.get("status", "ok"), 0)
+            or repeat.after(from_iso(last["sent_at"])) - REPEAT_SLACK <= now
+        ):
+            send.append(r)
+        else:
+            hold.append(r)
+    return send, hold
+
+
+def remember(
+    seen: dict[str, dict[str, str]], source: str, reminders: list[Reminder], sent: list[Reminder], now: datetime
+) -> None:
+    """Record what was sent; forget tokens that are fine again so their next reminder goes out."""
+    current = {state_key(source, r.view.record.name): r for r in reminders}
+    for key in [k for k in seen if k.startswith(f"{source}:") and k not in current]:
+        del seen[key]
+    for r in sent:
+        seen[state_key(source, r.view.record.name)] = {
+            "status": r.view.status,
+            "rotated_at": to_iso(r.view.record.rotated_at),
+            "sent_at": to_iso(now),
+        }
+    for key, r in current.items():
+        last = seen.get(key)
+        if last is not None and RANK[r.view.status] < RANK.get(last.get("status", "ok"), 0):
+            last["status"] = r.view.status  # better now: a later worsening is news again
+
+
+# -- the message ------------------------------------------------------------------
+
+
+def _item(r: Reminder, source: str) -> dict:
+    data = r.as_json()
+    data.pop("fingerprint", None)  # not a value, but nothing a reader needs either
+    data["source"] = source
+    return data
+
+
+def _line(r: Reminder) -> str:
+    status = r.view.status
+    when = f"in {r.days}d" if status == "due-soon" else f"{r.days}d ago"
+    purpose = f" - {r.view.record.purpose}" if r.view.record.purpose else ""
+    return f"{r.view.record.name} ({r.view.record.kind}) {status} {when}{purpose}: {r.action}"
+
+
+def title(reminders: list[Reminder]) -> str:
+    counts = {s: sum(1 for r in reminders if r.view.status == s) for s in ORDER}
+    words = {"expired": "expired", "overdue": "overdue", "due-soon": "due soon"}
+    parts = [f"{n} {words[s]}" for s, n in counts.items() if n]
+    return "tokenward: " + ", ".join(parts)
+
+
+def body(reminders: list[Reminder], source: str) -> str:
+    where = f" (inventory: {source})" if source != "local" else ""
+    lines = [f"Tokens that need rotation on {socket.gethostname()}{where}:", ""]
+    lines += [f"- {_line(r)}" for r in reminders]
+    lines += ["", "Sent by `tokens remind`; values are never included."]
+    return "\n".join(lines)
+
+
+def webhook_document(reminders: list[Reminder], summary: dict[str, int], source: str, now: datetime) -> dict:
+    """Slack-compatible (`text`) plus the structured list for anything else."""
+    text = "*" + title(reminders) + "*\n" + "\n".join(f"• {_line(r)}" for r in reminders)
+    return {
+        "text": text,
+        "generated_at": to_iso(now),
+        "host": socket.gethostname(),
+        "source": source,
+        "summary": summary,
+        "tokens": [_item(r, source) for r in reminders],
+    }
+
+
+# -- channels ---------------------------------------------------------------------
+
+
+def with_retries(func: Callable[[], None], retries: int, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Run func, retrying transient failures with exponential backoff. Returns attempts."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            func()
+            return attempt
+        except TransientError as exc:
+            if attempt > retries:
+                raise ChannelError(f"{exc} (gave up after {attempt} attempts)") from None
+            delay = exc.retry_after if exc.retry_after is not None else BACKOFF * 2 ** (attempt - 1)
+            sleep(min(max(delay, 0.0), MAX_RETRY_AFTER))
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] only: a webhook's path is often its secret (Slack)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def send_webhook(options: dict, document: dict) -> None:
+    import urllib.error
+    import urllib.request
+
+    from tokenward import __version__
+
+    url = options["url"]
+    where = _origin(url)
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(document).encode("utf-8"),
+        headers={"Content-Type": "application/json", "User-Agent": f"tokenward/{__version__}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=options.get("timeout", DEFAULT_TIMEOUT)) as response:
+            response.read(65536)
+    except urllib.error.HTTPError as exc:
+        code = exc.code
+        header = exc.headers.get("Retry-After") if exc.headers else None
+        exc.close()
+        if code in TRANSIENT_HTTP:
+            retry_after = None
+            if header and header.strip().isdigit():
+                retry_after = float(header.strip())
+            raise TransientError(f"{where} answered HTTP {code}", retry_after) from None
+        raise ChannelError(f"{where} refused the notification (HTTP {code})") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason if isinstance(exc.reason, str) else type(exc.reason).__name__
+        if isinstance(exc.reason, OSError) and exc.reason.strerror:
+            reason = exc.reason.strerror
+        raise TransientError(f"cannot reach {where} ({reason})") from None
+    except (TimeoutError, socket.timeout):
+        raise TransientError(f"{where} did not answer in time") from None
+    except (ConnectionError, OSError) as exc:
+        raise TransientError(f"cannot reach {where} ({exc.strerror or type(exc).__name__})") from None
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def send_email(options: dict, subject: str, text: str, password: str | None) -> None:
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    host = options["host"]
+    use_ssl = bool(options.get("ssl", False))
+    starttls = bool(options.get("starttls", not use_ssl))
+    port = options.get("port") or (465 if use_ssl else 587 if starttls else 25)
+    timeout = options.get("timeout", DEFAULT_TIMEOUT)
+    to = options["to"] if isinstance(options["to"], list) else [options["to"]]
+    username = options.get("username") or options["from"]
+    where = f"SMTP {host}:{port}"
+    if password is not None and not (use_ssl or starttls) and not _is_loopback(host):
+        raise ChannelError(f"refusing to send the SMTP password unencrypted to {host}; set starttls or ssl")
+
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = options["from"]
+    message["To"] = ", ".join(to)
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="tokenward.invalid")
+    message.set_content(text)
+    context = ssl.create_default_context(cafile=os.path.expanduser(options["cafile"]) if options.get("cafile") else None)
+
+    stage = "connect"
+    try:
+        if use_ssl:
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        with client:
+            client.ehlo()
+            if starttls:
+                stage = "starttls"
+                client.starttls(context=context)
+                client.ehlo()
+            if password is not None:
+                stage = "login"
+                client.login(username, password)
+            stage = "send"
+            client.send_message(message)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise ChannelError(f"{where} refused the login for {username} ({exc.smtp_code})") from None
+    except smtplib.SMTPNotSupportedError:
+        if stage == "starttls":
+            raise ChannelError(f"{where} does not offer STARTTLS (set ssl = true for implicit TLS)") from None
+        raise ChannelError(f"{where} does not offer {'AUTH' if stage == 'login' else 'what was asked'}") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        refused = ", ".join(sorted(exc.recipients))
+        raise ChannelError(f"{where} refused the recipients {refused}") from None
+    except smtplib.SMTPResponseException as exc:
+        reply = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        reply = " ".join(reply.split())[:120]
+        if 400 <= exc.smtp_code < 500:
+            raise TransientError(f"{where} answered {exc.smtp_code} {reply}") from None
+        raise ChannelError(f"{where} answered {exc.smtp_code} {reply}") from None
+    except ssl.SSLError as exc:
+        raise ChannelError(f"{where}: TLS failed ({exc.reason or type(exc).__name__}); check cafile") from None
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError) as exc:
+        raise TransientError(f"cannot talk to {where} ({type(exc).__name__})") from None
+    except smtplib.SMTPException as exc:
+        raise ChannelError(f"{where} failed ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise TransientError(f"cannot reach {where} ({exc.strerror or type(exc).__name__})") from None
+
+
+def send_desktop(options: dict, subject: str, text: str, urgent: bool) -> None:
+    exe = shutil.which("notify-send")
+    if exe is None:
+        raise ChannelError("notify-send not found (Debian/Ubuntu: apt install libnotify-bin)")
+    argv = [exe, "--app-name=tokenward", f"--urgency={'critical' if urgent else 'normal'}", subject, text]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=options.get("timeout", DEFAULT_TIMEOUT), stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ChannelError("notify-send did not finish in time") from None
+    except OSError as exc:
+        raise ChannelError(f"notify-send cannot run ({exc.strerror})") from None
+    if proc.returncode != 0:
+        first = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[0][:120]
+        raise ChannelError(f"notify-send exited with status {proc.returncode}" + (f": {first}" if first else ""))
+
+
+# -- one run ----------------------------------------------------------------------
+
+
+def deliver(
+    groups: dict[str, list[Reminder]],
+    channels: list[str],
+    *,
+    config: Config,
+    data_dir: Path,
+    now: datetime,
+    source: str = "local",
+    smtp_password: Callable[[str], str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Delivery]:
+    """Send what is news on each channel. Options are checked for all channels first,
+    so a config mistake sends nothing. `smtp_password(token_name)` is called only when
+    an email is actually about to go out."""
+    options = {channel: channel_options(config, channel) for channel in channels}
+    reminders = [r for status in ORDER for r in groups[status]]
+    summary = {status: len(groups[status]) for status in ORDER}
+    deliveries: list[Delivery] = []
+    with state_lock(data_dir):
+        state = load_state(data_dir)
+        for channel in channels:
+            opts = options[channel]
+            seen = state.setdefault(channel, {})
+            repeat = parse_period(opts.get("repeat", DEFAULT_REPEAT))
+            send, hold = select(reminders, seen, source, now, repeat)
+            delivery = Delivery(channel, held=[r.view.record.name for r in hold])
+            if send:
+                try:
+                    delivery.attempts = _send(channel, opts, send, summary, source, now, smtp_password, sleep)
+                except ChannelError as exc:
+                    delivery.error = str(exc)
+                    send = []
+                else:
+                    delivery.sent = [r.view.record.name for r in send]
+            remember(seen, source, reminders, send, now)
+            deliveries.append(delivery)
+        save_state(data_dir, state)
+    return deliveries
+
+
+def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> int:
+    retries = opts.get("retries", DEFAULT_RETRIES)
+    subject = title(send)
+    if channel == "webhook":
+        document = webhook_document(send, summary, source, now)
+        return with_retries(lambda: send_webhook(opts, document), retries, sleep)
+    if channel == "email":
+        password = None
+        token = opts.get("password_token")
+        if token:
+            if smtp_password is None:
+                raise ChannelError(f"cannot read the SMTP password token {token!r} here")
+            try:
+                password = smtp_password(token)
+            except Exception as exc:  # noqa: BLE001 - store errors carry names only, never values
+                raise ChannelError(f"cannot read the SMTP password token {token!r}: {exc}") from None
+        text = body(send, source)
+        return with_retries(lambda: send_email(opts, subject, text, password), retries, sleep)
+    urgent = any(r.view.status in ("expired", "overdue") for r in send)
+    send_desktop(opts, subject, body(send, source), urgent)
+    return 1

@@ -1,0 +1,425 @@
+"""Notifications of `tokens remind` against real local receivers: an HTTP server and an
+SMTP server (aiosmtpd, STARTTLS/TLS + AUTH) on 127.0.0.1. What arrives, that a second
+run does not resend, that one failing channel does not stop another, and that no value
+appears anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CANARY
+from tests.notify_servers import WebhookReceiver, start_smtp
+from tokenward import notify
+from tokenward.config import parse_config
+from tokenward.inventory import TokenRecord
+from tokenward.policy import parse_period
+from tokenward.remind import build
+from tokenward.tokens import fingerprint
+
+ROOT = Path(__file__).resolve().parent.parent
+SMTP_USER = "mailer"
+SMTP_PASSWORD = "smtp-pass-CANARY-7f3a9c"
+NPM_VALUE = "npm_CANARYnpmVALUE0123456789"
+
+
+@pytest.fixture
+def file_keyring(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.FileKeyring")
+    monkeypatch.setenv("TOKENWARD_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def webhook():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    server = start_smtp(tmp_path, username=SMTP_USER, password=SMTP_PASSWORD)
+    yield server
+    server.stop()
+
+
+def days_ago(n: int) -> str:
+    return (datetime.now(timezone.utc) - timedelta(days=n)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def add_tokens(tokens) -> None:
+    for args, value in (
+        (["gh-release", "--created", "2024-01-01", "--purpose", "release bot"], CANARY),
+        (["npm-soon", "--created", days_ago(80)], NPM_VALUE),
+        (["fine-token", "--kind", "generic"], "fine-CANARY-value-123"),
+        (["smtp-pass", "--kind", "generic", "--rotate-every", "1y"], SMTP_PASSWORD),
+    ):
+        result = tokens("add", *args, input=value + "\n")
+        assert result.returncode == 0, result
+
+
+def config_text(webhook_url: str | None = None, smtp=None, *, webhook_retries: int = 1, extra: str = "") -> str:
+    channels = []
+    text = ""
+    if webhook_url:
+        channels.append('"webhook"')
+        text += f'[notify.webhook]\nurl = "{webhook_url}"\nretries = {webhook_retries}\ntimeout = 5\n'
+    if smtp:
+        channels.append('"email"')
+        text += (
+            f'[notify.email]\nhost = "127.0.0.1"\nport = {smtp.port}\nstarttls = true\n'
+            f'from = "tokenward@example.test"\nto = ["ops@example.test", "dev@example.test"]\n'
+            f'username = "{SMTP_USER}"\npassword_token = "smtp-pass"\ncafile = "{smtp.cafile}"\n'
+            f"retries = 1\ntimeout = 5\n"
+        )
+    return f"[defaults]\nnotify = [{', '.join(channels)}]\n{extra}\n{text}"
+
+
+def assert_no_values(*texts: str, fingerprints: bool = True) -> None:
+    """No value (nor, in messages, even a fingerprint) in any of the texts."""
+    for text in texts:
+        for value in (CANARY, SMTP_PASSWORD, NPM_VALUE, "fine-CANARY-value-123"):
+            assert value not in text
+        assert "CANARY" not in text
+        if fingerprints:
+            assert fingerprint(CANARY) not in text
+
+
+def test_webhook_and_email_arrive_once(tokens, write_config, file_keyring, webhook, smtp, data_dir):
+    add_tokens(tokens)
+    write_config(config_text(webhook.url, smtp))
+
+    first = tokens("remind")
+    assert first.returncode == 1, first  # gh-release is overdue
+    assert "Notified by webhook: gh-release, npm-soon." in first.stderr
+    assert "Notified by email: gh-release, npm-soon." in first.stderr
+
+    # The webhook: one POST, Slack-compatible text plus the structured list.
+    assert len(webhook.requests) == 1
+    request = webhook.requests[0]
+    assert request["path"] == "/hooks/T000/SECRETPATH"
+    assert request["headers"]["Content-Type"] == "application/json"
+    doc = webhook.documents[0]
+    assert "gh-release" in doc["text"] and "npm-soon" in doc["text"]
+    assert "tokens rotate gh-release" in doc["text"]
+    assert [t["name"] for t in doc["tokens"]] == ["gh-release", "npm-soon"]
+    assert [t["status"] for t in doc["tokens"]] == ["overdue", "due-soon"]
+    assert doc["tokens"][0]["action"].startswith("tokens rotate gh-release")
+    assert doc["tokens"][0]["purpose"] == "release bot"
+    assert doc["summary"] == {"expired": 0, "overdue": 1, "due-soon": 1}
+    assert "fingerprint" not in doc["tokens"][0]
+
+    # The email: over STARTTLS, logged in with the password read from the keyring.
+    assert smtp.logins == [(SMTP_USER, True)]
+    assert len(smtp.messages) == 1
+    mail = smtp.messages[0]
+    assert mail["Subject"] == "tokenward: 1 overdue, 1 due soon"
+    assert mail["From"] == "tokenward@example.test"
+    assert mail["X-Envelope-To"] == "ops@example.test, dev@example.test"
+    mail_text = mail.as_string()
+    assert "gh-release (github) overdue" in mail_text
+    assert "https://github.com/settings/tokens" in mail_text
+
+    # No value anywhere: messages, output, the state file.
+    state = (data_dir / notify.STATE_FILE).read_text()
+    assert oct((data_dir / notify.STATE_FILE).stat().st_mode & 0o777) == "0o600"
+    assert_no_values(request["raw"], mail_text, first.stdout, first.stderr, state)
+
+    # A second run sends nothing new.
+    second = tokens("remind")
+    assert second.returncode == 1
+    assert len(webhook.requests) == 1
+    assert len(smtp.messages) == 1
+    assert len(smtp.logins) == 1  # no store read, no SMTP connection
+    assert "Nothing new for webhook: gh-release, npm-soon already notified." in second.stderr
+    assert "Nothing new for email" in second.stderr
+
+
+def test_failing_webhook_does_not_stop_email(tokens, write_config, file_keyring, smtp):
+    add_tokens(tokens)
+    receiver = WebhookReceiver([500])
+    try:
+        write_config(config_text(receiver.url, smtp, webhook_retries=1))
+        result = tokens("remind", "--json")
+        assert result.returncode == 3, result
+        assert len(receiver.requests) == 2  # one retry for a 500
+        assert len(smtp.messages) == 1
+        report = json.loads(result.stdout)
+        by_channel = {d["channel"]: d for d in report["notifications"]}
+        assert by_channel["email"]["sent"] == ["gh-release", "npm-soon"]
+        assert by_channel["webhook"]["sent"] == []
+        assert "HTTP 500" in by_channel["webhook"]["error"]
+        assert "SECRETPATH" not in result.stderr  # the webhook's path can be its secret
+        assert "Warning: notification by webhook failed: http://127.0.0.1:" in result.stderr
+        assert "Traceback" not in result.stderr
+
+        # The webhook is tried again next run; the email is not repeated.
+        receiver.statuses = [200]
+        again = tokens("remind")
+        assert again.returncode == 1, again
+        assert len(receiver.requests) == 3
+        assert len(smtp.messages) == 1
+        assert_no_values(again.stdout, again.stderr, result.stderr, *(r["raw"] for r in receiver.requests))
+        assert_no_values(result.stdout, fingerprints=False)  # `--json` lists fingerprints, never values
+    finally:
+        receiver.stop()
+
+
+def test_transient_webhook_error_is_retried(tokens, write_config, file_keyring):
+    add_tokens(tokens)
+    receiver = WebhookReceiver([503, 429, 200])
+    try:
+        write_config(config_text(receiver.url, webhook_retries=3))
+        result = tokens("remind", "--json")
+        assert result.returncode == 1, result
+        delivery = json.loads(result.stdout)["notifications"][0]
+        assert delivery == {"channel": "webhook", "sent": ["gh-release", "npm-soon"], "held": [], "error": None, "attempts": 3}
+        assert len(receiver.requests) == 3
+    finally:
+        receiver.stop()
+
+
+def test_unreachable_webhook_is_reported_not_raised(tokens, write_config, file_keyring):
+    from tests.servers import free_port
+
+    add_tokens(tokens)
+    write_config(config_text(f"http://127.0.0.1:{free_port()}/x", webhook_retries=0))
+    result = tokens("remind")
+    assert result.returncode == 3
+    assert "notification by webhook failed: cannot reach http://127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_repeat_and_worsening_resend(tokens, write_config, file_keyring, webhook, data_dir):
+    add_tokens(tokens)
+    write_config(config_text(webhook.url))
+    assert tokens("remind").returncode == 1
+    assert len(webhook.requests) == 1
+
+    # A day later (minus the slack a daily timer needs) the reminder repeats.
+    path = data_dir / notify.STATE_FILE
+    state = json.loads(path.read_text())
+    entry = state["channels"]["webhook"]["local:gh-release"]
+    entry["sent_at"] = days_ago(1) + "+00:00"
+    path.write_text(json.dumps(state))
+    assert tokens("remind").returncode == 1
+    assert len(webhook.requests) == 2
+    assert [t["name"] for t in webhook.documents[1]["tokens"]] == ["gh-release"]
+
+    # Rotating a token ends its reminders; nothing is sent for fine tokens.
+    result = tokens("rotate", "gh-release", input="ghp_NEWvalue0123456789abcdefghij\n")
+    assert result.returncode == 0, result
+    assert tokens("remind").returncode == 0
+    assert len(webhook.requests) == 2
+    assert "local:gh-release" not in json.loads(path.read_text())["channels"]["webhook"]
+
+
+def test_implicit_tls_email(tokens, write_config, file_keyring, tmp_path):
+    server = start_smtp(tmp_path, username=SMTP_USER, password=SMTP_PASSWORD, implicit_tls=True)
+    try:
+        add_tokens(tokens)
+        write_config(
+            f'[notify.email]\nhost = "localhost"\nport = {server.port}\nssl = true\n'
+            f'from = "t@example.test"\nto = "ops@example.test"\nusername = "{SMTP_USER}"\n'
+            f'password_token = "smtp-pass"\ncafile = "{server.cafile}"\n'
+        )
+        result = tokens("remind", "--notify", "email")
+        assert result.returncode == 1, result
+        assert len(server.messages) == 1
+        assert_no_values(server.messages[0].as_string(), result.stderr)
+    finally:
+        server.stop()
+
+
+def test_wrong_smtp_password_is_reported_without_it(tokens, write_config, file_keyring, tmp_path, webhook):
+    server = start_smtp(tmp_path, username=SMTP_USER, password="another-password")
+    try:
+        add_tokens(tokens)
+        write_config(config_text(webhook.url, server))
+        result = tokens("remind")
+        assert result.returncode == 3
+        assert "notification by email failed: SMTP 127.0.0.1:" in result.stderr
+        assert "refused the login for mailer (535)" in result.stderr
+        assert len(webhook.requests) == 1  # the other channel went out
+        assert_no_values(result.stdout, result.stderr)
+    finally:
+        server.stop()
+
+
+def test_untrusted_certificate_fails_cleanly(tokens, write_config, file_keyring, smtp, tmp_path):
+    add_tokens(tokens)
+    text = config_text(None, smtp).replace(f'cafile = "{smtp.cafile}"\n', "")
+    write_config(text)
+    result = tokens("remind")
+    assert result.returncode == 3
+    assert "TLS failed" in result.stderr
+    assert smtp.messages == []
+
+
+def test_desktop_uses_notify_send(tokens, write_config, file_keyring, tmp_path, monkeypatch):
+    add_tokens(tokens)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "notify-send.log"
+    fake = bin_dir / "notify-send"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n--\\n" "$a"; done >> "{log}"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = tokens("remind", "--notify", "desktop")
+    assert result.returncode == 1, result
+    args = log.read_text().split("\n--\n")
+    assert "--urgency=critical" in args
+    assert "tokenward: 1 overdue, 1 due soon" in args
+    assert any("gh-release (github) overdue" in a for a in args)
+    assert_no_values(log.read_text())
+
+
+def test_missing_notify_send_does_not_stop_webhook(tokens, write_config, file_keyring, webhook, tmp_path, monkeypatch):
+    add_tokens(tokens)
+    write_config(config_text(webhook.url))
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    result = tokens("remind", "--notify", "desktop", "--notify", "webhook")
+    assert result.returncode == 3, result
+    assert "notification by desktop failed: notify-send not found" in result.stderr
+    assert len(webhook.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ('[notify.webhook]\nurl = "ftp://x"\n', "notify.webhook.url must be an http(s) URL"),
+        ('[notify.email]\nhost = "h"\nfrom = "a@b"\n', "notify.email.to is required"),
+        ('[notify.email]\nhost = "h"\nfrom = "a@b"\nto = "c@d"\nssl = true\nstarttls = true\n', "not both"),
+        ('[notify.webhook]\nurl = "http://127.0.0.1:9/"\nrepeat = "often"\n', "notify.webhook.repeat"),
+        (
+            '[notify.email]\nhost = "h"\nfrom = "a@b"\nto = "c@d"\npassword_token = "nope"\n',
+            "password_token names 'nope', which is not in the inventory",
+        ),
+    ],
+)
+def test_bad_channel_config_is_exit_2_and_sends_nothing(tokens, write_config, file_keyring, data_dir, config, message):
+    channel = "webhook" if "webhook" in config else "email"
+    write_config(config)
+    result = tokens("remind", "--notify", channel)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (data_dir / notify.STATE_FILE).exists()
+
+
+def test_unconfigured_channel_is_exit_2(tokens):
+    result = tokens("remind", "--notify", "webhook")
+    assert result.returncode == 2
+    assert "no [notify.webhook] table" in result.stderr
+
+
+def test_no_notify_skips_default_channels(tokens, write_config, file_keyring, webhook):
+    add_tokens(tokens)
+    write_config(config_text(webhook.url))
+    result = tokens("remind", "--no-notify")
+    assert result.returncode == 1
+    assert webhook.requests == []
+
+
+# -- units: the no-nagging rule, retries, refusing cleartext passwords -----------------
+
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def record(name: str, rotated_days_ago: int, rotate_every: str = "90d", expires: datetime | None = None) -> TokenRecord:
+    rotated = NOW - timedelta(days=rotated_days_ago)
+    return TokenRecord(name=name, kind="pypi", created_at=rotated, rotated_at=rotated, stores=("keyring",), fingerprint="0" * 16, rotate_every=rotate_every, expires_at=expires)
+
+
+def reminders(*records):
+    groups = build(list(records), NOW, parse_period("14d"))
+    return [r for status in ("expired", "overdue", "due-soon") for r in groups[status]]
+
+
+def test_select_sends_new_worse_and_repeated_only():
+    day = parse_period("1d")
+    seen: dict = {}
+    first = reminders(record("a", 80), record("b", 100))
+    send, hold = notify.select(first, seen, "local", NOW, day)
+    assert [r.view.record.name for r in send] == ["b", "a"] and hold == []
+    notify.remember(seen, "local", first, send, NOW)
+
+    # Same statuses, 23 hours later (inside the timer's slack, so: resent) vs 20 hours later.
+    later = NOW + timedelta(hours=20)
+    send, hold = notify.select(first, seen, "local", later, day)
+    assert send == [] and len(hold) == 2
+    send, _ = notify.select(first, seen, "local", NOW + timedelta(hours=23, minutes=30), day)
+    assert len(send) == 2
+
+    # a worsens from due-soon to overdue: sent at once; b is held.
+    worse = reminders(record("a", 95), record("b", 100))
+    send, hold = notify.select(worse, seen, "local", later, day)
+    assert [r.view.record.name for r in send] == ["a"]
+    assert [r.view.record.name for r in hold] == ["b"]
+
+    # b gets rotated (new rotated_at): news even though its status is the same later on.
+    rotated = reminders(record("b", 91))
+    send, _ = notify.select(rotated, seen, "local", later, day)
+    assert [r.view.record.name for r in send] == ["b"]
+
+    # Tokens that are fine again are forgotten.
+    notify.remember(seen, "local", [], [], later)
+    assert seen == {}
+
+
+def test_select_keeps_sources_apart():
+    day = parse_period("1d")
+    seen: dict = {}
+    items = reminders(record("a", 100))
+    notify.remember(seen, "local", items, items, NOW)
+    send, _ = notify.select(items, seen, "store:vault", NOW, day)
+    assert len(send) == 1
+    notify.remember(seen, "store:vault", [], [], NOW)
+    assert "local:a" in seen
+
+
+def test_retries_back_off_then_give_up():
+    delays: list[float] = []
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        raise notify.TransientError("http://h answered HTTP 503")
+
+    with pytest.raises(notify.ChannelError, match=r"gave up after 4 attempts"):
+        notify.with_retries(flaky, 3, sleep=delays.append)
+    assert delays == [1.0, 2.0, 4.0]
+    assert len(calls) == 4
+
+
+def test_permanent_errors_are_not_retried():
+    delays: list[float] = []
+
+    def refused():
+        raise notify.ChannelError("http://h refused the notification (HTTP 404)")
+
+    with pytest.raises(notify.ChannelError, match="404"):
+        notify.with_retries(refused, 3, sleep=delays.append)
+    assert delays == []
+
+
+def test_password_never_goes_out_in_cleartext():
+    options = {"host": "mail.example.invalid", "from": "a@b", "to": "c@d", "starttls": False}
+    with pytest.raises(notify.ChannelError, match="refusing to send the SMTP password unencrypted") as info:
+        notify.send_email(options, "s", "t", SMTP_PASSWORD)
+    assert SMTP_PASSWORD not in str(info.value)
+
+
+def test_channel_options_defaults():
+    config = parse_config({"notify": {"email": {"host": "h", "from": "a@b", "to": ["c@d"]}}}, Path("c.toml"))
+    assert notify.channel_options(config, "email")["host"] == "h"
+    assert notify.channel_options(config, "desktop") == {}
