@@ -23,8 +23,9 @@ from tokenward.values import read_value
 @click.option("--rotate-every", metavar="PERIOD", default=None, help="Rotation period: 90d, 12w, 6mo, 1y [default: from config].")
 @click.option("--expires", metavar="DATE", default=None, help="Hard expiry [default: read from a PyPI token].")
 @click.option("--store", "stores", multiple=True, metavar="STORE", help="Store to keep the value in (repeatable) [default: defaults.stores].")
+@click.option("--env", "env", multiple=True, metavar="VAR=TEMPLATE", help="Variable `tokens exec` sets instead of the tool's; {value} is the token (repeatable).")
 @pass_app
-def add(app, term, name, purpose, scope, kind, repository, created, rotate_every, expires, stores):
+def add(app, term, name, purpose, scope, kind, repository, created, rotate_every, expires, stores, env):
     """Add a token. The value is read from stdin, or a hidden prompt on a terminal.
 
     \b
@@ -33,6 +34,9 @@ def add(app, term, name, purpose, scope, kind, repository, created, rotate_every
     """
     # Validate the cheap things before asking for a value.
     lifecycle.check_name_and_stores(app, name, stores)
+    from tokenward.publishers import parse_env_templates
+
+    templates = parse_env_templates(env)
     value = read_value(f"Value for {name}")
     outcome = lifecycle.add_token(
         app,
@@ -46,6 +50,7 @@ def add(app, term, name, purpose, scope, kind, repository, created, rotate_every
         rotate_every=rotate_every,
         expires=expires,
         stores=stores or None,
+        env=templates,
     )
     for warning in outcome.warnings:
         term.warn(warning)
