@@ -13,6 +13,7 @@ import re
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
@@ -98,6 +99,7 @@ class TokenRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "TokenRecord":
+        env, versions = row["env"], row["store_versions"]
         return cls(
             name=row["name"],
             kind=row["kind"],
@@ -108,12 +110,17 @@ class TokenRecord:
             rotated_at=from_iso(row["rotated_at"]),
             rotate_every=row["rotate_every"],
             expires_at=from_iso(row["expires_at"]),
-            stores=tuple(json.loads(row["stores"])),
+            stores=_stores(row["stores"]),
             fingerprint=row["fingerprint"],
             last_used_at=from_iso(row["last_used_at"]),
-            env=json.loads(row["env"]),
-            store_versions=json.loads(row["store_versions"]),
+            env={} if env == "{}" else json.loads(env),
+            store_versions={} if versions == "{}" else json.loads(versions),
         )
+
+
+@lru_cache(maxsize=64)
+def _stores(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
 
 
 _COLUMNS = (
@@ -219,9 +226,14 @@ class Inventory:
     def all(self) -> list[TokenRecord]:
         return [TokenRecord.from_row(r) for r in self._conn.execute("SELECT * FROM tokens ORDER BY name")]
 
-    def rows(self) -> list[sqlite3.Row]:
-        """Raw rows, for the hot listing path (no per-row JSON/date decoding)."""
-        return self._conn.execute("SELECT * FROM tokens ORDER BY name").fetchall()
+    def summaries(self) -> list[tuple]:
+        """(name, kind, purpose, rotated_at, rotate_every, expires_at, stores) as raw
+        tuples: the hot path of `list` and `remind` on large inventories."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(
+            "SELECT name, kind, purpose, rotated_at, rotate_every, expires_at, stores FROM tokens ORDER BY name"
+        ).fetchall()
 
     def __len__(self) -> int:
         return self._conn.execute("SELECT count(*) FROM tokens").fetchone()[0]

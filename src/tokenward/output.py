@@ -44,20 +44,16 @@ class Terminal:
 
 def table(rows: list[list[str]], headers: list[str], painter=None, status_col: int | None = None) -> str:
     """Left-aligned columns; `painter(text, status)` colours the status column after padding."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            if len(cell) > widths[i]:
-                widths[i] = len(cell)
-    last = len(headers) - 1
-    fmt_parts = []
-    lines = ["  ".join(h.ljust(widths[i]) if i < last else h for i, h in enumerate(headers))]
-    for row in rows:
-        fmt_parts.clear()
-        for i, cell in enumerate(row):
-            text = cell.ljust(widths[i]) if i < last else cell
-            if painter is not None and i == status_col:
-                text = painter(text, cell)
-            fmt_parts.append(text)
-        lines.append("  ".join(fmt_parts))
+    columns = list(zip(headers, *rows))
+    widths = [max(map(len, column)) for column in columns]
+    widths[-1] = 0  # the last column is not padded
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    if painter is None or status_col is None:
+        for row in rows:
+            lines.append("  ".join([c.ljust(w) for c, w in zip(row, widths)]).rstrip())
+    else:
+        for row in rows:
+            cells = [c.ljust(w) for c, w in zip(row, widths)]
+            cells[status_col] = painter(cells[status_col], row[status_col])
+            lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

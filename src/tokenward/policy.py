@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import datetime, timedelta, timezone
+from functools import cached_property, lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -28,8 +28,11 @@ class Period:
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"
 
-    @property
-    def delta(self) -> relativedelta:
+    @cached_property
+    def delta(self) -> relativedelta | timedelta:
+        # Days and weeks are exact; months and years follow the calendar (Jan 31 + 1mo = Feb 28).
+        if self.unit in ("d", "w"):
+            return timedelta(**{_UNIT_WORDS[self.unit]: self.amount})
         return relativedelta(**{_UNIT_WORDS[self.unit]: self.amount})
 
     def after(self, moment: datetime) -> datetime:
@@ -95,17 +98,24 @@ def status(
     rotate_every: str | None,
     expires_at: datetime | None,
     warn_before: Period,
+    due: datetime | None = None,
 ) -> str:
-    """expired > overdue > due-soon > ok."""
+    """expired > overdue > due-soon > ok. `due` may be passed when already computed."""
     if expires_at is not None and expires_at <= now:
         return "expired"
-    due = due_at(rotated_at, rotate_every)
+    if due is None:
+        due = due_at(rotated_at, rotate_every)
     if due is not None and due <= now:
         return "overdue"
-    soon = warn_before.after(now)
+    soon = _soon(now, warn_before)
     if (due is not None and due <= soon) or (expires_at is not None and expires_at <= soon):
         return "due-soon"
     return "ok"
+
+
+@lru_cache(maxsize=8)
+def _soon(now: datetime, warn_before: Period) -> datetime:
+    return warn_before.after(now)
 
 
 def humanize_delta(now: datetime, then: datetime) -> str:

@@ -8,7 +8,7 @@ from tokenward import lifecycle
 from tokenward.cli.common import json_option, pass_app
 from tokenward.errors import ExitStatus, UsageError
 from tokenward.policy import STATUSES, age_text, humanize_delta
-from tokenward.report import next_deadline, views
+from tokenward.report import summarize, views
 from tokenward.tokens import KINDS
 from tokenward.values import read_value
 
@@ -76,33 +76,34 @@ def list_(app, term, statuses, as_json):
     Example:
       tokens list --status overdue --status expired
     """
-    rows = views(app.inventory.all(), app.now, app.config.warn_before)
-    if statuses:
-        rows = [v for v in rows if v.status in statuses]
     if as_json:
-        term.json([v.as_json() for v in rows])
+        rows = views(app.inventory.all(), app.now, app.config.warn_before)
+        term.json([v.as_json() for v in rows if not statuses or v.status in statuses])
         return 0
-    if not rows:
+    summaries = summarize(app.inventory.summaries(), app.now, app.config.warn_before)
+    if statuses:
+        summaries = [s for s in summaries if s.status in statuses]
+    if not summaries:
         term.note("No tokens." if not statuses else "No tokens with that status.")
         return 0
     from tokenward.output import table
 
     now = app.now
     lines = []
-    for v in rows:
-        r = v.record
-        deadline = next_deadline(v)
+    for s in summaries:
+        deadline = s.deadline
         lines.append([
-            r.name,
-            r.kind,
-            age_text(now, r.rotated_at),
-            deadline.date().isoformat() + f" ({humanize_delta(now, deadline)})" if deadline else "-",
-            v.status,
-            ",".join(r.stores),
-            r.purpose,
+            s.name,
+            s.kind,
+            age_text(now, s.rotated_at),
+            f"{deadline.date().isoformat()} ({humanize_delta(now, deadline)})" if deadline else "-",
+            s.status,
+            ",".join(s.stores),
+            s.purpose,
         ])  # fmt: skip
     headers = ["NAME", "KIND", "AGE", "DUE", "STATUS", "STORES", "PURPOSE"]
-    term.echo(table(lines, headers, painter=term.paint, status_col=4))
+    painter = term.paint if term.colour else None
+    term.echo(table(lines, headers, painter=painter, status_col=4))
     return 0
 
 

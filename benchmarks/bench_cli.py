@@ -1,0 +1,110 @@
+"""Startup-bound commands against `keyring get`, all measured in one run.
+
+Run on a real Secret Service (the script wraps itself in scripts/with-keyring):
+    .venv/bin/python benchmarks/bench_cli.py [--runs 15]
+
+Prints the median wall time of each command over --runs runs and the ratios the
+foundation issue sets as targets:
+    list/remind on 10 tokens  <= 0.5  x keyring get
+    10,000 tokens             <= 2    x 10 tokens
+    exec --token t -- true    <= 0.85 x keyring get
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def ensure_keyring_session() -> None:
+    if os.environ.get("TOKENWARD_IN_KEYRING_SESSION"):
+        return
+    os.execv(str(ROOT / "scripts" / "with-keyring"), [str(ROOT / "scripts" / "with-keyring"), sys.executable, *sys.argv])
+
+
+def fill(home: Path, count: int) -> None:
+    from tokenward.inventory import Inventory, TokenRecord
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    records = []
+    for i in range(count):
+        created = now - timedelta(days=i % 400)
+        records.append(
+            TokenRecord(
+                name=f"tok-{i:05d}", kind="pypi", created_at=created, rotated_at=created, stores=("keyring",),
+                fingerprint=f"{i:016x}", purpose=f"publish project {i}", scope=f"project:p{i}",
+                repository="https://upload.pypi.org/legacy/", rotate_every="90d",
+            )
+        )  # fmt: skip
+    with Inventory.open(home) as inv:
+        inv.insert_many(records)
+
+
+def median_time(argv: list[str], env: dict, runs: int, stdin: bytes = b"") -> float:
+    times = []
+    for _ in range(runs + 1):  # one warm-up run, not counted
+        start = time.perf_counter()
+        proc = subprocess.run(argv, env=env, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{argv} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+        times.append(elapsed)
+    return statistics.median(times[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    ensure_keyring_session()
+    # A regular `pip install` byte-compiles the package; an editable one run with
+    # PYTHONDONTWRITEBYTECODE would recompile every module on every start.
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "src" / "tokenward"), quiet=1)
+
+    tokens = str(BIN / "tokens")
+    keyring_cli = str(BIN / "keyring")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = dict(os.environ, TOKENS_CONFIG=str(Path(tmp) / "none.toml"))
+        (Path(tmp) / "none.toml").write_text("")
+        small = dict(base, TOKENS_HOME=str(Path(tmp) / "small"))
+        large = dict(base, TOKENS_HOME=str(Path(tmp) / "large"))
+        fill(Path(small["TOKENS_HOME"]), 10)
+        fill(Path(large["TOKENS_HOME"]), 10_000)
+        subprocess.run([tokens, "add", "t", "--kind", "generic"], env=small, input=b"bench-value-0123456789", check=True,
+                       stderr=subprocess.DEVNULL)  # fmt: skip
+
+        results = {}
+        results["keyring get"] = median_time([keyring_cli, "get", "tokenward", "t"], small, args.runs)
+        results["list (10)"] = median_time([tokens, "list"], small, args.runs)
+        results["remind (10)"] = median_time([tokens, "remind"], small, args.runs)
+        results["list (10,000)"] = median_time([tokens, "list"], large, args.runs)
+        results["list --json (10,000)"] = median_time([tokens, "list", "--json"], large, args.runs)
+        results["remind (10,000)"] = median_time([tokens, "remind"], large, args.runs)
+        results["exec --token t -- true"] = median_time([tokens, "exec", "--token", "t", "--", "true"], small, args.runs)
+
+    print(f"median of {args.runs} runs each (after one warm-up), wall seconds")
+    for name, seconds in results.items():
+        print(f"  {name:<24} {seconds:.4f}")
+    kg = results["keyring get"]
+    print("ratios (target)")
+    print(f"  list (10) / keyring get          {results['list (10)'] / kg:.2f}  (<= 0.5)")
+    print(f"  remind (10) / keyring get        {results['remind (10)'] / kg:.2f}  (<= 0.5)")
+    print(f"  list (10,000) / list (10)        {results['list (10,000)'] / results['list (10)']:.2f}  (<= 2)")
+    print(f"  remind (10,000) / remind (10)    {results['remind (10,000)'] / results['remind (10)']:.2f}  (<= 2)")
+    print(f"  exec / keyring get               {results['exec --token t -- true'] / kg:.2f}  (<= 0.85)")
+
+
+if __name__ == "__main__":
+    main()
