@@ -64,3 +64,23 @@ def test_readme_has_the_two_commands():
     assert "scripts/demo" in readme and "scripts/test" in readme
     result = subprocess.run(["sh", "-n", str(ROOT / "scripts" / "demo")], capture_output=True)
     assert result.returncode == 0
+
+
+def readme_sh_blocks() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(r"^```sh\n(.*?)^```", readme, re.S | re.M)
+
+
+def test_readme_examples_run_as_written(file_keyring, tmp_path):
+    """Every ```sh block of the README, in order, in one shell: each must succeed."""
+    import os
+
+    blocks = readme_sh_blocks()
+    assert len(blocks) >= 5
+    script = "set -e\n" + "\n".join(blocks)
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "user __token__, password ****" in result.stdout
+    assert "something needs rotating" not in result.stdout  # gh-release was rotated, so nothing is overdue
