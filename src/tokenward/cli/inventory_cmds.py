@@ -173,7 +173,9 @@ def remove(app, term, name, yes):
 
         if not sys.stdin.isatty():
             raise UsageError(f"removing {name} needs confirmation: pass --yes")
-        click.confirm(f"Remove {name} from the inventory and from {', '.join(record.stores)}?", abort=True, err=True)
+        if not click.confirm(f"Remove {name} from the inventory and from {', '.join(record.stores)}?", err=True):
+            term.note(f"Not removed: {name} is unchanged.")
+            return int(ExitStatus.FINDINGS)
     outcome = lifecycle.remove_token(app, name)
     term.note(f"Removed {name} from {', '.join(outcome.written) or 'the inventory'}.")
     term.note(f"Remember to {lifecycle.revoke_hint(record)}.")
