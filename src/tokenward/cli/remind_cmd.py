@@ -23,9 +23,10 @@ CHANNELS = ("webhook", "email", "desktop")
 )
 @click.option("--no-notify", is_flag=True, help="Only print the report, even when defaults.notify names channels.")
 @click.option("--store", "store_name", metavar="STORE", default=None, help="Team mode: build the report from this Vault/AWS store's metadata instead of the local inventory.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when no token needs attention (cron mails any output).")
 @json_option
 @pass_app
-def remind(app, term, within, channels, no_notify, store_name, as_json):
+def remind(app, term, within, channels, no_notify, store_name, quiet, as_json):
     """Report expired, overdue and due-soon tokens; for cron, systemd timers and CI.
 
     Reads the local inventory only: no store and no network, unless a channel
@@ -76,7 +77,7 @@ def remind(app, term, within, channels, no_notify, store_name, as_json):
         data["source"] = source
         data["notifications"] = [d.as_json() for d in deliveries]
         term.json(data)
-    else:
+    elif not quiet or any(groups.values()):
         term.echo(reminder.as_text(groups))
     failed = False
     for d in deliveries:
@@ -85,7 +86,7 @@ def remind(app, term, within, channels, no_notify, store_name, as_json):
             term.warn(f"notification by {d.channel} failed: {d.error}")
         elif d.sent:
             term.note(f"Notified by {d.channel}: {', '.join(d.sent)}.")
-        elif d.held:
+        elif d.held and not quiet:
             term.note(f"Nothing new for {d.channel}: {', '.join(d.held)} already notified.")
     if failed:
         return int(ExitStatus.STORE)

@@ -1,0 +1,213 @@
+"""`tokens schedule install/remove/print` against a temporary home: the systemd user
+units (checked with `systemd-analyze verify` where available) and an idempotent
+crontab edit (through a fake `crontab` command on PATH, standing in for that binary
+only)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tokenward import schedule
+
+FAKE_CRONTAB = """#!/bin/sh
+# A stand-in for crontab(1): the table lives in $FAKE_CRONTAB_FILE; calls are logged.
+echo "$*" >> "$FAKE_CRONTAB_FILE.calls"
+if [ -n "${FAKE_CRONTAB_FAIL:-}" ]; then echo "crontab: $FAKE_CRONTAB_FAIL" >&2; exit 1; fi
+case "$1" in
+  -l) if [ -f "$FAKE_CRONTAB_FILE" ]; then cat "$FAKE_CRONTAB_FILE"; else echo "no crontab for $(id -un)" >&2; exit 1; fi ;;
+  -) cat > "$FAKE_CRONTAB_FILE" ;;
+  *) echo "usage" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "userhome"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)  # no user manager: nothing is enabled for real
+    return home
+
+
+@pytest.fixture
+def crontab(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    exe = bin_dir / "crontab"
+    exe.write_text(FAKE_CRONTAB)
+    exe.chmod(0o755)
+    table = tmp_path / "crontab.txt"
+    monkeypatch.setenv("FAKE_CRONTAB_FILE", str(table))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return table
+
+
+def units(home: Path) -> Path:
+    return home / ".config" / "systemd" / "user"
+
+
+def test_systemd_install_is_idempotent_and_verifies(tokens, home, tmp_path):
+    first = tokens("schedule", "install", "--systemd", "--at", "08:30")
+    assert first.returncode == 0, first
+    assert "Installed the reminder (systemd user timer tokenward-remind.timer, daily at 08:30)" in first.stderr
+    assert "systemctl --user daemon-reload && systemctl --user enable --now tokenward-remind.timer" in first.stderr
+    service = units(home) / "tokenward-remind.service"
+    timer = units(home) / "tokenward-remind.timer"
+    timer_text = timer.read_text()
+    assert "Persistent=true" in timer_text
+    assert "OnCalendar=*-*-* 08:30:00" in timer_text
+    assert "WantedBy=timers.target" in timer_text
+    service_text = service.read_text()
+    assert "Type=oneshot" in service_text and "SuccessExitStatus=1" in service_text
+    exec_line = next(line for line in service_text.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_line[len("ExecStart=") :])
+    assert Path(argv[0]).is_absolute() and argv[1:] == ["remind"]
+    assert f"Environment=TOKENS_HOME={os.environ['TOKENS_HOME']}" in service_text
+
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (service, timer)}
+    again = tokens("schedule", "install", "--systemd", "--at", "08:30")
+    assert again.returncode == 0
+    assert "already installed" in again.stderr and "nothing changed" in again.stderr
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (service, timer)} == before
+
+    # The command the service runs works as written.
+    run = subprocess.run(argv, env={"TOKENS_HOME": os.environ["TOKENS_HOME"], "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert run.returncode == 0, run
+    assert "All tokens are within their rotation period." in run.stdout
+
+    if shutil.which("systemd-analyze"):
+        runtime = tmp_path / "runtime"
+        runtime.mkdir(mode=0o700)
+        verify = subprocess.run(
+            ["systemd-analyze", "--user", "verify", str(timer), str(service)],
+            capture_output=True, text=True, env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime)),
+        )  # fmt: skip
+        assert verify.returncode == 0, verify
+        assert verify.stdout.strip() == "" and verify.stderr.strip() == "", verify  # not even a warning
+
+    removed = tokens("schedule", "remove", "--systemd")
+    assert removed.returncode == 0
+    assert not service.exists() and not timer.exists()
+    assert "nothing changed" in tokens("schedule", "remove").stderr
+
+
+def test_changed_options_rewrite_the_units(tokens, home, write_config):
+    write_config('[notify.webhook]\nurl = "http://127.0.0.1:9/hook"\n')
+    assert tokens("schedule", "install", "--systemd").returncode == 0
+    result = tokens("schedule", "install", "--systemd", "--notify", "webhook")
+    assert "Installed the reminder" in result.stderr
+    service_text = (units(home) / "tokenward-remind.service").read_text()
+    assert "remind --notify webhook" in service_text
+    assert f"Environment=TOKENS_CONFIG={os.environ['TOKENS_CONFIG']}" in service_text
+
+
+def test_cron_install_is_idempotent_and_keeps_other_lines(tokens, home, crontab):
+    crontab.write_text("MAILTO=me@example.test\n30 2 * * * /usr/bin/backup --all\n")
+    first = tokens("schedule", "install", "--cron")
+    assert first.returncode == 0, first
+    lines = crontab.read_text().splitlines()
+    assert lines[:2] == ["MAILTO=me@example.test", "30 2 * * * /usr/bin/backup --all"]
+    assert len(lines) == 3
+    ours = lines[2]
+    assert ours.startswith("0 9 * * * TOKENS_HOME=")
+    assert " remind --quiet " in ours and ours.endswith(schedule.CRON_MARKER)
+
+    calls_before = Path(f"{crontab}.calls").read_text().splitlines()
+    content_before = crontab.read_bytes()
+    again = tokens("schedule", "install", "--cron")
+    assert again.returncode == 0
+    assert "nothing changed" in again.stderr
+    assert crontab.read_bytes() == content_before
+    calls = Path(f"{crontab}.calls").read_text().splitlines()
+    assert calls[len(calls_before) :] == ["-l"]  # read, never rewritten
+
+    # Another time replaces our line instead of adding a second one.
+    assert tokens("schedule", "install", "--cron", "--at", "7:05").returncode == 0
+    lines = crontab.read_text().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("5 7 * * * ")
+
+    # The line runs under sh as cron would run it.
+    command = lines[2].split(" ", 5)[5]
+    run = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run
+    assert run.stdout == ""  # --quiet: cron mails nothing on a good day
+
+    assert tokens("schedule", "remove", "--cron").returncode == 0
+    assert crontab.read_text().splitlines() == ["MAILTO=me@example.test", "30 2 * * * /usr/bin/backup --all"]
+
+
+def test_install_without_a_flag_uses_cron_when_no_user_manager(tokens, home, crontab):
+    result = tokens("schedule", "install")
+    assert result.returncode == 0, result
+    assert "crontab line, daily at 09:00" in result.stderr
+    assert schedule.CRON_MARKER in crontab.read_text()
+    assert not units(home).exists()
+
+
+def test_empty_crontab_is_fine_and_remove_clears_it(tokens, home, crontab):
+    assert tokens("schedule", "install", "--cron").returncode == 0
+    assert tokens("schedule", "remove").returncode == 0
+    assert crontab.read_text() == ""
+
+
+def test_failing_crontab_is_one_error_line(tokens, home, crontab, monkeypatch):
+    monkeypatch.setenv("FAKE_CRONTAB_FAIL", "you are not allowed to use this program")
+    result = tokens("schedule", "install", "--cron")
+    assert result.returncode == 3
+    assert result.stderr == "Error: crontab -l failed: crontab: you are not allowed to use this program\n"
+
+
+def test_cron_line_escapes_percent_and_quotes():
+    job = schedule.Job(argv=("/opt/my tools/tokens", "remind"), env={"TOKENS_CONFIG": "/cfg/100%.toml"}, hour=6, minute=0)
+    line = schedule.cron_line(job)
+    assert line.startswith("0 6 * * * TOKENS_CONFIG=/cfg/100\\%.toml '/opt/my tools/tokens' remind ")
+
+
+def test_systemd_quoting():
+    job = schedule.Job(argv=("/opt/my tools/tokens", "remind"), env={"TOKENS_CONFIG": "/c/50%.toml"})
+    service = schedule.systemd_units(job)["tokenward-remind.service"]
+    assert 'ExecStart="/opt/my tools/tokens" remind' in service
+    assert "Environment=TOKENS_CONFIG=/c/50%%.toml" in service
+
+
+def test_print_kinds(tokens, home, write_config):
+    write_config('[stores.keyring]\n[stores.team]\ntype = "aws"\nregion = "eu-west-1"\n[notify.webhook]\nurl = "https://hooks.example.test/x"\n')
+    systemd = tokens("schedule", "print")
+    assert systemd.returncode == 0
+    assert "# " + str(units(home) / "tokenward-remind.timer") in systemd.stdout
+    assert "Persistent=true" in systemd.stdout
+    cron = tokens("schedule", "print", "--cron", "--at", "10:15")
+    assert cron.stdout.startswith("15 10 * * * ") and cron.stdout.strip().endswith(schedule.CRON_MARKER)
+    workflow = tokens("schedule", "print", "--github-actions", "--store", "team", "--notify", "webhook")
+    assert workflow.returncode == 0, workflow
+    text = workflow.stdout
+    assert 'cron: "0 9 * * *"' in text
+    assert "run: tokens remind --store team --notify webhook" in text
+    assert "AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}" in text
+    assert "TOKENS_CONFIG: .github/tokenward.toml" in text
+    assert not units(home).exists()  # print writes nothing
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["install", "--systemd", "--at", "25:00"], "invalid --at '25:00'"),
+        (["install", "--systemd", "--store", "keyring"], "--store needs a vault or aws store"),
+        (["install", "--systemd", "--store", "nope"], "unknown store 'nope'"),
+        (["install", "--systemd", "--notify", "webhook"], "no [notify.webhook] table"),
+    ],
+)
+def test_bad_input_writes_nothing(tokens, home, crontab, args, message):
+    result = tokens("schedule", *args)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert not units(home).exists()
+    assert not crontab.exists()
