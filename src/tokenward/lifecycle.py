@@ -79,13 +79,13 @@ def add_token(
     check_kind(kind)
     chosen = resolve_stores(app, stores)
     warnings: list[str] = []
-    created_at = parse_date(created, what="--created date") if created else app.now
+    created_at = parse_date(created, what="--created date") if created is not None else app.now
     if created_at > app.now + CLOCK_SKEW:
         raise UsageError(f"--created {created!r} is in the future")
-    period = rotate_every or app.config.rotate_every
+    period = rotate_every if rotate_every is not None else app.config.rotate_every
     parse_period(period, what="--rotate-every period")
     facts = inspect(value, kind)
-    expires_at = parse_date(expires, what="--expires date") if expires else facts.expires_at
+    expires_at = parse_date(expires, what="--expires date") if expires is not None else facts.expires_at
     if expires_at is not None and expires_at <= app.now:
         warnings.append(f"{name} expired on {expires_at.date().isoformat()}; it is recorded as expired")
     if app.inventory.find(name) is not None:
