@@ -1,0 +1,67 @@
+"""Per-run narrowed PyPI tokens, proven with tokens we mint ourselves and pypitoken's verifier."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pypitoken
+import pytest
+
+from tokenward.errors import UsageError
+from tokenward.execute import NARROW_LIFETIME, narrow_pypi_token
+from tokenward.tokens import pypi_facts
+
+KEY = "test-key-for-tokenward-narrowing"
+USER = str(uuid.uuid4())
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def mint(*, project_names=None) -> str:
+    token = pypitoken.Token.create(domain="pypi.org", identifier="user-1234", key=KEY)
+    token.restrict(user_id=USER)
+    if project_names:
+        token.restrict(project_names=project_names)
+    return token.dump()
+
+
+def check(raw: str, project: str, when: datetime) -> bool:
+    try:
+        pypitoken.Token.load(raw).check(key=KEY, project_name=project, user_id=USER, now=int(when.timestamp()))
+    except (pypitoken.ValidationError, ValueError):  # pypitoken 7.1 raises ValueError when two caveats fail
+        return False
+    return True
+
+
+def test_narrowed_token_uploads_only_its_projects_and_only_for_15_minutes():
+    stored = mint()
+    assert check(stored, "other", NOW)  # user-wide before narrowing
+    narrowed = narrow_pypi_token(stored, ["Foo_Bar"], NOW)
+    assert narrowed != stored and narrowed.startswith("pypi-")
+    assert check(narrowed, "foo-bar", NOW)
+    assert check(narrowed, "foo-bar", NOW + NARROW_LIFETIME - timedelta(seconds=2))
+    assert not check(narrowed, "other", NOW)
+    assert not check(narrowed, "foo-bar", NOW + NARROW_LIFETIME + timedelta(seconds=1))
+    assert not check(narrowed, "foo-bar", NOW - timedelta(hours=1))
+
+
+def test_several_projects():
+    narrowed = narrow_pypi_token(mint(), ["a", "b.c"], NOW)
+    assert check(narrowed, "a", NOW) and check(narrowed, "b-c", NOW) and not check(narrowed, "d", NOW)
+
+
+def test_narrowing_a_project_token_keeps_its_own_limits():
+    narrowed = narrow_pypi_token(mint(project_names=["foo"]), ["foo"], NOW)
+    assert check(narrowed, "foo", NOW) and not check(narrowed, "bar", NOW)
+
+
+def test_narrowed_facts_read_back():
+    facts = pypi_facts(narrow_pypi_token(mint(), ["foo"], NOW))
+    assert facts.projects == ("foo",)
+    assert facts.expires_at == NOW + NARROW_LIFETIME
+
+
+def test_not_a_macaroon_is_a_clear_error_without_the_value():
+    with pytest.raises(UsageError) as info:
+        narrow_pypi_token("pypi-notamacaroonSECRETPART", ["foo"], NOW)
+    assert "SECRETPART" not in str(info.value) and "--no-narrow" in str(info.value)
