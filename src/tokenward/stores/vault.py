@@ -288,7 +288,8 @@ class VaultStore:
             ),
         )
         number = int(((response or {}).get("data") or {}).get("version") or 0)
-        custom = {key: _clip(str(val)) for key, val in metadata.items() if val is not None}
+        # Vault refuses empty values in custom_metadata: an absent key means "".
+        custom = {key: _clip(str(val)) for key, val in metadata.items() if val}
         custom[VERSION_KEY] = str(number)
         # The value is safe in Vault from here on; a failure below leaves metadata
         # that does not describe the current version, which sync treats as a change.

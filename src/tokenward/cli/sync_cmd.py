@@ -1,0 +1,140 @@
+"""tokens sync, tokens rollback."""
+
+from __future__ import annotations
+
+import click
+
+from tokenward.cli.common import json_option, pass_app
+from tokenward.errors import ExitStatus
+
+CTX = {"help_option_names": ["-h", "--help"]}
+
+
+def _plan_lines(report) -> list[str]:
+    rows = []
+    width = max((len(p.name) for p in report.plans if p.status != "in-sync"), default=0)
+    for plan in report.plans:
+        if plan.status == "in-sync" and not plan.failed:
+            continue
+        label = {"update": "discover" if plan.discovered else "update"}.get(plan.status, plan.status)
+        rows.append(f"  {plan.name.ljust(width)}  {label}: {plan.message}")
+    return rows
+
+
+def _result_lines(report) -> list[str]:
+    rows = []
+    for plan in report.plans:
+        if plan.written:
+            rows.append(f"  {plan.name}: wrote {', '.join(sorted(plan.written))}")
+        for store, error in plan.write_errors.items():
+            rows.append(f"  {plan.name}: not written to {store}: {error}")
+        for text in plan.lost_rotations:
+            rows.append(f"  {plan.name}: {text}")
+    return rows
+
+
+def _summary_line(report) -> str:
+    s = report.summary()
+    verb = "would update" if report.dry_run else "updated"
+    parts = [f"{s['in_sync']} in sync", f"{s['updated']} {verb} ({s['writes']} writes)"]
+    if s["discovered"]:
+        parts.append(f"{s['discovered']} discovered")
+    parts.append(f"{s['conflicts']} conflict{'s' if s['conflicts'] != 1 else ''}")
+    parts.append(f"{s['failed']} failed")
+    return f"{'Dry run' if report.dry_run else 'Synced'} {s['tokens']} tokens: " + ", ".join(parts) + "."
+
+
+@click.command(context_settings=CTX)
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--prefer", metavar="STORE", default=None, help="Settle conflicts with this store's value.")
+@click.option("--discover", is_flag=True, help="Add tokens found in Vault/AWS stores to this inventory.")
+@click.option("--verify", is_flag=True, help="Read every value, the keyring's too, instead of trusting metadata (slow).")
+@json_option
+@pass_app
+def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
+    """Make every store of each token hold its newest value.
+
+    The newest rotated_at wins; stores with equal fingerprints are in sync.
+    Different values with no order between them (say, one changed by hand in
+    AWS) are a conflict: reported and left alone unless --prefer STORE. Nothing
+    is ever deleted. The plan is printed first; --dry-run stops there.
+
+    \b
+    Example:
+      tokens sync --dry-run
+      tokens sync pypi-foo --prefer vault
+      tokens sync --discover        # a new machine joins the team inventory
+    """
+    from tokenward.sync import Sync, to_json
+
+    progress = None
+    if not as_json and term.err.isatty():
+
+        def progress(done: int, total: int) -> None:
+            end = "\n" if done >= total else ""
+            term.err.write(f"\rSyncing {done}/{total} tokens{end}")
+            term.err.flush()
+
+    def show_plan(report) -> None:
+        if as_json:
+            return
+        for store, error in report.store_errors.items():
+            term.note(f"Error: {error}")
+        lines = _plan_lines(report)
+        if lines:
+            term.echo("Plan:")
+            for line in lines:
+                term.echo(line)
+        elif report.plans:
+            term.echo("Nothing to do: every store holds each token's newest value.")
+
+    runner = Sync(app, names, prefer=prefer, discover=discover, verify=verify, progress=progress)
+    report = runner.run(dry_run=dry_run, on_plan=show_plan)
+    if as_json:
+        term.json(to_json(report))
+        return report.exit_status
+    if not dry_run:
+        for line in _result_lines(report):
+            term.echo(line)
+    if report.undiscovered:
+        term.note(
+            f"{report.undiscovered} tokens in remote stores are not in this inventory; `tokens sync --discover` adds them."
+        )
+    if report.skipped_remote:
+        term.note(f"Skipped {len(report.skipped_remote)} remote secrets without tokenward metadata or a valid name.")
+    if not report.plans:
+        term.echo("No tokens to sync." if not discover else "No tokens found.")
+    else:
+        term.echo(_summary_line(report))
+    if report.exit_status and any(p.status == "conflict" for p in report.plans) and not prefer:
+        term.note("Conflicts were left alone; settle each with `tokens sync NAME --prefer STORE`.")
+    return report.exit_status
+
+
+@click.command(context_settings=CTX)
+@click.argument("name")
+@pass_app
+def rollback(app, term, name):
+    """Restore a token's previous value in every store.
+
+    The value before the last rotation is read from a store that keeps versions
+    (Vault, AWS) and written everywhere as a new rotation, so `sync` carries it
+    to other machines.
+
+    \b
+    Example:
+      tokens rollback pypi-foo
+    """
+    from tokenward import lifecycle
+    from tokenward.sync import rollback_token
+
+    outcome, source = rollback_token(app, name)
+    term.note(f"Rolled {name} back to its previous value (read from {source}); now in {', '.join(outcome.written)}.")
+    if outcome.failed:
+        for message in outcome.failed.values():
+            term.note(f"Error: {message}")
+        term.note(f"Not yet written to {', '.join(outcome.failed)}: run `tokens sync {name}` when it is back.")
+        return int(ExitStatus.STORE)
+    term.note(f"If the newer token leaked, {lifecycle.revoke_hint(outcome.record)}.")
+    return 0
