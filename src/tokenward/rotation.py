@@ -1,0 +1,247 @@
+"""Rotation beyond "write a new value": where a token is used, whether a new value
+fits the old one (same kind and registry, no wider scope), `rotate_command`s that
+mint a value, and the copies a leaked value may still have on this machine.
+
+Nothing here prints or returns a value in a message; values are compared by
+fingerprint only.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenward import audit
+from tokenward.errors import ExitStatus, SecretNotFound, StoreError, TokenwardError, UsageError
+from tokenward.inventory import TokenRecord
+from tokenward.policy import humanize_delta
+from tokenward.tokens import TOKEN_PAGE, detect_kind, fingerprint, inspect, parse_scope
+from tokenward.values import MAX_VALUE_BYTES, decode_stdin
+
+REGISTRY_NAMES = {"pypi": "PyPI (pypi.org)", "testpypi": "TestPyPI (test.pypi.org)"}
+
+
+class RotateCommandError(TokenwardError):
+    """A configured rotate_command failed; nothing was changed."""
+
+    exit_status = ExitStatus.STORE
+
+
+@dataclass
+class Fit:
+    """How a new value compares with the token it replaces."""
+
+    errors: list[str] = field(default_factory=list)  # refuse: wrong kind or registry, already expired
+    warnings: list[str] = field(default_factory=list)  # ask: wider scope, narrower scope
+
+
+def check_new_value(record: TokenRecord, value: str, now) -> Fit:
+    fit = Fit()
+    name = record.name
+    if record.kind in ("pypi", "testpypi"):
+        if not value.startswith("pypi-"):
+            fit.errors.append(f"the new value is not a PyPI token (no 'pypi-' prefix); {name} is a {record.kind} token")
+            return fit
+        facts = inspect(value)  # raises UsageError for a broken macaroon
+        if facts.kind != record.kind:
+            fit.errors.append(
+                f"the new value is a {REGISTRY_NAMES[facts.kind]} token; {name} is for {REGISTRY_NAMES[record.kind]}"
+            )
+            return fit
+        old_kind, old_projects = parse_scope(record.scope)
+        new_kind, new_projects = parse_scope(facts.scope)
+        if old_kind == "project" and new_kind == "user":
+            fit.warnings.append(
+                f"the new token is user-wide (it can upload to all your projects); the old one was limited to "
+                f"{', '.join(old_projects)}"
+            )
+        elif old_kind == "project" and new_kind == "project":
+            extra = sorted(set(new_projects) - set(old_projects))
+            missing = sorted(set(old_projects) - set(new_projects))
+            if extra:
+                fit.warnings.append(f"the new token also covers {', '.join(extra)}, which the old one did not")
+            if missing:
+                fit.warnings.append(f"the new token does not cover {', '.join(missing)}; uploads of those will fail")
+        if facts.expires_at is not None and facts.expires_at <= now:
+            fit.errors.append(f"the new token already expired on {facts.expires_at.date().isoformat()}")
+        return fit
+    detected = detect_kind(value)
+    if detected != "generic" and detected != record.kind and record.kind != "generic":
+        fit.errors.append(f"the new value looks like a {detected} token; {name} is a {record.kind} token")
+    elif detected == "generic" and record.kind not in ("generic",) and _has_prefix(record.kind):
+        fit.warnings.append(f"the new value does not look like a {record.kind} token (its usual prefix is missing)")
+    return fit
+
+
+def _has_prefix(kind: str) -> bool:
+    from tokenward.tokens import PREFIXES
+
+    return any(k == kind for _, k in PREFIXES)
+
+
+def scope_advice(record: TokenRecord) -> str:
+    kind, projects = parse_scope(record.scope)
+    if record.kind in ("pypi", "testpypi"):
+        if kind == "project":
+            return f"Give it the same scope: project {', '.join(projects)} (not \"Entire account\")."
+        return "The old token was user-wide; a project-scoped token is safer if it publishes one project."
+    if record.scope:
+        return f"Give it the same scope: {record.scope}."
+    return ""
+
+
+def usage_lines(app, record: TokenRecord) -> list[str]:
+    """Where the token lives and what used it, from the config and the audit log."""
+    lines = []
+    if record.purpose:
+        lines.append(f"Purpose:   {record.purpose}")
+    stores = []
+    for store_name in record.stores:
+        store = app.config.stores.get(store_name)
+        stores.append(f"{store_name} ({store.type})" if store else f"{store_name} (not in the config)")
+    lines.append(f"Stored in: {', '.join(stores) or 'no store'}")
+    uses = [e for e in audit.read(app.data_dir, record.name) if e.get("event") == "exec"]
+    if record.last_used_at is not None:
+        tools = Counter(str(e.get("tool") or e.get("command") or "?") for e in uses)
+        by = ", ".join(f"{tool} ({count}x)" for tool, count in tools.most_common(4))
+        lines.append(f"Last used: {humanize_delta(app.now, record.last_used_at)}" + (f" by {by}" if by else ""))
+        projects = sorted({p for e in uses for p in (e.get("projects") or [])})
+        if projects:
+            lines.append(f"Published: {', '.join(projects)}")
+    else:
+        lines.append("Last used: never through `tokens exec`")
+    return lines
+
+
+def revoke_step(record: TokenRecord) -> str:
+    page = TOKEN_PAGE.get(record.kind)
+    created = record.rotated_at.date().isoformat()
+    if page:
+        return f"revoke the old token at {page} (the one created on or about {created}); it still works until you do"
+    return f"revoke the old token where it was issued (created on or about {created}); it still works until you do"
+
+
+# -- rotate_command -----------------------------------------------------------------
+
+
+def run_rotate_command(argv: tuple[str, ...], record: TokenRecord, timeout: float) -> str:
+    """Run the configured command; its stdout (one line) is the new value.
+
+    It gets the token's name, kind, scope and repository in TOKENS_* variables, never
+    the old value. Its stderr goes to the user; its stdout is never shown."""
+    env = dict(os.environ)
+    env.update(
+        TOKENS_NAME=record.name,
+        TOKENS_KIND=record.kind,
+        TOKENS_SCOPE=record.scope,
+        TOKENS_REPOSITORY=record.repository,
+        TOKENS_PURPOSE=record.purpose,
+    )
+    what = f"rotate_command for {record.name} ({argv[0]})"
+    try:
+        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, timeout=timeout)
+    except FileNotFoundError:
+        raise RotateCommandError(f"{what}: command not found; nothing changed") from None
+    except PermissionError:
+        raise RotateCommandError(f"{what}: not executable; nothing changed") from None
+    except subprocess.TimeoutExpired:
+        raise RotateCommandError(f"{what}: no value within {timeout:g}s; nothing changed") from None
+    if proc.returncode != 0:
+        raise RotateCommandError(f"{what} exited with status {proc.returncode}; nothing changed")
+    try:
+        return decode_stdin(proc.stdout[: MAX_VALUE_BYTES + 3])
+    except UsageError as exc:
+        raise RotateCommandError(f"{what} printed no usable value ({exc}); nothing changed") from None
+
+
+# -- leaks --------------------------------------------------------------------------
+
+
+@dataclass
+class Copy:
+    where: str  # human description, no value
+    kind: str  # "store", "extra-store", "twine-keyring", "pypirc", "env", "unchecked"
+    store: str | None = None
+    section: str | None = None
+
+
+def find_copies(app, record: TokenRecord, old_fingerprint: str) -> list[Copy]:
+    """Every place on this machine (and in the configured stores) holding the value."""
+    copies: list[Copy] = []
+    for store_name, config in app.config.stores.items():
+        own = store_name in record.stores
+        try:
+            value = app.store(store_name).get(record.name)
+        except SecretNotFound:
+            continue
+        except StoreError as exc:
+            copies.append(Copy(f"store {store_name} ({config.type}): could not be checked ({exc})", "unchecked", store_name))
+            continue
+        if fingerprint(value) == old_fingerprint:
+            label = "" if own else " - not one of its recorded stores"
+            copies.append(Copy(f"store {store_name} ({config.type}){label}", "store" if own else "extra-store", store_name))
+    twine = _twine_keyring(app, record)
+    if twine is not None and fingerprint(twine[1]) == old_fingerprint:
+        copies.append(Copy(f"keyring entry {record.repository!r} / __token__ (read by twine)", "twine-keyring", twine[0]))
+    for section in _pypirc_sections(old_fingerprint):
+        copies.append(Copy(f"{pypirc_path()} [{section}] password, in plaintext", "pypirc", section=section))
+    for var in sorted(os.environ):
+        if fingerprint(os.environ[var]) == old_fingerprint:
+            copies.append(Copy(f"${var} in this shell's environment", "env", section=var))
+    return copies
+
+
+def _keyring_backend(app):
+    for store_name, config in app.config.stores.items():
+        if config.type == "keyring":
+            try:
+                return store_name, app.store(store_name).backend()
+            except StoreError:
+                return None
+    return None
+
+
+def _twine_keyring(app, record: TokenRecord) -> tuple[str, str] | None:
+    if not record.repository:
+        return None
+    found = _keyring_backend(app)
+    if found is None:
+        return None
+    store_name, backend = found
+    try:
+        value = backend.get_password(record.repository, "__token__")
+    except Exception:  # noqa: BLE001 - a backend that cannot answer has no copy we can see
+        return None
+    return (store_name, value) if value else None
+
+
+def replace_twine_keyring(app, record: TokenRecord, value: str) -> bool:
+    found = _keyring_backend(app)
+    if found is None:
+        return False
+    try:
+        found[1].set_password(record.repository, "__token__", value)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+def pypirc_path() -> Path:
+    return Path.home() / ".pypirc"
+
+
+def _pypirc_sections(old_fingerprint: str) -> list[str]:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(pypirc_path(), encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError, OSError):
+        return []
+    return [
+        section
+        for section in parser.sections()
+        if parser.has_option(section, "password") and fingerprint(parser.get(section, "password").strip()) == old_fingerprint
+    ]
