@@ -191,7 +191,7 @@ def parse_dotenv(text: str, label: str) -> Source:
         if kind == "generic" and not SECRET_NAME.search(key):
             skipped.append(f"{key} (line {number}) does not look like a token")
             continue
-        found.append(Found(name=token_name(key), value=value, where=f"line {number}", purpose=f"imported from {label} {key}", locator=number))
+        found.append(Found(name=token_name(key.replace("_", "-")), value=value, where=f"line {number}", purpose=f"imported from {label} {key}", locator=number))
     return Source(None, "dotenv", found, skipped, text)
 
 
