@@ -63,6 +63,10 @@ def install(ctx, kind, at, store, channels):
 
     Without --systemd or --cron: a systemd user timer when a user manager runs
     in this session, else a crontab line.
+
+    \b
+    Example:
+      tokens schedule install --systemd --at 08:30 --notify desktop
     """
     if kind is None:
         if sched.systemd_user_available():
@@ -93,7 +97,12 @@ def install(ctx, kind, at, store, channels):
 @click.option("--systemd", "kind", flag_value="systemd", help="Only the systemd units.")
 @click.option("--cron", "kind", flag_value="cron", help="Only the crontab line.")
 def remove(kind):
-    """Remove the installed reminder (both kinds unless one is named)."""
+    """Remove the installed reminder (both kinds unless one is named).
+
+    \b
+    Example:
+      tokens schedule remove
+    """
     removed: list[str] = []
     if kind in (None, "systemd"):
         removed += sched.remove_systemd().changed
@@ -113,7 +122,12 @@ def remove(kind):
 @_job_options
 @click.pass_context
 def print_(ctx, kind, at, store, channels):
-    """Print the job instead of installing it: the units, the line, or a workflow."""
+    """Print the job instead of installing it: the units, the line, or a workflow.
+
+    \b
+    Example:
+      tokens schedule print --github-actions --store vault --notify webhook
+    """
     job, store_type = _job(ctx, at, store, channels, quiet=kind == "cron")
     if kind == "systemd":
         for filename, text in sched.systemd_units(job).items():
