@@ -95,6 +95,7 @@ class TokenPlan:
     discovered: bool = False
     lost_rotations: list[str] = field(default_factory=list)
     close_journal: bool = False
+    save: bool = False  # the inventory record changes (fields or recorded versions)
     # filled in by apply
     written: list[str] = field(default_factory=list)
     write_errors: dict[str, str] = field(default_factory=dict)
@@ -215,8 +216,10 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
     if versions != record.store_versions:
         changes["store_versions"] = versions
     plan.record = record.with_(**changes) if changes else record
+    plan.save = bool(changes) or state.discovered
 
-    if plan.writes or changes or state.discovered:
+    # Recorded versions catching up is bookkeeping, not an update worth reporting.
+    if plan.writes or set(changes) - {"store_versions"} or state.discovered:
         plan.status = "update"
     reasons = {w.reason for w in plan.writes}
     where = ", ".join(w.store for w in plan.writes if w.reason != "metadata")
@@ -408,7 +411,8 @@ class Sync:
                 pending.setdefault(entry.name, []).append(entry)
 
         involved = {s for r in records.values() for s in r.stores}
-        if self.discover:
+        if self.discover or (not records and not self.names):
+            # An empty inventory still looks, to say what `--discover` would bring in.
             involved |= {s for s in app.config.stores if _is_remote(app, s)}
         unknown_stores = {s for s in involved if s not in app.config.stores}
         involved -= unknown_stores
@@ -531,7 +535,7 @@ class Sync:
 
     # -- apply ---------------------------------------------------------------
     def apply(self, report: Report) -> Report:
-        todo = [p for p in report.plans if p.status == "update" or (p.close_journal and p.status == "in-sync")]
+        todo = [p for p in report.plans if p.status == "update" or (p.status == "in-sync" and (p.close_journal or p.save))]
         done = 0
         total = len(todo)
         for start in range(0, total, BATCH):
@@ -645,7 +649,7 @@ class Sync:
         for plan in plans:
             if plan.record is None or (plan.source in plan.write_errors):
                 continue
-            if not plan.discovered and plan.status == "update":
+            if not plan.discovered and plan.save:
                 # The winner is safe in its source store, so the record may name it even
                 # if some writes failed; versions only for the writes that succeeded.
                 inventory.save(plan.record)
