@@ -9,7 +9,7 @@ import pypitoken
 import pytest
 
 from tokenward.errors import UsageError
-from tokenward.execute import NARROW_LIFETIME, narrow_pypi_token
+from tokenward.execute import CLOCK_SLACK, NARROW_LIFETIME, append_caveats, narrow_pypi_token
 from tokenward.tokens import pypi_facts
 
 KEY = "test-key-for-tokenward-narrowing"
@@ -59,6 +59,30 @@ def test_narrowed_facts_read_back():
     facts = pypi_facts(narrow_pypi_token(mint(), ["foo"], NOW))
     assert facts.projects == ("foo",)
     assert facts.expires_at == NOW + NARROW_LIFETIME
+
+
+@pytest.mark.parametrize("projects", [["foo"], ["a", "b-c", "zope-interface"]])
+def test_same_bytes_as_pypitoken_restrict(projects):
+    stored = mint(project_names=["foo"])
+    ours = narrow_pypi_token(stored, projects, NOW)
+    theirs = pypitoken.Token.load(stored)
+    theirs.restrict(
+        not_before=int((NOW - CLOCK_SLACK).timestamp()),
+        not_after=int((NOW + NARROW_LIFETIME).timestamp()),
+        project_names=sorted(projects),
+    )
+    assert ours == theirs.dump()
+
+
+def test_long_caveats_use_multibyte_lengths():
+    projects = [f"project-{i:03d}" for i in range(40)]  # a caveat longer than 127 bytes
+    narrowed = narrow_pypi_token(mint(), projects, NOW)
+    assert check(narrowed, "project-039", NOW) and not check(narrowed, "project-040", NOW)
+
+
+def test_unusual_layout_is_left_to_pypitoken():
+    assert append_caveats("pypi-AAAA", ["[1, []]"]) is None
+    assert append_caveats("nodash", ["x"]) is None
 
 
 def test_not_a_macaroon_is_a_clear_error_without_the_value():

@@ -8,19 +8,19 @@ sees a value except `tool_env`, which only formats the variables.
 
 from __future__ import annotations
 
-import configparser
-import glob
 import json
 import os
 import re
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from tokenward.errors import UsageError
 from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD, normalize_project
+
+if TYPE_CHECKING:
+    import configparser
 
 NPM_REGISTRY = "https://registry.npmjs.org/"
 CRATES_IO = "https://crates.io/"
@@ -237,6 +237,8 @@ def expand_files(args: list[str], ctx: Context) -> list[str]:
         elif path.exists():
             files.append(str(path))
         elif _GLOB_CHARS.search(arg):
+            import glob
+
             files.extend(sorted(glob.glob(str(path))))
         else:
             files.append(str(path))  # missing: the tool will complain; the name still tells
@@ -279,6 +281,8 @@ def pyproject_name(ctx: Context, directory: Path | None = None) -> str | None:
 
 
 def read_pypirc(path: Path) -> configparser.RawConfigParser:
+    import configparser
+
     parser = configparser.RawConfigParser()
     try:
         with open(path, encoding="utf-8") as handle:
@@ -499,6 +503,8 @@ NPM_AUTH_COMMANDS = {"publish", "unpublish", "dist-tag", "deprecate", "access", 
 
 
 def _npm_package_name(path: Path) -> str | None:
+    import tarfile
+
     try:
         if path.is_dir():
             data = json.loads((path / "package.json").read_text(encoding="utf-8"))
