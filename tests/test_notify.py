@@ -221,6 +221,7 @@ def test_repeat_and_worsening_resend(tokens, write_config, file_keyring, webhook
     assert "local:gh-release" not in json.loads(path.read_text())["channels"]["webhook"]
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_implicit_tls_email(tokens, write_config, file_keyring, tmp_path):
     server = start_smtp(tmp_path, username=SMTP_USER, password=SMTP_PASSWORD, implicit_tls=True)
     try:

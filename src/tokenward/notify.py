@@ -74,6 +74,12 @@ def channel_options(config: Config, channel: str) -> dict[str, Any]:
     if channel not in CHANNELS:
         raise UsageError(f"unknown notification channel {channel!r} (known: {', '.join(CHANNELS)})")
     if channel not in config.notify and channel != "desktop":
+        if config.path is None:
+            from tokenward.paths import config_path
+
+            raise ConfigError(
+                f"no config file, so no [notify.{channel}] table; create {config_path(None)[0]} with one to notify by {channel}"
+            )
         raise ConfigError(f"{config.where}: no [notify.{channel}] table; add one to notify by {channel}")
     options = dict(config.notify.get(channel, {}))
     where = f"{config.where}: notify.{channel}"

@@ -43,11 +43,13 @@ def remind(app, term, within, channels, no_notify, store_name, quiet, as_json):
       tokens remind --notify webhook --notify email
       tokens remind --store vault --json      # one job reminds the whole team
     """
-    from tokenward import notify
-
     warn_before = parse_period(within, what="--within period") if within else app.config.warn_before
     chosen = [] if no_notify else list(dict.fromkeys(channels or app.config.default_notify))
-    options = {channel: notify.channel_options(app.config, channel) for channel in chosen}
+    options = {}
+    if chosen:  # notify's imports (socket, subprocess) cost ~13 ms: only when notifying
+        from tokenward import notify
+
+        options = {channel: notify.channel_options(app.config, channel) for channel in chosen}
 
     entries: dict = {}
     if store_name:
