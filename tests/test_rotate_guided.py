@@ -323,3 +323,36 @@ def test_leaked_guided_on_a_terminal(tokens, file_keyring):
     child.expect_exact("NOW: revoke the leaked token at https://pypi.org/manage/account/token/")
     assert finish(child) == 0
     assert tokens("get", "pypi-foo").stdout.strip() == NEW
+
+
+# -- the fit checks, as plain functions ---------------------------------------------
+
+
+def _record(kind: str, scope: str = "", name: str = "t"):
+    from datetime import datetime, timezone
+
+    from tokenward.inventory import TokenRecord
+
+    moment = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    return TokenRecord(name=name, kind=kind, created_at=moment, rotated_at=moment, stores=("keyring",), fingerprint="0" * 16, scope=scope)
+
+
+def test_fit_checks():
+    from datetime import datetime, timezone
+
+    from tokenward.rotation import check_new_value
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    foo = _record("pypi", "project:foo")
+    assert check_new_value(foo, NEW, now).errors == [] and check_new_value(foo, NEW, now).warnings == []
+    both = pypi_token(identifier="id5", project_names=["foo", "bar"])
+    assert check_new_value(foo, both, now).warnings == ["the new token also covers bar, which the old one did not"]
+    narrower = check_new_value(_record("pypi", "project:foo,bar"), NEW, now)
+    assert narrower.warnings == ["the new token does not cover bar; uploads of those will fail"]
+    assert "not a PyPI token" in check_new_value(foo, "ghp_abc0123456789", now).errors[0]
+    expired = pypi_token(identifier="id6", project_names=["foo"], not_before=1000, not_after=2000)
+    assert "already expired on 1970-01-01" in check_new_value(foo, expired, now).errors[0]
+    assert check_new_value(_record("github"), "plainvalue0123", now).warnings == [
+        "the new value does not look like a github token (its usual prefix is missing)"
+    ]
+    assert check_new_value(_record("generic"), "ghp_abc0123456789", now).errors == []

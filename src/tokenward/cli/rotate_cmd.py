@@ -35,6 +35,16 @@ def rotate(app, term, name, due, leaked, no_command, open_page, yes):
       tokens rotate pypi-foo            # guided, on a terminal
       tokens rotate --due               # every overdue token with a rotate_command
       tokens rotate --leaked pypi-foo   # a leaked token: rotate everywhere, then revoke
+
+    \b
+    rotate_command in the config (stdout = the new value; TOKENS_NAME, TOKENS_KIND,
+    TOKENS_SCOPE, TOKENS_REPOSITORY, TOKENS_PURPOSE are set; a token's own wins):
+      [rotate]
+      timeout = 120
+      [rotate.kind]
+      github = "company-mint-token --github"
+      [rotate.token]
+      npm-ci = ["op", "read", "op://ci/npm-ci/credential"]
     """
     if due:
         if name or leaked:
