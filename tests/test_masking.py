@@ -59,6 +59,7 @@ def test_a_secret_that_starts_a_longer_one_waits_for_it():
     assert run_chunks(["aa", "aaa"], [b"aa", b"a"]) == MASK
     assert run_chunks(["cd", "abcde"], [b"abcd", b"e!"]) == MASK + b"!"
     assert run_chunks(["cd", "abcde"], [b"abcd", b"x"]) == b"ab" + MASK + b"x"
+    assert run_chunks(["aa", "aaa"], [b"aa"]) == MASK  # the stream ends while waiting
 
 
 def test_empty_secrets_are_ignored():

@@ -58,5 +58,8 @@ class Masker:
         return b"".join(out)
 
     def flush(self) -> bytes:
+        """The held tail at the end of the stream: a secret that was waiting for a longer one is masked now."""
         data, self._pending = self._pending, b""
+        if data and self._pattern is not None:
+            data = self._pattern.sub(MASK, data)
         return data
