@@ -269,3 +269,32 @@ def test_missing_command_does_not_mark_use(tokens, kr, data_dir):
 def test_history_of_unknown_token(tokens):
     result = tokens("history", "nobody")
     assert result.returncode == 2 and "no token named" in result.stderr
+
+
+def test_pypi_upload_gets_a_narrowed_copy(tokens, kr, work, tmp_path, data_dir):
+    import pypitoken
+
+    stored = mint(identifier="user-wide")
+    add(tokens, "pypi-wide", stored)
+    write_wheel(work / "dist", "tw-right", "9.0")
+    seen = tmp_path / "seen"
+    fake = tmp_path / "bin" / "twine"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nprintf %s \"$TWINE_PASSWORD\" > {seen}\necho \"password: $TWINE_PASSWORD\"\nexit 1\n")
+    fake.chmod(0o755)
+    path = {"PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    result = tokens("exec", "--", "twine", "upload", "dist/*", env=path)
+    assert result.returncode == 1
+    handed = seen.read_text()
+    assert handed != stored and result.stdout == "password: ****\n"
+    assert "narrowed to tw-right" in result.stderr and "--no-narrow" in result.stderr
+    token = pypitoken.Token.load(handed)
+    token.check(key="tokenward-test-key", project_name="tw-right")
+    with pytest.raises((pypitoken.ValidationError, ValueError)):
+        pypitoken.Token.load(handed).check(key="tokenward-test-key", project_name="other")
+    with pytest.raises((pypitoken.ValidationError, ValueError)):
+        pypitoken.Token.load(handed).check(key="tokenward-test-key", project_name="tw-right", now=int(time.time()) + 16 * 60)
+    assert audit(data_dir)[-1]["narrowed"] is True
+    assert handed not in (data_dir / "audit.log").read_text()
+    as_stored = tokens("exec", "--no-narrow", "--", "twine", "upload", "dist/*", env=path)
+    assert as_stored.returncode == 1 and seen.read_text() == stored

@@ -238,4 +238,11 @@ def run_exec(
             status = runner.run(argv, env, plan.secrets, mask=mask)
     finally:
         record_use(app, plan.token, **use, exit_status=status)
+    if status and plan.narrowed and warn:
+        # PyPI checks a project-name caveat only against an existing project: a first
+        # upload (which creates the project) is refused with any narrowed token.
+        warn(
+            f"the command failed with {plan.token} narrowed to {', '.join(target.projects)}; if this is the first "
+            "upload of a new project, PyPI refuses project-scoped tokens: rerun with --no-narrow"
+        )
     return status
