@@ -7,7 +7,7 @@ from datetime import datetime
 
 from tokenward.inventory import NAME_RE, TokenRecord
 from tokenward.policy import Period, from_iso, parse_period, to_iso
-from tokenward.report import TokenView, next_deadline, views
+from tokenward.report import Summary, TokenView, next_deadline, summarize, views
 from tokenward.tokens import TOKEN_PAGE
 
 ORDER = ("expired", "overdue", "due-soon")
@@ -15,7 +15,7 @@ ORDER = ("expired", "overdue", "due-soon")
 
 @dataclass(frozen=True)
 class Reminder:
-    view: TokenView
+    view: TokenView | SummaryView
     days: int  # days past (expired/overdue) or left (due-soon)
     action: str
 
@@ -32,8 +32,30 @@ def _action(record: TokenRecord) -> str:
 
 
 def build(records: list[TokenRecord], now: datetime, warn_before: Period) -> dict[str, list[Reminder]]:
+    """Reminders from full records (team mode, --json)."""
+    return _group(views(records, now, warn_before), now)
+
+
+class SummaryView:
+    """A TokenView-shaped wrapper of a report.Summary, for the text report and
+    notifications, which need only name, kind, purpose, dates and status."""
+
+    __slots__ = ("record", "status", "due_at")
+
+    def __init__(self, summary: Summary) -> None:
+        self.record = summary
+        self.status = summary.status
+        self.due_at = summary.due_at
+
+
+def build_fast(rows: list[tuple], now: datetime, warn_before: Period) -> dict[str, list[Reminder]]:
+    """Reminders straight from `Inventory.summaries()` rows: no full records built."""
+    return _group([SummaryView(s) for s in summarize(rows, now, warn_before) if s.status != "ok"], now)
+
+
+def _group(items, now: datetime) -> dict[str, list[Reminder]]:
     groups: dict[str, list[Reminder]] = {status: [] for status in ORDER}
-    for v in views(records, now, warn_before):
+    for v in items:
         if v.status not in groups:
             continue
         if v.status == "expired":
@@ -44,8 +66,11 @@ def build(records: list[TokenRecord], now: datetime, warn_before: Period) -> dic
             moment = next_deadline(v)
         days = abs(int((now - moment).total_seconds() // 86400)) if moment else 0
         groups[v.status].append(Reminder(v, days, _action(v.record)))
-    for items in groups.values():
-        items.sort(key=lambda r: (-r.days, r.view.record.name) if r.view.status != "due-soon" else (r.days, r.view.record.name))
+    for status, reminders in groups.items():
+        if status == "due-soon":
+            reminders.sort(key=lambda r: (r.days, r.view.record.name))
+        else:
+            reminders.sort(key=lambda r: (-r.days, r.view.record.name))
     return groups
 
 

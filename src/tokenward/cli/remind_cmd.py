@@ -56,12 +56,17 @@ def remind(app, term, within, channels, no_notify, store_name, quiet, as_json):
         records, warnings, entries = _team_records(app, store_name)
         source = f"store:{store_name}"
     else:
-        records, warnings, source = app.inventory.all(), [], "local"
+        # --json and notifications carry full records; the text report needs only summary rows.
+        records = app.inventory.all() if as_json or chosen else None
+        warnings, source = [], "local"
     _check_password_token(app, options, entries)
     for warning in warnings:
         term.warn(warning)
 
-    groups = reminder.build(records, app.now, warn_before)
+    if records is None:
+        groups = reminder.build_fast(app.inventory.summaries(), app.now, warn_before)
+    else:
+        groups = reminder.build(records, app.now, warn_before)
     deliveries = []
     if chosen:
         deliveries = notify.deliver(
