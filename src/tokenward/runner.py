@@ -118,7 +118,8 @@ def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool 
         for stream in (sys.stdout, sys.stderr):
             use_pty = _isatty(stream) if tty is None else tty
             outputs.append(_Output(stream, use_pty))
-    main = threading.current_thread() is threading.main_thread() and hasattr(signal, "sigtimedwait")
+    in_main = threading.current_thread() is threading.main_thread()
+    main = in_main and hasattr(signal, "sigtimedwait")
     waited = set(FORWARDED) | {signal.SIGCHLD}
     if any(o.pty for o in outputs):
         waited.add(signal.SIGWINCH)
@@ -158,14 +159,17 @@ def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool 
         if main:
             returncode = _wait_with_signals(child, waited, outputs)
         else:
+            if in_main:  # no sigtimedwait (macOS): forward from plain handlers
+                for signum in FORWARDED:
+                    previous.setdefault(signum, signal.signal(signum, lambda s, _f: _send(child, s)))
             returncode = child.wait()
         for thread in pumps:
             thread.join(DRAIN_GRACE)
     finally:
         if main:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, waited)
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     for out in outputs:
         try:
             out.sink.flush()
