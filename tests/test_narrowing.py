@@ -9,7 +9,7 @@ import pypitoken
 import pytest
 
 from tokenward.errors import UsageError
-from tokenward.execute import CLOCK_SLACK, NARROW_LIFETIME, append_caveats, narrow_pypi_token
+from tokenward.execute import CLOCK_SLACK, NARROW_LIFETIME, narrow_pypi_token
 from tokenward.tokens import pypi_facts
 
 KEY = "test-key-for-tokenward-narrowing"
@@ -78,11 +78,6 @@ def test_long_caveats_use_multibyte_lengths():
     projects = [f"project-{i:03d}" for i in range(40)]  # a caveat longer than 127 bytes
     narrowed = narrow_pypi_token(mint(), projects, NOW)
     assert check(narrowed, "project-039", NOW) and not check(narrowed, "project-040", NOW)
-
-
-def test_unusual_layout_is_left_to_pypitoken():
-    assert append_caveats("pypi-AAAA", ["[1, []]"]) is None
-    assert append_caveats("nodash", ["x"]) is None
 
 
 def test_not_a_macaroon_is_a_clear_error_without_the_value():
