@@ -123,6 +123,9 @@ def parse_pypirc(text: str, label: str) -> Source:
         if username == "__token__":
             if not value.startswith("pypi-"):
                 entry.kind = "testpypi" if repository == TESTPYPI_UPLOAD else "pypi" if repository == PYPI_UPLOAD else "generic"
+            elif repository not in (PYPI_UPLOAD, TESTPYPI_UPLOAD):
+                # A private index may issue `pypi-` tokens that are no macaroon: accept any shape.
+                entry.kind = "pypi"
         else:
             # Not an API token: twine needs this username with it, so the record carries it.
             entry.kind = "generic"
