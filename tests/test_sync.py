@@ -396,3 +396,26 @@ def test_bad_input_is_one_line_and_exit_2(team):
         result = me(*args)
         assert result.returncode == 2, (args, result)
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")
+
+
+def test_verify_reads_the_keyring_and_repairs_it(team):
+    """Without --verify the keyring is taken to hold what tokenward wrote; --verify checks."""
+    me = team.machine("laptop")
+    value = team.value()
+    assert me("add", "gh-foo", input=value).returncode == 0
+    me.store("keyring").delete("gh-foo")  # removed behind tokenward's back
+    assert "Nothing to do" in me("sync").stdout
+    checked = me("sync", "--verify")
+    assert checked.returncode == 0 and "wrote keyring" in checked.stdout
+    assert me.value_in("keyring", "gh-foo") == value
+
+
+def test_sync_json_reports_writes(team):
+    me = team.machine("laptop", stores=("keyring", "vault"))
+    value = team.value()
+    assert me("add", "gh-foo", input=value).returncode == 0
+    hvac_root(team.openbao).secrets.kv.v2.delete_metadata_and_all_versions(path=team.prefix + "gh-foo")
+    data = json.loads(me("sync", "--json").stdout)
+    (item,) = data["tokens"]
+    assert item["status"] == "update" and item["writes"] == [{"store": "vault", "reason": "missing", "result": "written"}]
+    assert data["summary"]["writes"] == 1 and me.value_in("vault", "gh-foo") == value
