@@ -29,9 +29,7 @@ META = {
 }
 
 
-@pytest.fixture(params=["keyring", "vault", "aws"])
-def store(request, data_dir, monkeypatch) -> Store:
-    kind = request.param
+def open_kind(kind: str, request, data_dir, monkeypatch) -> Store:
     data_dir.mkdir(mode=0o700, exist_ok=True)
     if kind == "keyring":
         request.getfixturevalue("real_keyring")
@@ -45,6 +43,25 @@ def store(request, data_dir, monkeypatch) -> Store:
         remote_env(monkeypatch)
         config = StoreConfig("team-aws", "aws", {"region": "us-east-1", "endpoint_url": moto.url, "prefix": unique("contract/") + "/"})
     return open_store(config, data_dir=data_dir)
+
+
+@pytest.fixture(params=["keyring", "vault", "aws"])
+def store(request, data_dir, monkeypatch) -> Store:
+    """Every store type."""
+    return open_kind(request.param, request, data_dir, monkeypatch)
+
+
+@pytest.fixture(params=["vault", "aws"])
+def remote(request, data_dir, monkeypatch):
+    """The stores that also carry metadata, keep versions and read in bulk."""
+    opened = open_kind(request.param, request, data_dir, monkeypatch)
+    assert isinstance(opened, MetadataStore) and isinstance(opened, VersionedStore) and hasattr(opened, "get_many")
+    return opened
+
+
+def test_keyring_declares_no_optional_abilities(data_dir):
+    kr = open_store(StoreConfig("kr", "keyring", {}), data_dir=data_dir)
+    assert not isinstance(kr, MetadataStore) and not isinstance(kr, VersionedStore)
 
 
 def no_value_in(text: str) -> None:
@@ -68,6 +85,8 @@ def test_overwrite(store):
     assert store.get("tok") == VALUE_2
     if isinstance(store, VersionedStore):
         assert first.version and second.version and first.version != second.version
+    else:
+        assert first.version is None
 
 
 def test_missing_is_secret_not_found_naming_the_store(store):
@@ -98,11 +117,9 @@ def test_tokens_are_independent(store):
     assert (store.get("a"), store.get("b")) == (VALUE_1, VALUE_2)
 
 
-def test_metadata_round_trip_without_values(store):
-    if not isinstance(store, MetadataStore):
-        pytest.skip(f"{type(store).__name__} keeps no metadata")
-    written = store.put("tok", VALUE_1, META)
-    entries = store.list_entries()
+def test_metadata_round_trip_without_values(remote):
+    written = remote.put("tok", VALUE_1, META)
+    entries = remote.list_entries()
     assert set(entries) == {"tok"}
     entry = entries["tok"]
     assert entry.version == written.version
@@ -113,38 +130,30 @@ def test_metadata_round_trip_without_values(store):
     no_value_in(repr(entries))
 
 
-def test_listing_some_names(store):
-    if not isinstance(store, MetadataStore):
-        pytest.skip(f"{type(store).__name__} keeps no metadata")
+def test_listing_some_names(remote):
     for name in ("a", "b", "c"):
-        store.put(name, VALUE_1, dict(META, name=name))
-    assert set(store.list_entries(["a", "c", "zz"])) == {"a", "c"}
+        remote.put(name, VALUE_1, dict(META, name=name))
+    assert set(remote.list_entries(["a", "c", "zz"])) == {"a", "c"}
 
 
-def test_listing_an_empty_store(store):
-    if not isinstance(store, MetadataStore):
-        pytest.skip(f"{type(store).__name__} keeps no metadata")
-    assert store.list_entries() == {}
+def test_listing_an_empty_store(remote):
+    assert remote.list_entries() == {}
 
 
-def test_previous_version_kept(store):
-    if not isinstance(store, VersionedStore):
-        pytest.skip(f"{type(store).__name__} keeps no versions")
-    store.put("tok", VALUE_1, META)
+def test_previous_version_kept(remote):
+    remote.put("tok", VALUE_1, META)
     with pytest.raises(SecretNotFound):
-        store.get_previous("tok")
-    store.put("tok", VALUE_2, META)
-    assert store.get_previous("tok") == VALUE_1
-    assert store.get("tok") == VALUE_2
+        remote.get_previous("tok")
+    remote.put("tok", VALUE_2, META)
+    assert remote.get_previous("tok") == VALUE_1
+    assert remote.get("tok") == VALUE_2
 
 
-def test_bulk_read(store):
-    if not hasattr(store, "get_many"):
-        pytest.skip(f"{type(store).__name__} has no bulk read")
+def test_bulk_read(remote):
     names = [f"bulk-{i}" for i in range(23)]  # more than one AWS batch of 20
     for i, name in enumerate(names):
-        store.put(name, f"{VALUE_1}-{i}", META)
-    found = store.get_many([*names, "absent"])
+        remote.put(name, f"{VALUE_1}-{i}", META)
+    found = remote.get_many([*names, "absent"])
     assert {n: found[n] for n in names} == {n: f"{VALUE_1}-{i}" for i, n in enumerate(names)}
     assert isinstance(found["absent"], SecretNotFound)
 
