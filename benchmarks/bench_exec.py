@@ -14,34 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def ensure_keyring_session() -> None:
-    if os.environ.get("TOKENWARD_IN_KEYRING_SESSION"):
-        return
-    script = str(ROOT / "scripts" / "with-keyring")
-    os.execv(script, [script, sys.executable, *sys.argv])
-
-
-def median_time(argv: list[str], env: dict, runs: int, cwd: str | None = None, expect: int = 0) -> float:
-    times = []
-    for _ in range(runs + 1):  # one warm-up run, not counted
-        start = time.perf_counter()
-        proc = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        elapsed = time.perf_counter() - start
-        if proc.returncode != expect:
-            raise SystemExit(f"{argv} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-        times.append(elapsed)
-    return statistics.median(times[1:])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BIN, byte_compile, ensure_keyring_session, median_time  # noqa: E402
 
 
 def mint(projects: list[str] | None, ident: str) -> str:
@@ -59,9 +39,7 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=100)
     args = parser.parse_args()
     ensure_keyring_session()
-    import compileall
-
-    compileall.compile_dir(str(ROOT / "src" / "tokenward"), quiet=1)
+    byte_compile()
     tokens = str(BIN / "tokens")
     keyring_cli = str(BIN / "keyring")
     results: dict[str, float] = {}

@@ -181,7 +181,7 @@ def test_guided_rotation_on_the_real_keyring(tokens, real_keyring, write_config)
 
 # -- rotate_command ------------------------------------------------------------------
 
-MINT = f"""import os, sys
+MINT = """import os, sys
 print(os.environ["TOKENS_NAME"], os.environ["TOKENS_KIND"], os.environ["TOKENS_SCOPE"], file=sys.stderr)
 print("ghp_minted" + os.environ["TOKENS_NAME"].replace("-", "") + "0123456789")
 """

@@ -87,7 +87,7 @@ def test_policy_denying_writes_is_access_denied_naming_the_path(vault, monkeypat
     message = str(info.value)
     assert "access denied" in message and f"secret/{prefix}tok" in message and VALUE not in message
 
-    write_config(f'[defaults]\nstores = ["team-vault"]\n' + vault_table("team-vault", vault.url, prefix))
+    write_config('[defaults]\nstores = ["team-vault"]\n' + vault_table("team-vault", vault.url, prefix))
     result = tokens("add", "tok", input=VALUE + "\n", env={"VAULT_TOKEN": read_only})
     assert result.returncode == 3, result
     assert f"access denied to write secret/{prefix}tok" in result.stderr

@@ -10,7 +10,6 @@ transient HTTP/SMTP errors are retried with exponential backoff.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -118,14 +117,10 @@ def channel_options(config: Config, channel: str) -> dict[str, Any]:
 @contextmanager
 def state_lock(data_dir: Path) -> Iterator[None]:
     """One reminder run notifies at a time: two cron jobs never both send."""
-    ensure_private_dir(data_dir)
-    fd = open_private(data_dir / STATE_LOCK, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    from tokenward.locks import file_lock
+
+    with file_lock(ensure_private_dir(data_dir) / STATE_LOCK):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def load_state(data_dir: Path) -> dict[str, dict[str, dict[str, str]]]:
