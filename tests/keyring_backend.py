@@ -38,16 +38,28 @@ class FileKeyring(_OnlyWhenChosen, KeyringBackend):
     def get_password(self, service, username):
         return self._load().get(f"{service}\x00{username}")
 
+    def _update(self, change) -> None:
+        """Read-modify-write under a lock, replaced atomically: several `tokens`
+        processes (the concurrency and crash tests) share one file."""
+        import fcntl
+
+        with open(str(self._path) + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self._load()
+            change(data)
+            tmp = Path(f"{self._path}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self._path)
+
     def set_password(self, service, username, password):
-        data = self._load()
-        data[f"{service}\x00{username}"] = password
-        self._path.write_text(json.dumps(data))
+        self._update(lambda data: data.__setitem__(f"{service}\x00{username}", password))
 
     def delete_password(self, service, username):
-        data = self._load()
-        if data.pop(f"{service}\x00{username}", None) is None:
-            raise PasswordDeleteError("not found")
-        self._path.write_text(json.dumps(data))
+        def remove(data):
+            if data.pop(f"{service}\x00{username}", None) is None:
+                raise PasswordDeleteError("not found")
+
+        self._update(remove)
 
 
 class BrokenKeyring(_OnlyWhenChosen, KeyringBackend):
@@ -70,3 +82,27 @@ class LeakyKeyring(_OnlyWhenChosen, KeyringBackend):
 
     def delete_password(self, service, username):
         raise PasswordDeleteError("not found")
+
+
+class LockableFileKeyring(FileKeyring):
+    """FileKeyring that is locked while $TOKENWARD_TEST_KEYRING.locked exists, the way a
+    Secret Service collection is after `collection.lock()` with no one to type the
+    password: every call raises KeyringLocked."""
+
+    def _check(self):
+        from keyring.errors import KeyringLocked
+
+        if Path(str(self._path) + ".locked").exists():
+            raise KeyringLocked("the collection is locked")
+
+    def get_password(self, service, username):
+        self._check()
+        return super().get_password(service, username)
+
+    def set_password(self, service, username, password):
+        self._check()
+        super().set_password(service, username, password)
+
+    def delete_password(self, service, username):
+        self._check()
+        super().delete_password(service, username)

@@ -21,6 +21,7 @@ from typing import Iterator
 from tokenward.errors import InventoryError, TokenExists, TokenNotFound, UsageError
 from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
 from tokenward.policy import from_iso, to_iso
+from tokenward.testhooks import crash_point
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 DB_NAME = "inventory.sqlite3"
@@ -210,6 +211,7 @@ class Inventory:
             conn.execute("ROLLBACK")
             raise
         else:
+            crash_point("inventory.commit")
             conn.execute("COMMIT")
 
     # -- reads ---------------------------------------------------------------

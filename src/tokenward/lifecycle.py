@@ -7,7 +7,7 @@ stores first, then the inventory; rotations are journalled before any store writ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from tokenward import audit
 from tokenward.app import App
@@ -15,6 +15,7 @@ from tokenward.errors import SecretNotFound, StoreError, TokenExists, UsageError
 from tokenward.inventory import TokenRecord, check_name
 from tokenward.locks import token_lock
 from tokenward.policy import parse_date, parse_period, to_iso
+from tokenward.testhooks import crash_point
 from tokenward.tokens import DEFAULT_REPOSITORY, KINDS, TOKEN_PAGE, fingerprint, inspect
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -180,6 +181,7 @@ def rotate_token(app: App, name: str, value: str) -> Outcome:
             expires_at=facts.expires_at if record.kind in ("pypi", "testpypi") else record.expires_at,
         )
         entry = app.inventory.journal_begin(name, "rotate", new_fp, rotated_at, list(record.stores))
+        crash_point("rotate.journalled")
         meta = store_metadata(updated)
         written: list[str] = []
         failed: dict[str, str] = {}
@@ -190,11 +192,13 @@ def rotate_token(app: App, name: str, value: str) -> Outcome:
             except StoreError as exc:
                 failed[store_name] = str(exc)
                 continue
+            crash_point("rotate.store-written")
             written.append(store_name)
             versions.pop(store_name, None)
             if result.version:
                 versions[store_name] = result.version
             app.inventory.journal_mark(entry, store_name)
+            crash_point("rotate.marked")
         if not written:
             app.inventory.journal_end(entry)
             first = next(iter(failed.values()))
@@ -204,6 +208,7 @@ def rotate_token(app: App, name: str, value: str) -> Outcome:
             )
         updated = updated.with_(store_versions=versions)
         app.inventory.save(updated)
+        crash_point("rotate.saved")
         if not failed:
             app.inventory.journal_end(entry)
     audit.append(app.data_dir, "rotate", name, stores=written, failed=sorted(failed), fingerprint=new_fp)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from tokenward import audit
@@ -43,6 +43,7 @@ from tokenward.inventory import NAME_RE, JournalEntry, TokenRecord
 from tokenward.lifecycle import store_metadata
 from tokenward.locks import token_lock
 from tokenward.policy import from_iso, to_iso
+from tokenward.testhooks import crash_point
 from tokenward.tokens import KINDS, fingerprint
 
 REMOTE_TYPES = ("vault", "aws")
@@ -138,6 +139,21 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
     for seen in state.seen.values():
         if seen.state == "present" and seen.vouched:
             claim(seen.fingerprint, seen.rotated_at)
+    # A store without metadata (the keyring) that an interrupted rotation or sync had
+    # not reached yet holds a value from before it: older, not of unknown age.
+    for entry in state.journal:
+        for store in entry.stores:
+            seen = state.seen.get(store)
+            if (
+                store not in entry.done
+                and seen is not None
+                and seen.state == "present"
+                and seen.metadata is None
+                and seen.fingerprint
+                and seen.fingerprint != entry.fingerprint
+                and seen.fingerprint not in ages
+            ):
+                ages[seen.fingerprint] = entry.rotated_at - timedelta(microseconds=1)
 
     present = {s: seen for s, seen in state.seen.items() if seen.state == "present" and seen.fingerprint}
     values = sorted({seen.fingerprint for seen in present.values()})  # type: ignore[misc]
@@ -557,7 +573,9 @@ class Sync:
                 locks.append(lock)
             live = [p for p in batch if self._still_current(p)]
             self._fetch_winners([p for p in live if p.writes], report)
+            crash_point("sync.fetched")
             self._write([p for p in live if p.writes], report)
+            crash_point("sync.written")
             self._save(live)
         finally:
             for lock in reversed(locks):
@@ -622,6 +640,7 @@ class Sync:
                     plan.write_errors[store_name] = str(exc)
                     report.note_error(exc)
                 return
+            crash_point("sync.store-written")
             with lock:
                 plan.written.append(store_name)
                 versions = dict(plan.record.store_versions)  # type: ignore[union-attr]
@@ -653,6 +672,7 @@ class Sync:
                 # The winner is safe in its source store, so the record may name it even
                 # if some writes failed; versions only for the writes that succeeded.
                 inventory.save(plan.record)
+                crash_point("sync.saved")
             if plan.close_journal and not plan.write_errors:
                 for entry in inventory.journal_pending(plan.name):
                     inventory.journal_end(entry.id)

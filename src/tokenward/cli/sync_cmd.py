@@ -81,6 +81,14 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
             return
         for store, error in report.store_errors.items():
             term.note(f"Error: {error}")
+        # A store that failed token by token (a locked keyring): its first error, once.
+        per_store: dict[str, str] = {}
+        for plan in report.plans:
+            for store, error in plan.failed.items():
+                if store not in report.store_errors:
+                    per_store.setdefault(store, error)
+        for error in per_store.values():
+            term.note(f"Error: {error}")
         lines = _plan_lines(report)
         if lines:
             term.echo("Plan:")

@@ -33,6 +33,7 @@ import botocore.exceptions as bx
 from tokenward.config import StoreConfig
 from tokenward.errors import AccessDenied, ConfigError, SecretNotFound, StoreConflict, StoreError, StoreUnavailable
 from tokenward.stores.base import RemoteEntry, Written
+from tokenward.testhooks import crash_point
 
 TAG_PREFIX = "tokenward:"
 MARKER_TAG = "tokenward"
@@ -314,6 +315,7 @@ class AwsStore:
                     known_tags = None
                 else:
                     raise
+            crash_point("aws.value-written")
             if known_tags != tags:
                 self.client().tag_resource(SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
         except (bx.BotoCoreError, bx.ClientError) as exc:

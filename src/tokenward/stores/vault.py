@@ -32,6 +32,7 @@ import requests.adapters
 from tokenward.config import StoreConfig, env_or
 from tokenward.errors import AccessDenied, ConfigError, SecretNotFound, StoreConflict, StoreError, StoreUnavailable
 from tokenward.stores.base import RemoteEntry, Written
+from tokenward.testhooks import crash_point
 
 # Vault limits custom_metadata to 64 keys of <= 128 bytes with values of <= 512 bytes.
 MAX_META_VALUE = 512
@@ -291,6 +292,7 @@ class VaultStore:
         # Vault refuses empty values in custom_metadata: an absent key means "".
         custom = {key: _clip(str(val)) for key, val in metadata.items() if val}
         custom[VERSION_KEY] = str(number)
+        crash_point("vault.value-written")
         # The value is safe in Vault from here on; a failure below leaves metadata
         # that does not describe the current version, which sync treats as a change.
         self._call(
