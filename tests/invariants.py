@@ -38,10 +38,12 @@ class Rig:
         self.values: set[str] = set()  # every value handed to tokenward: must never leak
         self.configure()
 
-    def configure(self, *, vault_url: str | None = None, aws_url: str | None = None, timeout: int = 3) -> None:
-        text = '[defaults]\nstores = ["keyring", "vault", "aws"]\n' + keyring_table(self.service)
+    def configure(self, *, vault_url: str | None = None, aws_url: str | None = None, timeout: int = 3, stores=None) -> None:
+        self.stores = tuple(stores or getattr(self, "stores", ("keyring", "vault", "aws")))
+        text = f"[defaults]\nstores = {json.dumps(list(self.stores))}\n" + keyring_table(self.service)
         text += vault_table("vault", vault_url or self.vault.url, self.prefix, timeout=timeout)
-        text += aws_table("aws", aws_url or self.moto.url, self.prefix, timeout=timeout)
+        if self.moto is not None:
+            text += aws_table("aws", aws_url or self.moto.url, self.prefix, timeout=timeout)
         self.config_path.write_text(text)
 
     def value(self, tag: str = "V") -> str:

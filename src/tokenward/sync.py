@@ -399,6 +399,7 @@ class Sync:
         self.values: dict[tuple[str, str], str] = {}  # (token, store) -> value, in memory only
         self._values_lock = threading.Lock()
         self._snapshots: dict[str, tuple] = {}  # name -> (fingerprint, rotated_at) when planned
+        self._journal_seen: dict[str, set[int]] = {}  # name -> ids of pending journal entries when planned
         if prefer is not None:
             app.config.store(prefer)  # unknown store: usage error
         for name in self.names:
@@ -425,6 +426,7 @@ class Sync:
         for entry in inventory.journal_pending():
             if entry.name in records:
                 pending.setdefault(entry.name, []).append(entry)
+                self._journal_seen.setdefault(entry.name, set()).add(entry.id)
 
         involved = {s for r in records.values() for s in r.stores}
         if self.discover or (not records and not self.names):
@@ -547,7 +549,19 @@ class Sync:
     def plan(self) -> Report:
         states, report = self.observe()
         report.plans = plan_all(states, prefer=self.prefer, now=self.app.now, source_rank=self.source_rank())
+        for plan in report.plans:
+            if plan.status == "conflict" and not plan.discovered and self._raced(plan.name):
+                # A rotation ran while we looked: its new value is not a conflict.
+                plan.status = "failed"
+                plan.message = "rotated while syncing; run `tokens sync` again"
         return report
+
+    def _raced(self, name: str) -> bool:
+        """The record or its pending rotations changed since observe() read them."""
+        current = self.app.inventory.find(name)
+        if current is None or (current.fingerprint, current.rotated_at) != self._snapshots.get(name):
+            return True
+        return {e.id for e in self.app.inventory.journal_pending(name)} != self._journal_seen.get(name, set())
 
     # -- apply ---------------------------------------------------------------
     def apply(self, report: Report) -> Report:
