@@ -151,3 +151,96 @@ def test_any_name_is_accepted_or_refused_cleanly(tokens, seeded, name):
 
 def test_kinds_choice_lists_all():
     assert "pypi" in KINDS and "generic" in KINDS
+
+
+# -- commands that came later: import, sync, exec with dist files, schedule, rollback ---
+LATER_CASES = [
+    (["sync", "nowhere"], None),  # unknown token
+    (["sync", "BAD/name"], None),
+    (["sync", "--prefer", "nowhere"], None),  # unknown store
+    (["sync", "seed", "--prefer", "nowhere"], None),
+    (["sync", "--prefer"], None),
+    (["rollback", "nosuch"], None),
+    (["rollback", "BAD/name"], None),
+    (["rollback", "seed"], None),  # the keyring keeps no previous versions
+    (["schedule", "install", "--at", "25:00"], None),
+    (["schedule", "install", "--at", "9"], None),
+    (["schedule", "print", "--at", "noon"], None),
+    (["schedule", "print", "--notify", "sms"], None),
+    (["schedule", "print", "--store", "nowhere"], None),
+    (["schedule", "print", "--store", "keyring"], None),  # a keyring carries no metadata
+    (["exec", "--", "twine", "upload", "dist/notadist.txt"], None),
+    (["exec", "--", "twine", "upload", "dist/foo-.tar.gz"], None),
+    (["exec", "--", "twine", "upload", "dist/foo.whl"], None),
+    (["exec", "--", "uv", "publish", "dist/x-1.0-py3-none-any.whl.zip"], None),
+    (["history", "nosuch"], None),
+    (["import"], None),
+    (["import", "--from-keyring", "somefile"], None),
+    (["import", "--format", "yaml", "x.yaml"], None),
+    (["rotate"], None),
+    (["rotate", "--due", "seed"], None),
+    (["remind", "--notify", "sms"], None),
+]
+
+
+@pytest.mark.parametrize("args, stdin", LATER_CASES, ids=[" ".join(a)[:40] for a, _ in LATER_CASES])
+def test_bad_input_to_later_commands(tokens, seeded, args, stdin, tmp_path):
+    before = snapshot(seeded)
+    assert_refused(tokens(*args, input=stdin))
+    assert snapshot(seeded) == before
+
+
+IMPORT_CASES = [
+    # malformed .pypirc
+    ("a.pypirc", b"[pypi\nusername = __token__\npassword = pypi-x\n", "pypirc"),
+    ("b.pypirc", b"[pypi]\nusername = __token__\npassword\n  = \n[pypi]\n", "pypirc"),
+    ("c.pypirc", b"[pypi]\nusername = __token__\npassword = pypi-!!!!\n", "pypirc"),
+    ("d.pypirc", b"[pypi]\nusername = __token__\npassword = \xff\xfe\n", "pypirc"),
+    ("e.pypirc", b"[pypi]\nusername = __token__\npassword = pypi-AgEIcHlwaS5vcmc\n", "pypirc"),
+    # malformed .env
+    ("a.env", b"GH_TOKEN='unterminated\n", "dotenv"),
+    ("b.env", b"this is not a key value line\n", "dotenv"),
+    ("c.env", b'GH_TOKEN="ghp_goodValue0123456789zz" trailing\n', "dotenv"),
+    ("d.env", b"GH_TOKEN=\xff\xfe\xfd\n", "dotenv"),
+    ("e.env", b"GH_TOKEN=two\\nlines\x00\n", "dotenv"),
+    # malformed JSON
+    ("a.json", b"{not json", "json"),
+    ("b.json", b'[{"name": "j1"}]', "json"),
+    ("c.json", b'[{"name": "BAD NAME", "value": "ghp_goodValue0123456789zz"}]', "json"),
+    ("d.json", b'{"name": 1, "value": "ghp_goodValue0123456789zz"}\n', "json"),
+    ("e.json", b"[1, 2]", "json"),
+    ("f.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "stores": "keyring"}]', "json"),
+    ("g.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "created": "not a date"}]', "json"),
+    ("h.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "rotate_every": "ninety"}]', "json"),
+    ("i.json", b'[{"name": "j1", "value": "ghp_a0123456789zz"}, {"name": "j1", "value": "ghp_b0123456789zz"}]', "json"),
+    ("j.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "stores": ["nowhere"]}]', "json"),
+    ("k.json", b'\xef\xbb\xbf\xff[{"name": "j1"}]', "json"),
+    ("l.json", b'[{"name": "j1", "value": "pypi-!!!!"}]', "json"),
+    # not a file at all
+    ("missing.env", None, "dotenv"),
+    ("adir", "DIR", "dotenv"),
+]
+
+
+@pytest.mark.parametrize("filename, content, fmt", IMPORT_CASES, ids=[c[0] for c in IMPORT_CASES])
+def test_malformed_import_files(tokens, seeded, tmp_path, filename, content, fmt):
+    path = tmp_path / filename
+    if content == "DIR":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+        path.chmod(0o600)
+    before = snapshot(seeded)
+    for extra in ([], ["--format", fmt]):
+        result = tokens("import", str(path), *extra)
+        assert_refused(result)
+        assert "ghp_goodValue" not in result.stderr
+    assert snapshot(seeded) == before
+    if content not in (None, "DIR"):
+        assert path.read_bytes() == content  # the source is left alone too
+
+
+def test_bad_input_figures():
+    from tests.invariants import record_figure
+
+    record_figure("bad-input", cases=len(CLI_CASES) + len(CONFIG_CASES) + len(LATER_CASES) + len(IMPORT_CASES) + 1, hypothesis_examples=25)

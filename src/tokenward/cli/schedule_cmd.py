@@ -68,6 +68,7 @@ def install(ctx, kind, at, store, channels):
     Example:
       tokens schedule install --systemd --at 08:30 --notify desktop
     """
+    sched.parse_at(at)  # bad input first, wherever this runs
     if kind is None:
         if sched.systemd_user_available():
             kind = "systemd"
