@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BIN, byte_compile, ensure_keyring_session, median_time  # noqa: E402
+from common import BIN, byte_compile, ensure_keyring_session, interleaved_medians  # noqa: E402
 
 
 def fill(home: Path, count: int) -> None:
@@ -61,16 +61,20 @@ def main() -> None:
         subprocess.run([tokens, "add", "t", "--kind", "generic"], env=small, input=b"bench-value-0123456789", check=True,
                        stderr=subprocess.DEVNULL)  # fmt: skip
 
-        results = {}
-        results["keyring get"] = median_time([keyring_cli, "get", "tokenward", "t"], small, args.runs)
-        results["list (10)"] = median_time([tokens, "list"], small, args.runs)
-        results["remind (10)"] = median_time([tokens, "remind"], small, args.runs, ok=(0, 1))
-        results["list (10,000)"] = median_time([tokens, "list"], large, args.runs)
-        results["list --json (10,000)"] = median_time([tokens, "list", "--json"], large, args.runs)
-        results["remind (10,000)"] = median_time([tokens, "remind"], large, args.runs, ok=(0, 1))
-        results["exec --token t -- true"] = median_time([tokens, "exec", "--token", "t", "--", "true"], small, args.runs)
+        results = interleaved_medians(
+            {
+                "keyring get": ([keyring_cli, "get", "tokenward", "t"], small, (0,)),
+                "list (10)": ([tokens, "list"], small, (0,)),
+                "remind (10)": ([tokens, "remind"], small, (0, 1)),
+                "list (10,000)": ([tokens, "list"], large, (0,)),
+                "list --json (10,000)": ([tokens, "list", "--json"], large, (0,)),
+                "remind (10,000)": ([tokens, "remind"], large, (0, 1)),
+                "exec --token t -- true": ([tokens, "exec", "--token", "t", "--", "true"], small, (0,)),
+            },
+            args.runs,
+        )
 
-    print(f"median of {args.runs} runs each (after one warm-up), wall seconds")
+    print(f"median of {args.runs} rounds (commands interleaved, after one warm-up round), wall seconds")
     for name, seconds in results.items():
         print(f"  {name:<24} {seconds:.4f}")
     kg = results["keyring get"]

@@ -44,3 +44,19 @@ def median_time(
             raise SystemExit(f"{argv} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
         times.append(elapsed)
     return statistics.median(times[1:])
+
+
+def interleaved_medians(cases: dict[str, tuple[list[str], dict, tuple[int, ...]]], runs: int) -> dict[str, float]:
+    """Median wall seconds of each case, running the cases round-robin (one warm-up round
+    not counted), so that drift in the machine's load affects every case alike."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for round_number in range(runs + 1):
+        for name, (argv, env, ok) in cases.items():
+            start = time.perf_counter()
+            proc = subprocess.run(argv, env=env, input=b"", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            elapsed = time.perf_counter() - start
+            if proc.returncode not in ok:
+                raise SystemExit(f"{argv} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+            if round_number:
+                times[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in times.items()}

@@ -7,7 +7,6 @@ so a typo never silently changes where a secret goes.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +189,8 @@ def load_config(explicit: str | None = None) -> Config:
         return default_config()
     except (IsADirectoryError, PermissionError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    import tomllib  # only when there is a file to read
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -6,10 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
-from dateutil.relativedelta import relativedelta
 
 from tokenward.errors import UsageError
+
+if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
 
 STATUSES = ("expired", "overdue", "due-soon", "ok")
 
@@ -29,10 +32,12 @@ class Period:
         return f"{self.amount}{self.unit}"
 
     @cached_property
-    def delta(self) -> relativedelta | timedelta:
+    def delta(self) -> "relativedelta | timedelta":
         # Days and weeks are exact; months and years follow the calendar (Jan 31 + 1mo = Feb 28).
         if self.unit in ("d", "w"):
             return timedelta(**{_UNIT_WORDS[self.unit]: self.amount})
+        from dateutil.relativedelta import relativedelta  # ~2 ms: only for month/year periods
+
         return relativedelta(**{_UNIT_WORDS[self.unit]: self.amount})
 
     def after(self, moment: datetime) -> datetime:
