@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
-
 from tokenward.errors import UsageError
 
 if TYPE_CHECKING:
