@@ -72,8 +72,10 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
     if not as_json and term.err.isatty():
 
         def progress(done: int, total: int) -> None:
+            width = 30
+            filled = width * done // total if total else width
             end = "\n" if done >= total else ""
-            term.err.write(f"\rSyncing {done}/{total} tokens{end}")
+            term.err.write(f"\rSyncing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tokens{end}")
             term.err.flush()
 
     def show_plan(report) -> None:
