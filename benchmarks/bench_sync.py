@@ -233,6 +233,22 @@ def naive_baseline(seeded: dict) -> float:
     return time.perf_counter() - started
 
 
+def measure(label: str, runs: int, counters: "Counters", prepare) -> tuple[list[float], dict | None, str]:
+    """Run `prepare(run)` (which returns sync's environment and extra arguments), then
+    one counted `tokens sync`, `runs` times; the request counts are the first run's."""
+    times, counts, last = [], None, ""
+    for run in range(runs):
+        env, extra, fresh = prepare(run)
+        counters.start()
+        elapsed, rc, last = run_sync(env, *extra, fresh_keyring=fresh)
+        c = counters.stop()
+        assert rc == 0, last
+        print(f"  {label} run {run + 1}: {elapsed:.2f}s", flush=True)
+        times.append(elapsed)
+        counts = counts or c
+    return times, counts, last
+
+
 # -- main ----------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -257,29 +273,15 @@ def main() -> int:
             env_a = machine_env(home_a, config_a, openbao)
 
             # 1. no-op sync
-            times, counts, last = [], None, ""
-            for run in range(args.runs):
-                counters.start()
-                elapsed, rc, last = run_sync(env_a)
-                c = counters.stop()
-                assert rc == 0, last
-                print(f"  no-op run {run + 1}: {elapsed:.2f}s", flush=True)
-                times.append(elapsed)
-                counts = counts or c
+            times, counts, last = measure("no-op", args.runs, counters, lambda run: (env_a, (), False))
             results.append(("no-op sync", times, counts, last))
 
             # 2. ten tokens rotated by a teammate
-            times, counts = [], None
-            for run in range(args.runs):
-                changed = [f"tok-{i:04d}" for i in range(run * 10 + 3, args.tokens, args.tokens // 10)][:10]
-                teammate_rotates(changed, seeded)
-                counters.start()
-                elapsed, rc, last = run_sync(env_a)
-                c = counters.stop()
-                assert rc == 0, last
-                print(f"  10-changed run {run + 1}: {elapsed:.2f}s", flush=True)
-                times.append(elapsed)
-                counts = counts or c
+            def ten_changed(run: int):
+                teammate_rotates([f"tok-{i:04d}" for i in range(run * 10 + 3, args.tokens, args.tokens // 10)][:10], seeded)
+                return env_a, (), False
+
+            times, counts, last = measure("10-changed", args.runs, counters, ten_changed)
             results.append(("sync, 10 changed", times, counts, last))
 
             # 3. naive baseline
@@ -293,17 +295,12 @@ def main() -> int:
                 counts = counts or c
             results.append(("naive baseline (read all)", times, counts, ""))
             # 4. first sync --discover on fresh machines (last: it adds nothing to A's stores)
-            times, counts = [], None
-            for run in range(args.discover_runs):
+            def fresh_machine(run: int):
                 home, config = work / f"fresh-{run}", work / f"fresh-{run}.toml"
                 write_config(config, "tokenward", openbao, moto, defaults=("keyring",))
-                counters.start()
-                elapsed, rc, last = run_sync(machine_env(home, config, openbao), "--discover", fresh_keyring=True)
-                c = counters.stop()
-                assert rc == 0, last
-                print(f"  discover run {run + 1}: {elapsed:.2f}s", flush=True)
-                times.append(elapsed)
-                counts = counts or c
+                return machine_env(home, config, openbao), ("--discover",), True
+
+            times, counts, last = measure("discover", args.discover_runs, counters, fresh_machine)
             results.append(("first sync --discover", times, counts, last))
         finally:
             openbao.stop()
