@@ -76,9 +76,8 @@ def add_token(
     env: dict[str, str] | None = None,
 ) -> Outcome:
     """Validate everything first, then write the value to each store, then the record."""
-    check_name(name)
+    chosen = check_name_and_stores(app, name, stores)
     check_kind(kind)
-    chosen = resolve_stores(app, stores)
     warnings: list[str] = []
     created_at = parse_date(created, what="--created date") if created is not None else app.now
     if created_at > app.now + CLOCK_SKEW:
@@ -89,8 +88,6 @@ def add_token(
     expires_at = parse_date(expires, what="--expires date") if expires is not None else facts.expires_at
     if expires_at is not None and expires_at <= app.now:
         warnings.append(f"{name} expired on {expires_at.date().isoformat()}; it is recorded as expired")
-    if app.inventory.find(name) is not None:
-        raise TokenExists(name)
     record = TokenRecord(
         name=name,
         kind=facts.kind,
@@ -246,9 +243,10 @@ def record_use(app: App, name: str, **fields) -> None:
     audit.append(app.data_dir, "exec", name, **fields)
 
 
-def check_name_and_stores(app: App, name: str, stores: tuple[str, ...] | None) -> None:
-    """The checks `add` can make before it asks for a value."""
+def check_name_and_stores(app: App, name: str, stores: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The checks `add` can make before it asks for a value; the stores to write."""
     check_name(name)
-    resolve_stores(app, stores)
+    chosen = resolve_stores(app, stores)
     if app.inventory.find(name) is not None:
         raise TokenExists(name)
+    return chosen

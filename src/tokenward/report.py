@@ -56,10 +56,15 @@ def views(records: list[TokenRecord], now: datetime, warn_before: Period) -> lis
     return [view(r, now, warn_before) for r in records]
 
 
-def next_deadline(v: TokenView) -> datetime | None:
+def earliest(due: datetime | None, expires: datetime | None) -> datetime | None:
     """The earlier of the rotation due date and the hard expiry."""
-    dates = [d for d in (v.due_at, v.record.expires_at) if d is not None]
-    return min(dates) if dates else None
+    if due is None or expires is None:
+        return expires if due is None else due
+    return min(due, expires)
+
+
+def next_deadline(v: TokenView) -> datetime | None:
+    return earliest(v.due_at, v.record.expires_at)
 
 
 class Summary(NamedTuple):
@@ -76,11 +81,7 @@ class Summary(NamedTuple):
 
     @property
     def deadline(self) -> datetime | None:
-        if self.due_at is None:
-            return self.expires_at
-        if self.expires_at is None:
-            return self.due_at
-        return min(self.due_at, self.expires_at)
+        return earliest(self.due_at, self.expires_at)
 
 
 def summarize(rows: list[tuple], now: datetime, warn_before: Period) -> list[Summary]:
@@ -88,20 +89,14 @@ def summarize(rows: list[tuple], now: datetime, warn_before: Period) -> list[Sum
     from tokenward.inventory import _stores
 
     parse_iso = datetime.fromisoformat
-    soon = warn_before.after(now)
     out = []
     append = out.append
     for name, kind, purpose, rotated_text, every, expires_text, stores in rows:
         rotated = parse_iso(rotated_text)
         expires = parse_iso(expires_text) if expires_text else None
         due = parse_period(every).after(rotated) if every else None
-        if expires is not None and expires <= now:
-            state = "expired"
-        elif due is not None and due <= now:
-            state = "overdue"
-        elif (due is not None and due <= soon) or (expires is not None and expires <= soon):
-            state = "due-soon"
-        else:
-            state = "ok"
+        state = status(
+            now=now, rotated_at=rotated, rotate_every=every, expires_at=expires, warn_before=warn_before, due=due
+        )
         append(Summary(name, kind, purpose, _stores(stores), rotated, due, expires, state))
     return out
