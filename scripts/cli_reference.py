@@ -14,13 +14,10 @@ from tokenward.cli import cli
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
 
-def _help(command: click.Command, path: list[str], parent: click.Context | None) -> str:
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
-    return command.get_help(ctx)
-
-
 def _walk(command: click.Command, path: list[str], parent: click.Context | None, out: list[str]) -> None:
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
+    # The command's own context_settings (e.g. `-h`), as click applies them when it runs the command.
+    settings = {"terminal_width": 100, "max_content_width": 100, **command.context_settings}
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **settings)
     out.append(f"{'#' * min(len(path) + 1, 4)} `{' '.join(path)}`\n")
     out.append("```\n" + command.get_help(ctx).rstrip() + "\n```\n")
     if isinstance(command, click.Group):
