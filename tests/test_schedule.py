@@ -188,11 +188,14 @@ def test_print_kinds(tokens, home, write_config):
     assert cron.stdout.startswith("15 10 * * * ") and cron.stdout.strip().endswith(schedule.CRON_MARKER)
     workflow = tokens("schedule", "print", "--github-actions", "--store", "team", "--notify", "webhook")
     assert workflow.returncode == 0, workflow
-    text = workflow.stdout
-    assert 'cron: "0 9 * * *"' in text
-    assert "run: tokens remind --store team --notify webhook" in text
-    assert "AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}" in text
-    assert "TOKENS_CONFIG: .github/tokenward.toml" in text
+    import yaml
+
+    parsed = yaml.safe_load(workflow.stdout)
+    assert parsed["on"]["schedule"] == [{"cron": "0 9 * * *"}]
+    run = parsed["jobs"]["remind"]["steps"][-1]
+    assert run["run"] == "tokens remind --store team --notify webhook"
+    assert run["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
+    assert run["env"]["TOKENS_CONFIG"] == ".github/tokenward.toml"
     assert not units(home).exists()  # print writes nothing
 
 
@@ -211,3 +214,133 @@ def test_bad_input_writes_nothing(tokens, home, crontab, args, message):
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert not units(home).exists()
     assert not crontab.exists()
+
+
+# -- issue 15: the job's environment, hostile paths, other crontab lines, quoting ------------
+
+
+def run_cron_command(line: str, home: Path) -> subprocess.CompletedProcess:
+    """Run our crontab line's command the way cron does: sh, a minimal environment."""
+    command = line.split(" ", 5)[5]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "SHELL": "/bin/sh"}
+    return subprocess.run(["/bin/sh", "-c", command.replace("\\%", "%")], capture_output=True, text=True, env=env)
+
+
+def test_job_keeps_the_data_dir_from_xdg_data_home(tokens, home, crontab, tmp_path, monkeypatch):
+    monkeypatch.delenv("TOKENS_HOME")
+    xdg_data = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg_data))
+    added = tokens("add", "old-token", "--kind", "generic", "--created", "2020-01-01", input="generic-value-123\n")
+    assert added.returncode == 0, added
+    assert (xdg_data / "tokenward").is_dir()
+
+    assert tokens("schedule", "install", "--cron").returncode == 0
+    line = crontab.read_text().splitlines()[-1]
+    assert f"TOKENS_HOME={xdg_data / 'tokenward'} " in line
+    # Under cron (no XDG_DATA_HOME) the job reads the same inventory, not an empty one.
+    run = run_cron_command(line, home)
+    assert run.returncode == 1, run
+    assert "old-token" in run.stdout
+    assert not (home / ".local" / "share" / "tokenward").exists()
+
+    assert tokens("schedule", "install", "--systemd").returncode == 0
+    service = (units(home) / "tokenward-remind.service").read_text()
+    assert f"Environment=TOKENS_HOME={xdg_data / 'tokenward'}\n" in service
+
+
+HOSTILE_PATH_PARTS = ["x\n* * * * * touch PWNED\n", "x\nExecStartPre=touch PWNED", "x\r", "x\x85y", "x\u2028y", "x\x1by"]
+
+
+@pytest.mark.parametrize("part", HOSTILE_PATH_PARTS)
+@pytest.mark.parametrize("where", ["TOKENS_HOME", "TOKENS_CONFIG"])
+@pytest.mark.parametrize("kind", ["--cron", "--systemd"])
+def test_control_characters_in_paths_are_refused(tokens, home, crontab, tmp_path, monkeypatch, part, where, kind):
+    before = b"MAILTO=me@example.test\n30 2 * * * /usr/bin/backup --all\n"
+    crontab.write_bytes(before)
+    path = tmp_path / f"dir{part}end"
+    if where == "TOKENS_CONFIG":
+        path.write_text("[defaults]\n")
+    monkeypatch.setenv(where, str(path))
+    for args in (["install", kind], ["print", kind]):
+        result = tokens("schedule", *args)
+        assert result.returncode == 2, result
+        assert result.stderr.startswith("Error: ") and "control character" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert result.stdout == ""
+    assert crontab.read_bytes() == before
+    assert not units(home).exists()
+    assert not (tmp_path / "PWNED").exists()
+    assert tokens("schedule", "remove").returncode == 0
+    assert crontab.read_bytes() == before  # no fragment of anything
+
+
+def test_control_characters_in_a_store_name_are_refused(tokens, home, crontab, write_config):
+    write_config('[stores."team\\n* * * * * touch PWNED"]\ntype = "aws"\nregion = "eu-west-1"\n')
+    for kind in ("--cron", "--systemd", "--github-actions"):
+        result = tokens("schedule", "print", kind, "--store", "team\n* * * * * touch PWNED")
+        assert result.returncode == 2, result
+        assert "control character" in result.stderr and result.stdout == ""
+    assert not crontab.exists()
+
+
+def test_cron_install_keeps_other_lines_byte_for_byte(tokens, home, crontab):
+    others = (
+        b"MAILTO=me@example.test\n"
+        b"# form feed\x0c and separators \x1c\x1d\x1e here\n"
+        b"30 2 * * * /usr/bin/backup --all # NEL \xc2\x85 and LS \xe2\x80\xa8 inside\n"
+        b"  5   4 * * *   echo  hi   # odd   spacing\r\n"
+        b"FOO = bar baz\n"
+        b"*/5 * * * * printf 'a\\%b' # escaped percent\n"
+        b"\n"
+        b"@reboot /opt/latin1-\xff-path"
+    )
+    crontab.write_bytes(others)
+    assert tokens("schedule", "install", "--cron").returncode == 0
+    table = crontab.read_bytes()
+    assert table.startswith(others + b"\n")
+    added = table[len(others) + 1 :]
+    assert added.count(b"\n") == 1 and added.endswith(schedule.CRON_MARKER.encode() + b"\n")
+    again = tokens("schedule", "install", "--cron", "--at", "06:00")
+    assert again.returncode == 0, again
+    assert crontab.read_bytes().startswith(others + b"\n0 6 * * * ")
+    assert tokens("schedule", "remove", "--cron").returncode == 0
+    assert crontab.read_bytes() == others + b"\n"
+
+
+def test_dollar_and_percent_in_the_data_dir_reach_systemd_intact(tokens, home, tmp_path, monkeypatch):
+    data = tmp_path / "a$HOME b%i"
+    monkeypatch.setenv("TOKENS_HOME", str(data))
+    assert tokens("schedule", "install", "--systemd").returncode == 0
+    service = (units(home) / "tokenward-remind.service").read_text()
+    # systemd.exec(5): Environment= expands %-specifiers but never `$`; ExecStart= expands both.
+    expected = str(data).replace("%", "%%")
+    assert f'Environment="TOKENS_HOME={expected}"\n' in service
+    job = schedule.Job(argv=("/opt/t$x/tokens", "remind"), env={})
+    assert 'ExecStart=/opt/t$$x/tokens remind\n' in schedule.systemd_units(job)["tokenward-remind.service"]
+
+
+STORE_NAMES = ["team #1", "team: vault", "it's \"quoted\"", "a: b #c 'd' \"e\"", "- dash", "@at"]
+
+
+@pytest.mark.parametrize("name", STORE_NAMES)
+def test_github_workflow_parses_back_for_awkward_store_names(tokens, home, write_config, name):
+    import yaml
+
+    toml_key = name.replace("\\", "\\\\").replace('"', '\\"')
+    write_config(f'[stores."{toml_key}"]\ntype = "aws"\nregion = "eu-west-1"\n[notify.webhook]\nurl = "https://hooks.example.test/x"\n')
+    result = tokens("schedule", "print", "--github-actions", "--store", name, "--notify", "webhook", "--at", "07:30")
+    assert result.returncode == 0, result
+    workflow = yaml.safe_load(result.stdout)
+    assert workflow["on"]["schedule"] == [{"cron": "30 7 * * *"}]
+    steps = workflow["jobs"]["remind"]["steps"]
+    run = steps[-1]
+    assert shlex.split(run["run"]) == ["tokens", "remind", "--store", name, "--notify", "webhook"]
+    assert run["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
+    assert run["env"]["TOKENS_CONFIG"] == ".github/tokenward.toml"
+
+
+def test_github_workflow_refuses_an_expression_in_a_store_name(tokens, home, write_config):
+    write_config('[stores."x${{ secrets.VAULT_TOKEN }}"]\ntype = "aws"\nregion = "eu-west-1"\n')
+    result = tokens("schedule", "print", "--github-actions", "--store", "x${{ secrets.VAULT_TOKEN }}")
+    assert result.returncode == 2, result
+    assert "GitHub Actions would evaluate" in result.stderr and result.stdout == ""

@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tokenward.errors import ExitStatus, TokenwardError, UsageError
 
 UNIT = "tokenward-remind"
 CRON_MARKER = "# tokenward-remind (managed by `tokens schedule`)"
+_CRON_MARKER_BYTES = CRON_MARKER.encode("utf-8")
 KINDS = ("systemd", "cron", "github-actions")
 _AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -39,9 +41,27 @@ class Job:
     hour: int = 9
     minute: int = 0
 
+    def __post_init__(self) -> None:
+        # A line break in a path or name would end the crontab line or the unit's
+        # ExecStart= and start one of the attacker's choosing: refuse it outright.
+        for word in self.argv:
+            _refuse_control(word, "the command" if word == self.argv[0] else f"the argument {word!r}")
+        for key, value in self.env.items():
+            _refuse_control(key, "an environment variable name")
+            _refuse_control(value, {"TOKENS_HOME": "the data dir (TOKENS_HOME)", "TOKENS_CONFIG": "the config path"}.get(key, key))
+
     @property
     def at(self) -> str:
         return f"{self.hour:02d}:{self.minute:02d}"
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text)
+
+
+def _refuse_control(text: str, what: str) -> None:
+    if _has_control(text):
+        raise UsageError(f"{what} {text!r} contains a control character; it cannot go into a scheduled job (rename it)")
 
 
 def parse_at(text: str) -> tuple[int, int]:
@@ -81,12 +101,15 @@ def make_job(
     config_file: str | None = None,
     quiet: bool = False,
 ) -> Job:
+    from tokenward.paths import data_dir
+
     hour, minute = parse_at(at)
     env: dict[str, str] = {}
     if config_file:
         env["TOKENS_CONFIG"] = str(Path(config_file).expanduser().resolve())
-    if os.environ.get("TOKENS_HOME"):
-        env["TOKENS_HOME"] = str(Path(os.environ["TOKENS_HOME"]).expanduser().resolve())
+    # Always the data dir resolved here (TOKENS_HOME, else XDG_DATA_HOME, else the
+    # default): cron and systemd run with neither variable of this shell.
+    env["TOKENS_HOME"] = str(data_dir().expanduser().resolve())
     argv = (*tokens_command(), *remind_args(store=store, channels=channels, quiet=quiet))
     return Job(argv=argv, env=env, hour=hour, minute=minute)
 
@@ -99,16 +122,21 @@ def unit_dir() -> Path:
     return Path(base) / "systemd" / "user"
 
 
-def _sd_quote(word: str) -> str:
-    """Quote one word for a systemd command line or Environment= assignment."""
-    word = word.replace("%", "%%").replace("$", "$$")
+def _sd_quote(word: str, *, command: bool) -> str:
+    """Quote one word for a systemd ExecStart= (command=True) or an Environment= assignment.
+
+    systemd.exec(5): both expand `%` specifiers (so `%%`); only command lines expand
+    `$VAR` (so `$$` there), while Environment= takes `$` literally."""
+    word = word.replace("%", "%%")
+    if command:
+        word = word.replace("$", "$$")
     if word and not re.search(r"[\s\"'\\;]", word):
         return word
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def systemd_units(job: Job) -> dict[str, str]:
-    environment = "".join(f"Environment={_sd_quote(f'{k}={v}')}\n" for k, v in sorted(job.env.items()))
+    environment = "".join(f"Environment={_sd_quote(f'{k}={v}', command=False)}\n" for k, v in sorted(job.env.items()))
     service = (
         "[Unit]\n"
         "Description=tokenward: remind about API tokens due for rotation\n"
@@ -116,7 +144,7 @@ def systemd_units(job: Job) -> dict[str, str]:
         "[Service]\n"
         "Type=oneshot\n"
         f"{environment}"
-        f"ExecStart={' '.join(_sd_quote(a) for a in job.argv)}\n"
+        f"ExecStart={' '.join(_sd_quote(a, command=True) for a in job.argv)}\n"
         "# 1 means \"some token is overdue\": the reminder did its job.\n"
         "SuccessExitStatus=1\n"
     )
@@ -221,41 +249,58 @@ def cron_line(job: Job) -> str:
     return f"{job.minute} {job.hour} * * * {command.replace('%', chr(92) + '%')} {CRON_MARKER}"
 
 
-def _crontab(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+def _crontab(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
     exe = shutil.which("crontab")
     if exe is None:
         raise UsageError("crontab is not installed here (Debian: apt install cron); use --systemd or `tokens schedule print`")
     try:
-        return subprocess.run([exe, *args], input=input, capture_output=True, text=True, timeout=60)
+        return subprocess.run([exe, *args], input=input, capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ScheduleError(f"crontab {' '.join(args)} failed ({type(exc).__name__})") from None
 
 
-def read_crontab() -> list[str]:
+def _first_error_line(proc: subprocess.CompletedProcess) -> str:
+    text = proc.stderr.decode("utf-8", "replace").strip()
+    first = (text.split("\n") or [""])[0]
+    return "".join(c if c.isprintable() else "?" for c in first)[:200]
+
+
+# The crontab is handled as bytes split at b"\n" only: cron itself knows no other line
+# break, and every other line must be written back exactly as it was read (str.splitlines
+# would also split at \f, \x1c-\x1e, \x85, U+2028; python-crontab re-renders the lines
+# it parses, which changes spacing and drops the backslash of `\%`).
+
+
+def read_crontab() -> list[bytes]:
     proc = _crontab("-l")
     if proc.returncode != 0:
-        if "no crontab" in proc.stderr.lower():
+        if b"no crontab" in proc.stderr.lower():
             return []
-        first = (proc.stderr.strip().splitlines() or [""])[0]
-        raise ScheduleError(f"crontab -l failed: {first}")
-    return proc.stdout.splitlines()
+        raise ScheduleError(f"crontab -l failed: {_first_error_line(proc)}")
+    lines = proc.stdout.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
-def write_crontab(lines: list[str]) -> None:
-    text = "\n".join(lines) + "\n" if lines else ""
-    proc = _crontab("-", input=text)
+def write_crontab(lines: list[bytes]) -> None:
+    data = b"\n".join(lines) + b"\n" if lines else b""
+    proc = _crontab("-", input=data)
     if proc.returncode != 0:
-        first = (proc.stderr.strip().splitlines() or [""])[0]
-        raise ScheduleError(f"crontab - failed: {first}")
+        raise ScheduleError(f"crontab - failed: {_first_error_line(proc)}")
+
+
+def _ours(line: bytes) -> bool:
+    return line.rstrip().endswith(_CRON_MARKER_BYTES)
 
 
 def install_cron(job: Job) -> Change:
-    line = cron_line(job)
+    line = cron_line(job).encode("utf-8")
     lines = read_crontab()
-    ours = [i for i, existing in enumerate(lines) if existing.rstrip().endswith(CRON_MARKER)]
-    if [lines[i] for i in ours] == [line]:
+    ours = [existing for existing in lines if _ours(existing)]
+    if ours == [line]:
         return Change(unchanged=["crontab"])
-    kept = [existing for i, existing in enumerate(lines) if i not in ours]
+    kept = [existing for existing in lines if not _ours(existing)]
     write_crontab([*kept, line])
     return Change(changed=["crontab"])
 
@@ -264,7 +309,7 @@ def remove_cron() -> Change:
     if shutil.which("crontab") is None:
         return Change()
     lines = read_crontab()
-    kept = [line for line in lines if not line.rstrip().endswith(CRON_MARKER)]
+    kept = [line for line in lines if not _ours(line)]
     if kept == lines:
         return Change()
     write_crontab(kept)
@@ -272,51 +317,52 @@ def remove_cron() -> Change:
 
 
 def cron_installed() -> bool:
-    return shutil.which("crontab") is not None and any(line.rstrip().endswith(CRON_MARKER) for line in read_crontab())
+    return shutil.which("crontab") is not None and any(_ours(line) for line in read_crontab())
 
 
 # -- GitHub Actions -------------------------------------------------------------------
 
 
+WORKFLOW_HEADER = (
+    "# .github/workflows/token-reminder.yml - written by `tokens schedule print --github-actions`\n"
+    "# Runs daily at the given time in UTC. `tokens remind` exits 1 when a token is overdue\n"
+    "# or expired: the run fails and GitHub tells you.\n"
+)
+
+
 def github_workflow(job: Job, *, store: str | None, store_type: str | None) -> str:
-    """A workflow for a repository that holds a tokenward config (`.github/tokenward.toml`)."""
+    """A workflow for a repository that holds a tokenward config (`.github/tokenward.toml`).
+
+    Emitted with PyYAML, so any store name is one correctly quoted scalar; the `run:`
+    command is shell-quoted for the runner's bash."""
+    import yaml
+
     args = [a for a in job.argv[job.argv.index("remind") :] if a != "--quiet"] if "remind" in job.argv else ["remind"]
     if not store:
         args += ["--store", "vault"]
+    for arg in args:
+        if "${{" in arg:  # GitHub would evaluate it as an expression inside `run:`
+            raise UsageError(f"{arg!r} contains '${{{{', which GitHub Actions would evaluate; rename it")
     command = "tokens " + " ".join(shlex.quote(a) for a in args)
-    if store_type == "aws":
-        secrets = (
-            "          AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}\n"
-            "          AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n"
-        )
-    else:
-        secrets = (
-            "          VAULT_ADDR: ${{ secrets.VAULT_ADDR }}\n"
-            "          VAULT_TOKEN: ${{ secrets.VAULT_TOKEN }}\n"
-        )
+    env = {"TOKENS_CONFIG": ".github/tokenward.toml"}
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if store_type == "aws" else ("VAULT_ADDR", "VAULT_TOKEN")
+    env.update({name: f"${{{{ secrets.{name} }}}}" for name in names})
+    workflow = {
+        "name": "token rotation reminder",
+        "on": {"schedule": [{"cron": f"{job.minute} {job.hour} * * *"}], "workflow_dispatch": None},
+        "permissions": {"contents": "read"},
+        "jobs": {
+            "remind": {
+                "runs-on": "ubuntu-latest",
+                "steps": [
+                    {"uses": "actions/checkout@v4"},
+                    {"uses": "actions/setup-python@v5", "with": {"python-version": "3.12"}},
+                    {"run": "pip install tokenward"},
+                    {"run": command, "env": env},
+                ],
+            }
+        },
+    }
     note = "" if store else "# Set --store to your team's Vault or AWS store from the config.\n"
-    return (
-        "# .github/workflows/token-reminder.yml - written by `tokens schedule print --github-actions`\n"
-        f"{note}"
-        "name: token rotation reminder\n"
-        "on:\n"
-        "  schedule:\n"
-        f"    - cron: \"{job.minute} {job.hour} * * *\"  # UTC\n"
-        "  workflow_dispatch:\n"
-        "permissions:\n"
-        "  contents: read\n"
-        "jobs:\n"
-        "  remind:\n"
-        "    runs-on: ubuntu-latest\n"
-        "    steps:\n"
-        "      - uses: actions/checkout@v4\n"
-        "      - uses: actions/setup-python@v5\n"
-        "        with:\n"
-        "          python-version: \"3.12\"\n"
-        "      - run: pip install tokenward\n"
-        "      # Exits 1 when a token is overdue or expired: the run fails and GitHub tells you.\n"
-        f"      - run: {command}\n"
-        "        env:\n"
-        "          TOKENS_CONFIG: .github/tokenward.toml\n"
-        f"{secrets}"
-    )
+    body = yaml.safe_dump(workflow, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    return WORKFLOW_HEADER + note + body
