@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "import": "tokenward.cli.import_cmd:import_",
     "history": "tokenward.cli.history_cmd:history",
     "schedule": "tokenward.cli.schedule_cmd:schedule",
+    "calendar": "tokenward.cli.calendar_cmd:calendar",
 }
 
 SHORT_HELP = {
@@ -44,6 +45,7 @@ SHORT_HELP = {
     "import": "Import tokens from ~/.pypirc, a .env file or JSON lines.",
     "history": "Show the audit log of a token's uses and changes.",
     "schedule": "Install, remove or print the scheduled reminder job.",
+    "calendar": "Write an iCalendar feed of every token's deadline.",
 }
 
 

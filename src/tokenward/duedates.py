@@ -1,0 +1,119 @@
+"""What the calendar feed and the HTML report share: each token's effective deadline
+and why, text safe to show whatever a teammate wrote into a store's metadata, and
+writing an output file atomically without following someone else's symlink."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tokenward.errors import UsageError
+from tokenward.inventory import TokenRecord
+from tokenward.paths import FILE_MODE
+from tokenward.policy import due_at
+
+# C0/C1 controls (tab and newline kept), DEL, and lone surrogates a JSON document may carry.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+REASONS = {
+    "rotation": "rotation due",
+    "expiry": "expires",
+    "registry": "expires at the registry",
+}
+
+
+def clean(text: object, *, one_line: bool = False) -> str:
+    """Text from the inventory or a shared store, with control characters replaced."""
+    value = text if isinstance(text, str) else str(text or "")
+    if one_line:
+        value = " ".join(value.split())
+    else:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _UNPRINTABLE.sub("\N{REPLACEMENT CHARACTER}", value)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    moment: datetime
+    reason: str  # a key of REASONS
+
+    @property
+    def text(self) -> str:
+        return REASONS[self.reason]
+
+
+def deadlines(record: TokenRecord) -> list[Deadline]:
+    """Every deadline the token has: rotation, expiry and, once `verify` has learnt it,
+    the registry's own expiry (`registry_expires_at`, read only when the record has it)."""
+    found = []
+    rotation = due_at(record.rotated_at, record.rotate_every)
+    if rotation is not None:
+        found.append(Deadline(rotation, "rotation"))
+    if record.expires_at is not None:
+        found.append(Deadline(record.expires_at, "expiry"))
+    registry = getattr(record, "registry_expires_at", None)
+    if isinstance(registry, datetime):
+        found.append(Deadline(registry, "registry"))
+    return found
+
+
+def effective_deadline(record: TokenRecord) -> Deadline | None:
+    """The earliest deadline; on a tie, a hard expiry wins over a rotation date."""
+    found = deadlines(record)
+    if not found:
+        return None
+    order = {"registry": 0, "expiry": 1, "rotation": 2}
+    return min(found, key=lambda d: (d.moment, order[d.reason]))
+
+
+def write_output(path_text: str, data: bytes) -> Path:
+    """Write `data` to the file atomically (a temporary file beside it, then a rename).
+
+    A new file is created 0600 (token names and purposes are nobody else's business);
+    an existing file keeps its mode, so a feed made readable to a web server stays so.
+    A symbolic link is followed only when it is ours: one planted by another user (say
+    in /tmp) is refused. Anything but a regular file is refused."""
+    path = Path(path_text).expanduser()
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        if info.st_uid != os.geteuid():
+            raise UsageError(f"cannot write {path}: it is a symbolic link owned by another user; refusing to follow it")
+        path = path.resolve()
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"cannot write {path}: not a regular file")
+    mode = stat.S_IMODE(info.st_mode) if info is not None else FILE_MODE
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror} ({directory})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    return path

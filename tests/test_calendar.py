@@ -1,0 +1,223 @@
+"""`tokens calendar`: the feed parsed back with the icalendar library (events, alarms,
+UIDs, revisions across a rotation), what it never contains, hostile metadata, team mode,
+and how the output file is written."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import icalendar
+import pytest
+from dateutil.relativedelta import relativedelta
+from pypitoken import Token
+
+from tests.conftest import CANARY
+from tests.test_remind import FakeMetadataStore, fake_team_store, remote, run_cli  # noqa: F401 - fixture
+from tokenward import calendar_feed
+from tokenward.inventory import TokenRecord
+from tokenward.policy import parse_period
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def day(offset: int) -> date:
+    return (NOW + timedelta(days=offset)).date()
+
+
+def stamp(offset: int) -> str:
+    return (NOW + timedelta(days=offset)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def parse(text: str | bytes) -> dict[str, icalendar.Event]:
+    calendar = icalendar.Calendar.from_ical(text)
+    assert calendar["VERSION"] == "2.0" and calendar["PRODID"]
+    events = {str(e["SUMMARY"]).split()[1]: e for e in calendar.walk("VEVENT")}
+    assert len(events) == len(calendar.walk("VEVENT"))
+    return events
+
+
+def pypi_value(identifier: str) -> str:
+    return Token.create(domain="pypi.org", identifier=identifier, key="k" * 32).dump()
+
+
+@pytest.fixture
+def inventory(tokens, file_keyring):
+    for args, value in (
+        (["pypi-foo", "--created", stamp(-80), "--purpose", "publish foo from CI"], pypi_value("a")),
+        (["gh-ci", "--created", stamp(-10), "--expires", stamp(30), "--purpose", "release bot"], CANARY),
+        (["npm-later", "--created", stamp(-1), "--rotate-every", "1y"], "npm_abcdef0123456789"),
+    ):
+        result = tokens("add", *args, input=value + "\n")
+        assert result.returncode == 0, result
+
+
+def test_feed_has_one_event_per_token_with_alarm_uid_and_description(tokens, inventory):
+    result = tokens("calendar")
+    assert result.returncode == 0, result
+    assert CANARY not in result.stdout + result.stderr
+    assert "\r\n" in result.stdout  # RFC 5545 content lines
+    events = parse(result.stdout)
+    assert set(events) == {"pypi-foo", "gh-ci", "npm-later"}
+
+    foo = events["pypi-foo"]
+    assert str(foo["SUMMARY"]) == "Rotate pypi-foo (pypi)"
+    assert foo.decoded("DTSTART") == day(10)  # rotation due 90d after creation, an all-day event
+    assert foo.decoded("DTEND") == day(11)
+    description = str(foo["DESCRIPTION"])
+    assert description.startswith("publish foo from CI\n")
+    assert "Rotate: tokens rotate pypi-foo" in description
+    assert "https://pypi.org/manage/account/token/" in description
+    assert str(foo["URL"]) == "https://pypi.org/manage/account/token/"
+    (alarm,) = foo.walk("VALARM")
+    assert str(alarm["ACTION"]) == "DISPLAY"
+    assert alarm.decoded("TRIGGER") == -timedelta(days=14)  # defaults.warn_before
+    assert str(foo["UID"]).endswith("@tokenward")
+    assert foo.decoded("DTSTAMP") == foo.decoded("LAST-MODIFIED")
+    assert int(foo["SEQUENCE"]) >= 0
+
+    # The hard expiry comes before the rotation date: the event is on the expiry.
+    gh = events["gh-ci"]
+    assert gh.decoded("DTSTART") == day(30)
+    assert "Expires " in str(gh["DESCRIPTION"]) and "github.com/settings/tokens" in str(gh["DESCRIPTION"])
+    assert events["npm-later"].decoded("DTSTART") == (NOW - timedelta(days=1) + relativedelta(years=1)).date()
+    assert len({str(e["UID"]) for e in events.values()}) == 3
+
+
+def test_rotation_keeps_uid_moves_date_and_bumps_sequence(tokens, inventory, tmp_path):
+    feed = tmp_path / "tokens.ics"
+    assert tokens("calendar", "--output", str(feed)).returncode == 0
+    before = parse(feed.read_bytes())
+    again = tokens("calendar", "--output", str(feed), "--quiet")
+    assert again.returncode == 0 and again.stderr == ""
+    unchanged = parse(feed.read_bytes())
+    # Nothing changed: the same revision, byte for byte the same event.
+    assert unchanged["pypi-foo"].to_ical() == before["pypi-foo"].to_ical()
+
+    rotated = tokens("rotate", "pypi-foo", "--yes", input=pypi_value("b") + "\n")
+    assert rotated.returncode == 0, rotated
+    assert tokens("calendar", "--output", str(feed)).returncode == 0
+    after = parse(feed.read_bytes())
+    old, new = before["pypi-foo"], after["pypi-foo"]
+    assert str(new["UID"]) == str(old["UID"])
+    assert new.decoded("DTSTART") == day(90) and old.decoded("DTSTART") == day(10)
+    assert int(new["SEQUENCE"]) > int(old["SEQUENCE"])
+    assert new.decoded("LAST-MODIFIED") >= old.decoded("LAST-MODIFIED")
+    # The other tokens' events did not change.
+    assert after["gh-ci"].to_ical() == before["gh-ci"].to_ical()
+
+
+def test_uid_is_not_derived_from_the_value_and_differs_per_inventory():
+    created = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    record = TokenRecord(name="t", kind="generic", created_at=created, rotated_at=created, stores=("keyring",), fingerprint="ab" * 8)
+    assert calendar_feed.event_uid(record) == calendar_feed.event_uid(record.with_(fingerprint="cd" * 8, rotated_at=NOW))
+    assert calendar_feed.event_uid(record) != calendar_feed.event_uid(record.with_(created_at=created + timedelta(seconds=1)))
+
+
+def test_sequence_never_goes_back_when_the_state_is_lost(tokens, inventory, data_dir):
+    first = parse(tokens("calendar").stdout)
+    (data_dir / calendar_feed.STATE_FILE).unlink()
+    second = parse(tokens("calendar").stdout)
+    assert int(second["gh-ci"]["SEQUENCE"]) >= int(first["gh-ci"]["SEQUENCE"])
+    (data_dir / calendar_feed.STATE_FILE).write_text('{"version": 1, "sources": {"local": {"x": 5}}, "junk": [')
+    assert tokens("calendar").returncode == 0
+
+
+def test_registry_expiry_is_a_deadline_when_the_record_has_it():
+    @dataclass(frozen=True)
+    class Verified(TokenRecord):
+        registry_expires_at: datetime | None = None
+
+    created = NOW - timedelta(days=5)
+    record = Verified(
+        name="gl", kind="gitlab", created_at=created, rotated_at=created, stores=("keyring",), fingerprint="ab" * 8,
+        rotate_every="90d", registry_expires_at=NOW + timedelta(days=7),
+    )  # fmt: skip
+    (item,) = calendar_feed.contents([record], parse_period("1mo"))
+    assert item.day == day(7)
+    assert "Expires at the registry" in item.description
+    assert 28 <= item.warn_days <= 31
+
+
+def test_hostile_metadata_stays_inside_its_property(fake_team_store, capsys):
+    evil = "line1\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:owned\x00\x1b[31m; ,\\ <script>"
+    fake_team_store.entries = {
+        "evil": remote("evil", rotated_days_ago=10, purpose=evil, kind="npm"),
+        "odd-kind": remote("odd-kind", rotated_days_ago=10, kind="weird\r\nX-INJECT:1"),
+    }
+    code, out, err = run_cli(capsys, "calendar", "--store", "team")
+    assert code == 0, err
+    events = parse(out)
+    assert set(events) == {"evil", "odd-kind"}
+    description = str(events["evil"]["DESCRIPTION"])
+    assert "END:VEVENT" in description and "<script>" in description
+    assert "\x00" not in description and "\x1b" not in description
+    assert "X-INJECT" not in icalendar.Calendar.from_ical(out).walk("VEVENT")[0]
+    assert str(events["odd-kind"]["SUMMARY"]) == "Rotate odd-kind (weird X-INJECT:1)"
+
+
+def test_team_mode_gives_the_same_uids_as_the_local_inventory(fake_team_store, capsys):
+    fake_team_store.entries = {"pypi-team": remote("pypi-team", rotated_days_ago=30)}
+    code, out, _ = run_cli(capsys, "calendar", "--store", "team")
+    assert code == 0
+    (event,) = parse(out).values()
+    record = TokenRecord(
+        name="pypi-team", kind="pypi", created_at=NOW - timedelta(days=30), rotated_at=NOW - timedelta(days=30),
+        stores=("keyring",), fingerprint="00",
+    )  # fmt: skip
+    assert str(event["UID"]) == calendar_feed.event_uid(record)
+    assert str(icalendar.Calendar.from_ical(out)["X-WR-CALNAME"]).endswith("(team)")
+
+
+# -- the output file ------------------------------------------------------------------
+
+
+def test_output_file_is_private_atomic_and_keeps_a_chosen_mode(tokens, inventory, tmp_path):
+    feed = tmp_path / "out" / "tokens.ics"
+    feed.parent.mkdir()
+    result = tokens("calendar", "-o", str(feed))
+    assert result.returncode == 0, result
+    assert result.stderr.strip() == f"Wrote 3 events to {feed}."
+    assert stat.S_IMODE(feed.stat().st_mode) == 0o600
+    os.chmod(feed, 0o644)  # the user lets a web server read it
+    assert tokens("calendar", "-o", str(feed)).returncode == 0
+    assert stat.S_IMODE(feed.stat().st_mode) == 0o644
+    assert sorted(p.name for p in feed.parent.iterdir()) == ["tokens.ics"]  # no temporary file left
+
+
+def test_output_refuses_others_symlinks_and_non_files(tokens, inventory, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    link = tmp_path / "planted.ics"
+    link.symlink_to(victim)
+    if os.geteuid() == 0:
+        os.lchown(link, 65534, 65534)  # planted by another user
+        result = tokens("calendar", "-o", str(link))
+        assert result.returncode == 2, result
+        assert result.stderr == f"Error: cannot write {link}: it is a symbolic link owned by another user; refusing to follow it\n"
+        assert victim.read_text() == "keep me" and link.is_symlink()
+        os.lchown(link, 0, 0)
+    # Our own symlink is followed: the file it points at is replaced, the link stays.
+    assert tokens("calendar", "-o", str(link)).returncode == 0
+    assert link.is_symlink() and "BEGIN:VCALENDAR" in victim.read_text()
+
+    for target, message in ((tmp_path, "not a regular file"), (tmp_path / "missing" / "x.ics", "No such file or directory")):
+        result = tokens("calendar", "-o", str(target))
+        assert result.returncode == 2, result
+        assert result.stderr.startswith("Error: cannot write ") and message in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+
+
+def test_empty_inventory_is_a_valid_feed(tokens, file_keyring):
+    result = tokens("calendar")
+    assert result.returncode == 0
+    assert parse(result.stdout) == {}
+
+
+def test_calendar_state_is_private(tokens, inventory, data_dir):
+    assert tokens("calendar").returncode == 0
+    assert stat.S_IMODE((data_dir / calendar_feed.STATE_FILE).stat().st_mode) == 0o600
+    assert CANARY not in (data_dir / calendar_feed.STATE_FILE).read_text()
