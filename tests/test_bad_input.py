@@ -50,6 +50,15 @@ CLI_CASES = [
     (["add", "d4", "--expires", "31/31/2026"], GOOD),
     (["add", "d5", "--expires", "99999999999999999999"], GOOD),
     (["add", "d6", "--created", "2026-02-30"], GOOD),
+    # guesses refused (issue 9 item 15)
+    (["add", "d7", "--created", "2025"], GOOD),
+    (["add", "d8", "--created", "5"], GOOD),
+    (["add", "d9", "--created", "01/02/2025"], GOOD),
+    (["add", "d10", "--created", "1/1/1"], GOOD),
+    (["add", "d11", "--expires", "+5m"], GOOD),
+    (["add", "d12", "--created", "2025-06-01", "--expires", "2025-01-01"], GOOD),
+    (["add", "p7", "--rotate-every", "5m"], GOOD),
+    (["add", "p8", "--rotate-every", "30min"], GOOD),
     # durations
     (["add", "p1", "--rotate-every", "0d"], GOOD),
     (["add", "p2", "--rotate-every", "-5d"], GOOD),
@@ -115,6 +124,11 @@ CONFIG_CASES = [
     "[defaults]\nstores = ['missing']\n",
     "top = 1\n",
     "\xff\xfe",
+    # values checked at load (issue 9 item 14)
+    "[stores.vault]\ntimeout = -1\n",
+    "[stores.aws]\ntimeout = -5\n",
+    "[stores.vault]\nurl = 'not a url'\n",
+    "[defaults]\nrotate_every = '6m'\n",
 ]
 
 
@@ -180,6 +194,7 @@ LATER_CASES = [
     (["rotate"], None),
     (["rotate", "--due", "seed"], None),
     (["remind", "--notify", "sms"], None),
+    (["remind", "--within", "2m"], None),
 ]
 
 

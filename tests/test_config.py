@@ -72,6 +72,23 @@ url = "https://hooks.example.com/T000/B000"
         ("[notify.pager]\nurl = 'x'", "notify.pager is not a known channel"),
         ("[notify.email]\nport = '25'", "notify.email.port must be a int"),
         ("[defaults]\nnotify = ['webhook']", "defaults.notify names 'webhook'"),
+        # values checked at load, each error naming its own key (issue 9 item 14)
+        ("[stores.vault]\ntimeout = -1", "stores.vault.timeout must be more than 0"),
+        ("[stores.vault]\ntimeout = 0", "stores.vault.timeout must be more than 0"),
+        ("[stores.a]\ntype = 'aws'\ntimeout = -5", "stores.a.timeout must be more than 0"),
+        ("[stores.a]\ntype = 'aws'\nendpoint_url = 'http://'", "stores.a.endpoint_url must be an http"),
+        ("[stores.a]\ntype = 'aws'\nregion = 'Europe West'", "stores.a.region must be an AWS region"),
+        ("[stores.vault]\nurl = 'not a url'", "stores.vault.url must be an http"),
+        ("[stores.vault]\nurl = 'ftp://vault.example.com'", "stores.vault.url must be an http"),
+        ("[stores.vault]\nurl = 'http://127.0.0.1:99999'", "stores.vault.url must be an http"),
+        ('[stores.keyring]\nservice = "a\\u001b[31mb"', "stores.keyring.service contains control characters"),
+        ('[stores."a\\u001bb"]\ntype = "keyring"', "is not a valid store name"),
+        ("[notify.webhook]\nurl = 'hooks.example.com'", "notify.webhook.url must be an http"),
+        ("[notify.webhook]\nurl = 'https://h.example'\nretries = -1", "notify.webhook.retries must be 0-10"),
+        ("[notify.webhook]\nurl = 'https://h.example'\nrepeat = '5m'", "notify.webhook.repeat"),
+        ("[notify.email]\nport = 70000", "notify.email.port must be 1-65535"),
+        ("[rotate]\ntimeout = 0", "rotate.timeout must be more than 0"),
+        ("[defaults]\nwarn_before = 'soon'", "defaults.warn_before"),
     ],
 )
 def test_bad_configs_name_file_and_problem(write_config, text, message):

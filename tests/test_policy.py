@@ -24,14 +24,16 @@ def st_of(rotated_days_ago: int, every: str | None = "90d", expires_in_days: int
 
 @pytest.mark.parametrize(
     "text, period",
-    [("90d", Period(90, "d")), ("12w", Period(12, "w")), ("6mo", Period(6, "mo")), ("6m", Period(6, "mo")),
+    [("90d", Period(90, "d")), ("12w", Period(12, "w")), ("6mo", Period(6, "mo")),
      ("1y", Period(1, "y")), (" 30D ", Period(30, "d"))],
 )  # fmt: skip
 def test_parse_period(text, period):
     assert parse_period(text) == period
 
 
-@pytest.mark.parametrize("text", ["", "90", "d", "0d", "-3d", "1.5y", "3 days", "12x", "99999d", "101y", "1201mo"])
+@pytest.mark.parametrize(
+    "text", ["", "90", "d", "0d", "-3d", "1.5y", "3 days", "12x", "99999d", "101y", "1201mo", "5m", "5M", "5min", "5h"]
+)
 def test_parse_period_refuses(text):
     with pytest.raises(UsageError, match="invalid"):
         parse_period(text)
@@ -60,15 +62,48 @@ def test_due_at():
     assert due_at(rotated, None) is None
 
 
-def test_parse_date_forms():
-    assert parse_date("2026-01-31") == datetime(2026, 1, 31, tzinfo=timezone.utc)
-    assert parse_date("31 Jan 2026 10:00 +0100") == datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)
+def test_m_is_ambiguous_and_says_what_works():
+    with pytest.raises(UsageError, match="months or minutes; write 5mo"):
+        parse_period("5m")
 
 
-@pytest.mark.parametrize("text", ["", "   ", "not a date", "2026-13-45", "99999999999999999999"])
-def test_parse_date_refuses(text):
-    with pytest.raises(UsageError):
-        parse_date(text)
+def test_periods_recorded_by_earlier_versions_keep_their_meaning():
+    from tokenward.policy import stored_period
+
+    assert stored_period("6m") == Period(6, "mo")
+    assert due_at(NOW, "6m") == due_at(NOW, "6mo")
+
+
+@pytest.mark.parametrize(
+    "text, moment",
+    [
+        ("2026-01-31", datetime(2026, 1, 31, tzinfo=timezone.utc)),
+        ("2026-01-31T10:00", datetime(2026, 1, 31, 10, 0, tzinfo=timezone.utc)),
+        ("2026-01-31 10:00:30", datetime(2026, 1, 31, 10, 0, 30, tzinfo=timezone.utc)),
+        ("2026-01-31T10:00+01:00", datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)),
+        ("2026-01-31T10:00:00Z", datetime(2026, 1, 31, 10, 0, tzinfo=timezone.utc)),
+        ("now", NOW),
+        ("today", datetime(2026, 6, 15, tzinfo=timezone.utc)),
+        ("yesterday", datetime(2026, 6, 14, tzinfo=timezone.utc)),
+        ("tomorrow", datetime(2026, 6, 16, tzinfo=timezone.utc)),
+        ("+30d", NOW + timedelta(days=30)),
+        ("-2w", NOW - timedelta(weeks=2)),
+        ("+6mo", datetime(2026, 12, 15, 12, 0, tzinfo=timezone.utc)),
+        ("+1y", datetime(2027, 6, 15, 12, 0, tzinfo=timezone.utc)),
+    ],
+)
+def test_parse_date_forms(text, moment):
+    assert parse_date(text, now=NOW) == moment
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "not a date", "2026-13-45", "99999999999999999999", "2025", "5", "01/02/2025", "1/1/1",
+     "31 Jan 2026", "2026-1-5", "20260131", "0001-01-01", "+5m", "+5", "next tuesday", "2026-02-30"],
+)  # fmt: skip
+def test_parse_date_refuses_guesses_with_an_example(text):
+    with pytest.raises(UsageError, match="2026-01-31|longer than zero|5mo|year must be"):
+        parse_date(text, now=NOW)
 
 
 @given(st.integers(min_value=1, max_value=100), st.sampled_from(["d", "w", "mo", "y"]))

@@ -7,6 +7,7 @@ so a typo never silently changes where a secret goes.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tokenward.paths import config_path
 from tokenward.policy import Period, parse_period
 
 STORE_TYPES = ("keyring", "vault", "aws")
+STORE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # Every key a store table may hold, by store type, with its Python type.
 STORE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -168,11 +170,90 @@ def _check_type(path: Path, key: str, value: Any, expected: type | tuple[type, .
         raise ConfigError(f"{_where(path, key)} must be a {names}, not {type(value).__name__}")
 
 
+def _seconds(value: Any) -> str | None:
+    return None if 0 < value <= MAX_TIMEOUT else f"must be more than 0 and at most {MAX_TIMEOUT} seconds"
+
+
+def _http_url(value: str) -> str | None:
+    """An http(s) URL with a host, or "" for "not set"."""
+    if value == "":
+        return None
+    return None if http_url_problem(value) is None else f"must be an http(s) URL with a host, not {value!r}"
+
+
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else "must be 1-65535"
+
+
+def _retries(value: int) -> str | None:
+    return None if 0 <= value <= 10 else "must be 0-10"
+
+
+def _period(value: str) -> str | None:
+    try:
+        parse_period(value)
+    except UsageError as exc:
+        return str(exc)
+    return None
+
+
+def _region(value: str) -> str | None:
+    if value == "" or re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", value):
+        return None
+    return f"must be an AWS region such as eu-west-1, not {value!r}"
+
+
+# Range and shape of values, by key name (the same key means the same thing in every table).
+VALUE_CHECKS: dict[str, Any] = {
+    "timeout": _seconds,
+    "url": _http_url,
+    "endpoint_url": _http_url,
+    "port": _port,
+    "retries": _retries,
+    "repeat": _period,
+    "region": _region,
+}
+MAX_TIMEOUT = 3600
+
+
+def http_url_problem(value: str) -> str | None:
+    """Why `value` is not an http(s) URL with a host, or None when it is one."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return "it contains spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return "use http:// or https://"
+    if not parts.hostname:
+        return "it names no host"
+    return None
+
+
+def _check_value(path: Path, key: str, name: str, value: Any) -> None:
+    if isinstance(value, str) and any(not ch.isprintable() for ch in value):
+        raise ConfigError(f"{_where(path, key)} contains control characters")
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, str) and any(not ch.isprintable() for ch in item):
+                raise ConfigError(f"{_where(path, key)} contains control characters")
+    check = VALUE_CHECKS.get(name)
+    problem = check(value) if check is not None else None
+    if problem:
+        raise ConfigError(f"{_where(path, key)} {problem}")
+
+
 def _check_keys(path: Path, table: str, data: dict, allowed: dict) -> None:
     for key, value in data.items():
+        where = f"{table}.{key}" if table else key
         if key not in allowed:
-            raise ConfigError(f"{_where(path, f'{table}.{key}' if table else key)} is not a known key (known: {', '.join(allowed)})")
-        _check_type(path, f"{table}.{key}" if table else key, value, allowed[key])
+            raise ConfigError(f"{_where(path, where)} is not a known key (known: {', '.join(allowed)})")
+        _check_type(path, where, value, allowed[key])
+        _check_value(path, where, key, value)
 
 
 def default_config() -> Config:
@@ -209,6 +290,8 @@ def parse_config(data: dict, path: Path) -> Config:
 
     stores: dict[str, StoreConfig] = {}
     for name, table in data.get("stores", {}).items():
+        if not STORE_NAME_RE.fullmatch(name):
+            raise ConfigError(f"{path}: stores.{name!r} is not a valid store name (letters, digits, . _ -)")
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: stores.{name} must be a table")
         store_type = table.get("type", name)
@@ -233,11 +316,12 @@ def parse_config(data: dict, path: Path) -> Config:
             raise ConfigError(f"{path}: defaults.stores names {name!r}, which is not a [stores.*] table")
     rotate_every = defaults.get("rotate_every", "90d")
     warn_before = defaults.get("warn_before", "14d")
-    try:
-        parse_period(rotate_every)
-        warn = parse_period(warn_before)
-    except UsageError as exc:
-        raise ConfigError(f"{path}: defaults: {exc}") from None
+    for key, text in (("rotate_every", rotate_every), ("warn_before", warn_before)):
+        try:
+            parse_period(text)
+        except UsageError as exc:
+            raise ConfigError(f"{_where(path, f'defaults.{key}')}: {exc}") from None
+    warn = parse_period(warn_before)
 
     notify: dict[str, dict[str, Any]] = {}
     for channel, table in data.get("notify", {}).items():
@@ -288,8 +372,6 @@ def _parse_rotate(table: dict, path: Path) -> RotateConfig:
 
     _check_keys(path, "rotate", table, ROTATE_KEYS)
     timeout = table.get("timeout", 120)
-    if timeout <= 0:
-        raise ConfigError(f"{_where(path, 'rotate.timeout')} must be more than 0 seconds")
     by_kind: dict[str, tuple[str, ...]] = {}
     for kind, command in table.get("kind", {}).items():
         if kind not in KINDS:

@@ -79,13 +79,14 @@ def add_token(
     chosen = check_name_and_stores(app, name, stores)
     check_kind(kind)
     warnings: list[str] = []
-    created_at = parse_date(created, what="--created date") if created is not None else app.now
+    created_at = parse_date(created, what="--created date", now=app.now) if created is not None else app.now
     if created_at > app.now + CLOCK_SKEW:
         raise UsageError(f"--created {created!r} is in the future")
-    period = rotate_every if rotate_every is not None else app.config.rotate_every
-    parse_period(period, what="--rotate-every period")
+    period = str(parse_period(rotate_every if rotate_every is not None else app.config.rotate_every, what="--rotate-every period"))
     facts = inspect(value, kind)
-    expires_at = parse_date(expires, what="--expires date") if expires is not None else facts.expires_at
+    expires_at = parse_date(expires, what="--expires date", now=app.now) if expires is not None else facts.expires_at
+    if created is not None and expires is not None and expires_at < created_at:
+        raise UsageError(f"--expires {expires!r} is before --created {created!r}")
     if expires_at is not None and expires_at <= app.now:
         warnings.append(f"{name} expired on {expires_at.date().isoformat()}; it is recorded as expired")
     record = TokenRecord(

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 STATUSES = ("expired", "overdue", "due-soon", "ok")
 
-_DURATION = re.compile(r"^\s*(\d{1,4})\s*(d|w|mo|m|y)\s*$", re.IGNORECASE)
-_UNIT_WORDS = {"d": "days", "w": "weeks", "mo": "months", "m": "months", "y": "years"}
+_DURATION = re.compile(r"^\s*(\d{1,4})\s*([a-z]+)\s*$", re.IGNORECASE)
+_UNIT_WORDS = {"d": "days", "w": "weeks", "mo": "months", "y": "years"}
 _LIMITS = {"d": 36600, "w": 5220, "mo": 1200, "y": 100}  # a century at most
+PERIOD_FORMS = "a number and a unit: d (days), w (weeks), mo (months), y (years), e.g. 90d, 12w, 6mo, 1y"
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,15 @@ class Period:
 
 @lru_cache(maxsize=256)
 def parse_period(text: str, *, what: str = "period") -> Period:
-    """Parse `90d`, `12w`, `6mo` (or `6m`), `1y`. Zero is refused."""
-    match = _DURATION.match(text or "")
+    """Parse `90d`, `12w`, `6mo`, `1y`. Zero is refused, and so is `m`: months or minutes?"""
+    match = _DURATION.match(text if isinstance(text, str) else "")
     if not match:
-        raise UsageError(f"invalid {what} {text!r}: use a number and a unit, e.g. 90d, 12w, 6mo, 1y")
+        raise UsageError(f"invalid {what} {text!r}: use {PERIOD_FORMS}")
     amount, unit = int(match.group(1)), match.group(2).lower()
     if unit == "m":
-        unit = "mo"
+        raise UsageError(f"invalid {what} {text!r}: 'm' could mean months or minutes; write {amount}mo for months")
+    if unit not in _UNIT_WORDS:
+        raise UsageError(f"invalid {what} {text!r}: unknown unit {unit!r}; use {PERIOD_FORMS}")
     if amount == 0:
         raise UsageError(f"invalid {what} {text!r}: it must be longer than zero")
     if amount > _LIMITS[unit]:
@@ -62,20 +65,66 @@ def parse_period(text: str, *, what: str = "period") -> Period:
     return Period(amount, unit)
 
 
+@lru_cache(maxsize=256)
+def stored_period(text: str) -> Period:
+    """A period read back from the inventory or a store's metadata. Earlier versions
+    recorded `6m` for six months; it keeps that meaning there (never on input)."""
+    match = _DURATION.match(text or "")
+    if match and match.group(2).lower() == "m":
+        return parse_period(f"{match.group(1)}mo")
+    return parse_period(text)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def parse_date(text: str, *, what: str = "date") -> datetime:
-    """Parse any date dateutil reads; naive dates are taken as UTC."""
-    from dateutil import parser  # costs ~15 ms; only commands that take dates need it
+# ISO 8601 in its extended form: a date, or a date and time with an optional UTC offset.
+_ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
+    re.IGNORECASE,
+)
+_RELATIVE = re.compile(r"([+-])\s*(\d{1,4})\s*([a-z]+)", re.IGNORECASE)
+_DAY_WORDS = {"today": 0, "yesterday": -1, "tomorrow": 1}
+DATE_FORMS = (
+    "an ISO 8601 date or date-time (2026-01-31, 2026-01-31T09:30, 2026-01-31T09:30:00+02:00), "
+    "now, today, yesterday, tomorrow, or a period from now (+30d, -6mo)"
+)
 
-    if not text or not text.strip():
-        raise UsageError(f"invalid {what}: empty")
+
+def parse_date(text: str, *, what: str = "date", now: datetime | None = None) -> datetime:
+    """An unambiguous date: ISO 8601 (naive is UTC), `now`, `today` (00:00 UTC),
+    `yesterday`, `tomorrow`, or `+PERIOD` / `-PERIOD` from now. `01/02/2025`, `2025`
+    and `5` are refused: they would be guesses."""
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError(f"invalid {what}: empty; use {DATE_FORMS}")
+    raw = text.strip()
+    word = raw.lower()
+    now = now or utcnow()
+    if word == "now":
+        return now.astimezone(timezone.utc).replace(microsecond=0)
+    if word in _DAY_WORDS:
+        midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight + timedelta(days=_DAY_WORDS[word])
+    relative = _RELATIVE.fullmatch(raw)
+    if relative:
+        sign, amount, unit = relative.groups()
+        try:
+            period = parse_period(f"{amount}{unit}")
+        except UsageError as exc:
+            reason = str(exc).split(": ", 1)[1]  # amount and unit are alphanumeric: one ": "
+            raise UsageError(f"invalid {what} {text!r}: {reason}") from None
+        moment = period.after(now) if sign == "+" else period.before(now)
+        return moment.astimezone(timezone.utc).replace(microsecond=0)
+    if not _ISO_DATE.fullmatch(raw):
+        raise UsageError(f"invalid {what} {text!r}: use {DATE_FORMS}")
     try:
-        moment = parser.parse(text)
-    except (ValueError, OverflowError, parser.ParserError):
-        raise UsageError(f"invalid {what} {text!r}: not a date dateutil can read (try 2026-01-31)") from None
+        moment = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        raise UsageError(f"invalid {what} {text!r}: no such day or time (e.g. 2026-01-31 or 2026-01-31T09:30)") from None
+    if not 1900 <= moment.year <= 9998:
+        raise UsageError(f"invalid {what} {text!r}: the year must be between 1900 and 9998")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).replace(microsecond=0)
@@ -92,7 +141,7 @@ def from_iso(text: str | None) -> datetime | None:
 def due_at(rotated_at: datetime, rotate_every: str | None) -> datetime | None:
     if not rotate_every:
         return None
-    return parse_period(rotate_every).after(rotated_at)
+    return stored_period(rotate_every).after(rotated_at)
 
 
 def status(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenward.inventory import NAME_RE, TokenRecord
-from tokenward.policy import Period, from_iso, parse_period, to_iso
+from tokenward.policy import Period, from_iso, stored_period, to_iso
 from tokenward.report import Summary, TokenView, next_deadline, summarize, views
 from tokenward.tokens import TOKEN_PAGE
 
@@ -119,7 +119,7 @@ def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenReco
                 raise ValueError("not a valid token name")
             rotate_every = meta.get("rotate_every") or None
             if rotate_every:
-                parse_period(rotate_every)
+                stored_period(rotate_every)
             created_at = from_iso(meta.get("created_at") or meta.get("rotated_at"))
             rotated_at = from_iso(meta.get("rotated_at")) or created_at
             if rotated_at is None:

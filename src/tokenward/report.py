@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from tokenward.inventory import TokenRecord
-from tokenward.policy import Period, due_at, parse_period, status, to_iso
+from tokenward.policy import Period, due_at, status, stored_period, to_iso
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def summarize(rows: list[tuple], now: datetime, warn_before: Period) -> list[Sum
     for name, kind, purpose, rotated_text, every, expires_text, stores in rows:
         rotated = parse_iso(rotated_text)
         expires = parse_iso(expires_text) if expires_text else None
-        due = parse_period(every).after(rotated) if every else None
+        due = stored_period(every).after(rotated) if every else None
         state = status(
             now=now, rotated_at=rotated, rotate_every=every, expires_at=expires, warn_before=warn_before, due=due
         )

@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
     except TokenwardError as exc:
         click.echo(f"Error: {_one_line(str(exc))}", err=True)
         sys.exit(int(exc.exit_status))
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `tokens` or `tokens schedule` alone: the normal help, as click shows it (exit 2).
+        exc.show()
+        sys.exit(int(ExitStatus.BAD_INPUT))
     except click.UsageError as exc:
         where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         click.echo(f"Error: {_one_line(exc.format_message())}{where}", err=True)

@@ -31,6 +31,14 @@ def add(app, term, name, purpose, scope, kind, repository, created, rotate_every
     \b
     Example:
       echo "$TOKEN" | tokens add pypi-foo --purpose "publish foo" --rotate-every 90d
+
+    \b
+    DATE: an ISO 8601 date or date-time (2026-01-31, 2026-01-31T09:30,
+      2026-01-31T09:30+02:00; without an offset it is UTC), now, today,
+      yesterday, tomorrow, or a period from now (+30d, -6mo). Guesses such
+      as 01/02/2025, 2025 or 5 are refused.
+    PERIOD: a number and d, w, mo or y (90d, 12w, 6mo, 1y); `m` (months or
+      minutes?) is refused.
     """
     # Validate the cheap things before asking for a value.
     lifecycle.check_name_and_stores(app, name, stores)
