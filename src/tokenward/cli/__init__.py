@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "history": "tokenward.cli.history_cmd:history",
     "schedule": "tokenward.cli.schedule_cmd:schedule",
     "calendar": "tokenward.cli.calendar_cmd:calendar",
+    "report": "tokenward.cli.report_cmd:report",
 }
 
 SHORT_HELP = {
@@ -46,6 +47,7 @@ SHORT_HELP = {
     "history": "Show the audit log of a token's uses and changes.",
     "schedule": "Install, remove or print the scheduled reminder job.",
     "calendar": "Write an iCalendar feed of every token's deadline.",
+    "report": "Write one self-contained HTML page of every token's state.",
 }
 
 
