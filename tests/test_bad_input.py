@@ -76,6 +76,10 @@ CLI_CASES = [
     (["add", "v7"], "x" * 70_000),
     (["add", "v8"], " padded "),
     (["add", "v9"], "esc\x1bape"),
+    (["add", "v10"], "ghp_next\u0085line"),  # issue 9 item 16
+    (["add", "v11"], "ghp_line\u2028sep"),
+    (["add", "v12"], "ghp_zero\u200bwidth"),
+    (["add", "v13"], "ghp_rtl\u202eoverride"),
     (["rotate", "seed"], ""),
     (["rotate", "seed"], GOOD),  # same value
     # malformed PyPI tokens
