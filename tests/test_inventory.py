@@ -77,11 +77,30 @@ def test_schema_version_recorded_and_newer_refused(data_dir):
         Inventory.open(data_dir)
 
 
-def test_corrupt_file_is_a_clear_error(data_dir):
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b"this is not sqlite" * 100, "not an SQLite database"),
+        (b"", "the file is empty"),  # issue 9 item 12: never taken as an empty inventory
+        (b"SQLite format 3\x00" + b"\xff" * 200, "damaged"),
+    ],
+)
+def test_damaged_file_is_a_clear_error_naming_the_recovery(data_dir, content, why):
     data_dir.mkdir(mode=0o700)
-    (data_dir / DB_NAME).write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(InventoryError, match="cannot open"):
+    (data_dir / DB_NAME).write_bytes(content)
+    with pytest.raises(InventoryError, match=why) as info:
         Inventory.open(data_dir)
+    assert info.value.exit_status == 3
+    assert str(data_dir / DB_NAME) in str(info.value) and "tokens sync --discover" in str(info.value)
+    assert (data_dir / DB_NAME).read_bytes() == content  # left as it was
+
+
+def test_a_new_inventory_is_created_only_when_the_file_does_not_exist(data_dir):
+    with Inventory.open(data_dir) as inv:
+        inv.insert(record())
+    assert [p.name for p in data_dir.iterdir() if p.name.startswith(".")] == []  # no temp file left
+    with Inventory.open(data_dir) as inv:
+        assert inv.find("tok") is not None
 
 
 def test_journal(data_dir):

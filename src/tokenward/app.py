@@ -5,13 +5,17 @@ Everything is opened lazily, so `tokens list` never imports a store SDK and
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from tokenward.config import Config, load_config
 from tokenward.inventory import Inventory
+from tokenward.errors import LocalDataError
 from tokenward.paths import data_dir as default_data_dir
+from tokenward.paths import check_private_file, ensure_private_dir, not_writable
 from tokenward.policy import utcnow
 from tokenward.stores.base import Store, open_store
 
@@ -33,6 +37,21 @@ class App:
         if self._inventory is None:
             self._inventory = Inventory.open(self.data_dir)
         return self._inventory
+
+    def check_writable(self) -> None:
+        """Before a command that changes anything: the data dir, the inventory and the
+        audit log must take writes, so no work is done that could not be recorded."""
+        from tokenward.audit import AUDIT_FILE
+        from tokenward.inventory import DB_NAME
+
+        directory = ensure_private_dir(self.data_dir)
+        for name in (DB_NAME, AUDIT_FILE):
+            check_private_file(directory / name)
+        for path in (directory, directory / DB_NAME, directory / AUDIT_FILE):
+            mode = os.W_OK | (os.X_OK if path == directory else 0)
+            if path.exists() and not os.access(path, mode):
+                problem = not_writable(path, PermissionError(errno.EACCES, "Permission denied"))
+                raise LocalDataError(f"{problem}; nothing was done")
 
     def store(self, name: str) -> Store:
         if name not in self._stores:

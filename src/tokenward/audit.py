@@ -1,4 +1,8 @@
-"""The audit log: JSON lines, 0600, names and outcomes only, never a value."""
+"""The audit log: JSON lines, 0600, names and outcomes only, never a value.
+
+An entry is written after the work it records is done, so a log that cannot be
+written (read-only, disk full) must not hide that work: the failure is kept as a
+deferred error that the CLI prints after the command's own report (errors.defer)."""
 
 from __future__ import annotations
 
@@ -8,36 +12,79 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tokenward.errors import LocalDataError, TokenwardError, defer
 from tokenward.paths import ensure_private_dir, open_private
 from tokenward.policy import to_iso, utcnow
 
 AUDIT_FILE = "audit.log"
 
 
+class Entries(list):
+    """The readable entries, in order; `skipped` counts lines that were not (bad JSON,
+    not an object, not UTF-8, no event/token names)."""
+
+    skipped: int = 0
+
+    def skipped_note(self) -> str | None:
+        if not self.skipped:
+            return None
+        lines = "line" if self.skipped == 1 else "lines"
+        return f"{self.skipped} unreadable {lines} of the audit log skipped"
+
+
+def writable_problem(data_dir: Path) -> LocalDataError | None:
+    """Why an entry could not be appended now, if we can tell before doing any work."""
+    path = data_dir / AUDIT_FILE
+    if path.exists() and not os.access(path, os.W_OK):
+        from tokenward.paths import not_writable
+
+        return not_writable(path, PermissionError(13, "Permission denied"))
+    return None
+
+
 def append(data_dir: Path, event: str, token: str, **fields: Any) -> None:
-    ensure_private_dir(data_dir)
+    """Append one entry; when the log cannot be written, defer the error (see above)."""
     entry = {"time": to_iso(utcnow()), "event": event, "token": token, **fields}
     line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
-    fd = open_private(data_dir / AUDIT_FILE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
-    finally:
-        os.close(fd)
-
-
-def read(data_dir: Path, token: str | None = None) -> list[dict[str, Any]]:
-    path = data_dir / AUDIT_FILE
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    entries = []
-    for line in lines:
+        fd = open_private(ensure_private_dir(data_dir) / AUDIT_FILE)
         try:
-            entry = json.loads(line)
-        except ValueError:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except TokenwardError as exc:
+        defer(LocalDataError(f"the {event} of {token} is done, but not in the audit log: {exc}"))
+    except OSError as exc:
+        defer(LocalDataError(f"the {event} of {token} is done, but not in the audit log {data_dir / AUDIT_FILE}: {exc.strerror}"))
+
+
+def _entry(raw: bytes) -> dict | None:
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("event"), str) or not isinstance(entry.get("token"), str):
+        return None
+    return entry
+
+
+def read(data_dir: Path, token: str | None = None) -> Entries:
+    """Every readable entry (of one token); unreadable lines are skipped and counted."""
+    path = ensure_private_dir(data_dir) / AUDIT_FILE
+    try:
+        fd = open_private(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return Entries()
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read()
+    entries = Entries()
+    for raw in data.split(b"\n"):
+        if not raw.strip():
             continue
-        if token is None or entry.get("token") == token:
+        entry = _entry(raw)
+        if entry is None:
+            entries.skipped += 1
+        elif token is None or entry["token"] == token:
             entries.append(entry)
     return entries

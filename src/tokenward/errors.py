@@ -49,6 +49,22 @@ class InventoryError(TokenwardError):
     exit_status = ExitStatus.STORE
 
 
+class LocalDataError(InventoryError):
+    """A file or directory of the data dir cannot be read or written (read-only, full,
+    damaged): the environment's problem, reported in one line, never exit 70."""
+
+
+class UnsafeDataDir(TokenwardError):
+    """The data dir or a file in it is not safe to trust (another owner, writable by
+    others, a symlink) or not a directory; the user has to fix it: exit 2."""
+
+
+class OutputError(TokenwardError):
+    """Standard output is closed, full or failing: the result could not be delivered."""
+
+    exit_status = ExitStatus.STORE
+
+
 class StoreError(TokenwardError):
     """A store failed; `store` names it."""
 
@@ -83,20 +99,16 @@ class TokenExpired(TokenwardError):
     exit_status = ExitStatus.BAD_INPUT
 
 
-class RegistryError(TokenwardError):
-    """A registry (PyPI, GitHub, GitLab, npm, ...) failed or refused; `registry` names its host."""
-
-    exit_status = ExitStatus.STORE
-
-    def __init__(self, registry: str, message: str) -> None:
-        super().__init__(f"registry {registry}: {message}")
-        self.registry = registry
-        self.reason = message
+# Errors found after a command's work was done (the audit log could not be written):
+# the command still reports what it did, then the CLI prints these and exits non-zero.
+_deferred: list[TokenwardError] = []
 
 
-class RegistryUnreachable(RegistryError):
-    """Network error, timeout, 5xx, rate limit, redirect elsewhere, or an answer not as documented."""
+def defer(error: TokenwardError) -> None:
+    _deferred.append(error)
 
 
-class RegistryRefused(RegistryError):
-    """The registry rejects the token itself (401/403): it is already invalid there."""
+def take_deferred() -> list[TokenwardError]:
+    taken = list(_deferred)
+    _deferred.clear()
+    return taken

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from tokenward import runner
 from tokenward.app import App
-from tokenward.errors import TokenExpired, UsageError
+from tokenward.errors import TokenExpired, TokenwardError, UsageError, defer
 from tokenward.lifecycle import get_value, record_use
 from tokenward.paths import FILE_MODE
 from tokenward.publishers import (
@@ -108,14 +108,7 @@ def plan_exec(
                 warnings.append(f"{token} may not fit {describe_target(target)}: {reason}")
     name = record.name
     state = view(record, app.now, app.config.warn_before)
-    if state.status in ("revoked", "invalid"):
-        raise TokenExpired(
-            f"{name} is {state.status} at its registry (tokens verify {record.verified_at.date().isoformat()});"
-            f" rotate it first (`tokens rotate {name}`)"
-        )
     if state.status == "expired":
-        if record.expires_at is None or record.expires_at > app.now:
-            raise TokenExpired(f"{name} has expired at its registry; rotate it first (`tokens rotate {name}`)")
         raise TokenExpired(f"{name} expired on {record.expires_at.date().isoformat()}; rotate it first (`tokens rotate {name}`)")
     if state.status == "overdue":
         message = f"{name} is overdue for rotation (due {state.due_at.date().isoformat()}); run `tokens rotate {name}`"
@@ -197,7 +190,12 @@ def run_exec(
         with npm_config(plan, env):
             status = runner.run(argv, env, plan.secrets, mask=mask)
     finally:
-        record_use(app, plan.token, **use, exit_status=status)
+        try:
+            record_use(app, plan.token, **use, exit_status=status)
+        except TokenwardError as exc:
+            if status is None:
+                raise
+            defer(exc)  # reported after the command's output; `exec` keeps the command's status
     if status and plan.narrowed and warn:
         # PyPI checks a project-name caveat only against an existing project: a first
         # upload (which creates the project) is refused with any narrowed token.

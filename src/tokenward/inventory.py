@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from tokenward.errors import InventoryError, TokenExists, TokenNotFound, UsageError
-from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
+from tokenward.errors import InventoryError, LocalDataError, TokenExists, TokenNotFound, UsageError
+from tokenward.paths import FILE_MODE, check_private_file, ensure_private_dir, private_file
 from tokenward.policy import from_iso, to_iso
 from tokenward.testhooks import crash_point
 
@@ -57,16 +57,71 @@ _MIGRATIONS: list[str] = [
         started_at TEXT NOT NULL
     );
     """,
-    # version 2: what `tokens verify` / `tokens revoke` last learned from the registry
-    """
-    ALTER TABLE tokens ADD COLUMN verified_at TEXT;
-    ALTER TABLE tokens ADD COLUMN verify_result TEXT;
-    ALTER TABLE tokens ADD COLUMN registry_expires_at TEXT;
-    ALTER TABLE tokens ADD COLUMN registry_scopes TEXT;
-    ALTER TABLE tokens ADD COLUMN registry_key TEXT
-    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+RECOVERY = (
+    "move it aside, then rebuild the inventory from your Vault/AWS stores with `tokens sync --discover`, "
+    "or put back your backup of it"
+)
+
+
+def damaged(path: Path, why: str) -> InventoryError:
+    return InventoryError(f"inventory {path} is damaged ({why}): {RECOVERY}")
+
+
+def local_error(path: Path, exc: sqlite3.OperationalError) -> LocalDataError:
+    """SQLite's operational errors are the environment's: read-only, full, I/O, locked."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return LocalDataError(f"inventory {path} is read-only: nothing was changed (make it and its directory writable)")
+    return LocalDataError(f"inventory {path}: {text}")
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except PermissionError:
+        raise LocalDataError(f"inventory {path} is not readable: chmod u+r {path}") from None
+    if not head:
+        raise damaged(path, "the file is empty")
+    if head != SQLITE_HEADER:
+        raise damaged(path, "not an SQLite database")
+
+
+def _create(directory: Path, path: Path) -> None:
+    """Build a new inventory beside its place, then link it in: another process never
+    sees a half-made (empty) file, and a file that appeared meanwhile is kept."""
+    tmp = directory / f".{DB_NAME}.{os.getpid()}.new"
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE))
+    except FileExistsError:
+        os.unlink(tmp)  # our own pid's leftover from a killed run
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE))
+    except PermissionError as exc:
+        raise LocalDataError(f"cannot create the inventory in {directory}: {exc.strerror}") from None
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            Inventory(conn, tmp)._migrate()
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    except sqlite3.OperationalError as exc:
+        raise local_error(path, exc) from None
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
 
 
 def check_name(name: str) -> str:
@@ -93,22 +148,14 @@ class TokenRecord:
     last_used_at: datetime | None = None
     env: dict[str, str] = field(default_factory=dict)
     store_versions: dict[str, str] = field(default_factory=dict)
-    # The registry's last word (tokens verify / revoke). It speaks of the value it saw:
-    # policy.registry_state ignores it once the value is rotated after verified_at.
-    verified_at: datetime | None = None
-    verify_result: str | None = None
-    registry_expires_at: datetime | None = None
-    registry_scopes: tuple[str, ...] | None = None
-    registry_key: str | None = None  # the registry's id of the token (npm), not a secret
 
     def with_(self, **changes) -> "TokenRecord":
         return replace(self, **changes)
 
     def to_row(self) -> dict:
         row = asdict(self)
-        for key in ("created_at", "rotated_at", "expires_at", "last_used_at", "verified_at", "registry_expires_at"):
+        for key in ("created_at", "rotated_at", "expires_at", "last_used_at"):
             row[key] = to_iso(row[key])
-        row["registry_scopes"] = None if self.registry_scopes is None else json.dumps(list(self.registry_scopes))
         row["stores"] = json.dumps(list(self.stores))
         row["env"] = json.dumps(self.env, sort_keys=True)
         row["store_versions"] = json.dumps(self.store_versions, sort_keys=True)
@@ -132,11 +179,6 @@ class TokenRecord:
             last_used_at=from_iso(row["last_used_at"]),
             env={} if env == "{}" else json.loads(env),
             store_versions={} if versions == "{}" else json.loads(versions),
-            verified_at=from_iso(row["verified_at"]),
-            verify_result=row["verify_result"],
-            registry_expires_at=from_iso(row["registry_expires_at"]),
-            registry_scopes=None if row["registry_scopes"] is None else tuple(json.loads(row["registry_scopes"])),
-            registry_key=row["registry_key"],
         )
 
 
@@ -148,7 +190,6 @@ def _stores(text: str) -> tuple[str, ...]:
 _COLUMNS = (
     "name", "kind", "purpose", "scope", "repository", "created_at", "rotated_at", "rotate_every",
     "expires_at", "stores", "fingerprint", "last_used_at", "env", "store_versions",
-    "verified_at", "verify_result", "registry_expires_at", "registry_scopes", "registry_key",
 )  # fmt: skip
 
 
@@ -173,12 +214,15 @@ class Inventory:
 
     @classmethod
     def open(cls, directory: Path) -> "Inventory":
-        ensure_private_dir(directory)
+        """Open (or, only when the file does not exist, create) the inventory in `directory`.
+
+        The directory and file are checked first (paths.py); an empty or non-SQLite
+        file is a damaged inventory, never taken as an empty one."""
+        directory = ensure_private_dir(directory)
         path = directory / DB_NAME
-        if not path.exists():
-            # Create the file 0600 before SQLite touches it; SQLite gives its -wal
-            # and -shm files the permissions of the database file.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        if check_private_file(path) is None:
+            _create(directory, path)
+        _check_header(path)
         private_file(path)
         try:
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -190,8 +234,10 @@ class Inventory:
             conn.execute("PRAGMA synchronous = NORMAL")
             inventory = cls(conn, path)
             inventory._migrate()
+        except sqlite3.OperationalError as exc:
+            raise local_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
-            raise InventoryError(f"inventory {path}: cannot open ({exc})") from None
+            raise damaged(path, str(exc)) from None
         for suffix in ("-wal", "-shm"):
             private_file(Path(f"{path}{suffix}"))
         return inventory
@@ -226,15 +272,24 @@ class Inventory:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the lock up front (no upgrade deadlock)."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise local_error(self.path, exc) from None
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise local_error(self.path, exc) from None
             raise
         else:
             crash_point("inventory.commit")
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise local_error(self.path, exc) from None
 
     # -- reads ---------------------------------------------------------------
     def get(self, name: str) -> TokenRecord:
@@ -251,14 +306,12 @@ class Inventory:
         return [TokenRecord.from_row(r) for r in self._conn.execute("SELECT * FROM tokens ORDER BY name")]
 
     def summaries(self) -> list[tuple]:
-        """(name, kind, purpose, rotated_at, rotate_every, expires_at, stores, verified_at,
-        verify_result, registry_expires_at) as raw tuples: the hot path of `list` and
-        `remind` on large inventories."""
+        """(name, kind, purpose, rotated_at, rotate_every, expires_at, stores) as raw
+        tuples: the hot path of `list` and `remind` on large inventories."""
         cursor = self._conn.cursor()
         cursor.row_factory = None
         return cursor.execute(
-            "SELECT name, kind, purpose, rotated_at, rotate_every, expires_at, stores,"
-            " verified_at, verify_result, registry_expires_at FROM tokens ORDER BY name"
+            "SELECT name, kind, purpose, rotated_at, rotate_every, expires_at, stores FROM tokens ORDER BY name"
         ).fetchall()
 
     def __len__(self) -> int:
@@ -297,19 +350,6 @@ class Inventory:
             row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise TokenNotFound(name)
-            record = TokenRecord.from_row(row).with_(**changes)
-            data = record.to_row()
-            assignments = ", ".join(f"{c} = :{c}" for c in changes)
-            conn.execute(f"UPDATE tokens SET {assignments} WHERE name = :name", data)
-        return record
-
-    def update_if_value(self, name: str, fingerprint: str, **changes) -> TokenRecord | None:
-        """Like update, but only while the record still describes the value with this
-        fingerprint (a rotation in between makes what was learned about the old value moot)."""
-        with self.transaction() as conn:
-            row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
-            if row is None or row["fingerprint"] != fingerprint:
-                return None
             record = TokenRecord.from_row(row).with_(**changes)
             data = record.to_row()
             assignments = ", ".join(f"{c} = :{c}" for c in changes)

@@ -1,14 +1,40 @@
-"""Where tokenward keeps its config and data, and the permissions it keeps them at."""
+"""Where tokenward keeps its config and data, and the checks before it trusts them.
+
+The data dir is trusted the way OpenSSH trusts `~/.ssh` (misc.c `safe_path`): a file
+another user can change or replace would let them plant an inventory (its env templates
+run in `tokens exec`) or read what we write. So, before use:
+
+- the data dir is a directory (symlinks resolved), owned by us and writable by nobody
+  else; the files we open in it (inventory, audit log, ...) are regular files, not
+  symlinks, owned by us and writable by nobody else;
+- every existing ancestor of the data dir is owned by us or root, and writable by nobody
+  else, except (a) a sticky directory such as /tmp, where others cannot rename or remove
+  our entry, and (b) "harmless group-writability" as Debian's OpenSSH allows it: the group
+  is the owner's own primary group and lists no other member (user-private groups, umask 002).
+
+Anything else is refused with one line naming the path and the fix; we never chmod a
+directory or file that is not ours. Our own data dir and files are tightened to 0700 /
+0600 when they are merely readable by others (best effort: a read-only file system just
+keeps them as they are), and missing directories are created 0700 whatever the umask.
+"""
 
 from __future__ import annotations
 
+import errno
+import grp
 import os
+import pwd
 import stat
 from pathlib import Path
+
+from tokenward.errors import LocalDataError, UnsafeDataDir
 
 APP_NAME = "tokenward"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+_trusted: set[tuple] = set()  # directories already checked by this process
 
 
 def config_path(explicit: str | None) -> tuple[Path, bool]:
@@ -32,27 +58,171 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def _who(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _private_group(st: os.stat_result) -> bool:
+    """Debian OpenSSH's "harmless group-writability": the group is the owner's own."""
+    try:
+        owner = pwd.getpwuid(st.st_uid)
+        group = grp.getgrgid(st.st_gid)
+    except KeyError:
+        return False
+    return owner.pw_gid == st.st_gid and set(group.gr_mem) <= {owner.pw_name}
+
+
+def _writable_by_others(st: os.stat_result) -> bool:
+    if not st.st_mode & _OTHERS_WRITE:
+        return False
+    if st.st_mode & stat.S_IWOTH:
+        return True
+    return not _private_group(st)
+
+
+def _check_ancestor(path: Path, st: os.stat_result, uid: int) -> None:
+    if st.st_uid not in (uid, 0):
+        raise UnsafeDataDir(
+            f"data dir parent {path} belongs to {_who(st.st_uid)}, who could replace the data dir: "
+            "set TOKENS_HOME to a directory under your own home"
+        )
+    if _writable_by_others(st) and not st.st_mode & stat.S_ISVTX:
+        raise UnsafeDataDir(
+            f"data dir parent {path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}), who could "
+            f"replace the data dir: chmod go-w {path}, or set TOKENS_HOME elsewhere"
+        )
+
+
+def _check_ancestors(start: Path, uid: int) -> None:
+    for parent in [start, *start.parents]:
+        _check_ancestor(parent, os.stat(parent), uid)
+
+
+def _check_own_dir(path: Path, st: os.stat_result, uid: int) -> None:
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeDataDir(f"data dir {path} is not a directory: point TOKENS_HOME at a directory")
+    if st.st_uid != uid:
+        raise UnsafeDataDir(
+            f"data dir {path} belongs to {_who(st.st_uid)}, not to you ({_who(uid)}): "
+            "set TOKENS_HOME to a directory of your own (it is created 0700)"
+        )
+    if _writable_by_others(st):
+        raise UnsafeDataDir(
+            f"data dir {path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}): check that every "
+            f"file in it is yours, then chmod 700 {path}"
+        )
+
+
+def _mkdir_private(path: Path) -> None:
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        return  # created meanwhile (by us, or checked below like any existing one)
+    os.chmod(path, DIR_MODE)  # ours, just made: exactly 0700 whatever the umask
+
+
 def ensure_private_dir(path: Path) -> Path:
-    """Create the directory 0700 (and tighten it if it exists looser)."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode != DIR_MODE:
-        os.chmod(path, DIR_MODE)
-    return path
+    """Check (and create 0700, parents included) a directory we keep data in.
+
+    Returns the resolved path; raises UnsafeDataDir when it is not ours to trust."""
+    path = Path(os.path.abspath(path))
+    uid = os.geteuid()
+    try:
+        resolved = path.resolve()
+        try:
+            st = os.stat(resolved)
+        except FileNotFoundError:
+            missing = [resolved]
+            while not missing[-1].parent.exists():
+                missing.append(missing[-1].parent)
+            _check_ancestors(missing[-1].parent, uid)
+            for directory in reversed(missing):
+                _mkdir_private(directory)
+            st = os.stat(resolved)
+        except NotADirectoryError:
+            raise UnsafeDataDir(f"{path}: a parent of it is not a directory; point TOKENS_HOME at a directory") from None
+        key = (st.st_dev, st.st_ino, st.st_mode, st.st_uid, str(resolved))
+        if key in _trusted:
+            return resolved
+        _check_own_dir(resolved, st, uid)
+        _check_ancestors(resolved.parent, uid)
+    except PermissionError as exc:
+        raise UnsafeDataDir(f"cannot use the data dir {path}: {exc.strerror} ({exc.filename})") from None
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        _best_effort_chmod(resolved, DIR_MODE)
+    _trusted.add(key)
+    return resolved
+
+
+def _best_effort_chmod(path: Path | int, mode: int) -> None:
+    try:
+        if isinstance(path, int):
+            os.fchmod(path, mode)
+        else:
+            os.chmod(path, mode, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EPERM, errno.EACCES):
+            raise
+
+
+def not_writable(path: Path, exc: OSError) -> LocalDataError:
+    """The clear error for a data file or directory we may not write."""
+    try:
+        mode = f" (mode {stat.S_IMODE(os.stat(path).st_mode):o})"
+    except OSError:
+        mode = ""
+    if exc.errno == errno.EROFS:
+        return LocalDataError(f"{path} is on a read-only file system")
+    return LocalDataError(f"{path} is not writable{mode}: chmod u+w {path}")
+
+
+def check_private_file(path: Path, st: os.stat_result | None = None) -> os.stat_result | None:
+    """Refuse a data file that is a symlink, not ours or writable by others; tighten it
+    to 0600 when it is only readable by others. None when it does not exist."""
+    if st is None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+        raise UnsafeDataDir(f"{path} is not a regular file (a symlink or other): move it away")
+    uid = os.geteuid()
+    if st.st_uid != uid:
+        raise UnsafeDataDir(f"{path} belongs to {_who(st.st_uid)}, not to you ({_who(uid)}): move it away")
+    if st.st_mode & _OTHERS_WRITE:
+        raise UnsafeDataDir(
+            f"{path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}): check it, then chmod 600 {path}"
+        )
+    return st
 
 
 def private_file(path: Path) -> Path:
-    """Make sure an existing file is 0600."""
-    try:
-        if stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
-            os.chmod(path, FILE_MODE)
-    except FileNotFoundError:
-        pass
+    """Check an existing data file and take away read access from others (never add any)."""
+    st = check_private_file(path)
+    if st is not None and stat.S_IMODE(st.st_mode) & 0o077:
+        _best_effort_chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
     return path
 
 
-def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND):
-    """Open a file that is created 0600 from the first byte (no chmod race)."""
-    fd = os.open(path, flags, FILE_MODE)
-    private_file(path)
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND) -> int:
+    """Open a data file: created 0600 from the first byte (no chmod race), never through
+    a symlink, and refused when another user owns it or may write it."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeDataDir(f"{path} is a symlink: move it away") from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise not_writable(path, exc) from None
+        raise
+    try:
+        st = check_private_file(path, os.fstat(fd))
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            _best_effort_chmod(fd, stat.S_IMODE(st.st_mode) & 0o700)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd

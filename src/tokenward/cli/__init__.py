@@ -3,6 +3,7 @@ imports click. Subcommands are imported when used, so `tokens list` stays fast."
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -10,7 +11,7 @@ import sys
 import click
 
 from tokenward import __version__
-from tokenward.errors import ExitStatus, TokenwardError
+from tokenward.errors import ExitStatus, InventoryError, LocalDataError, OutputError, TokenwardError, take_deferred
 
 LAZY_COMMANDS: dict[str, str] = {
     "add": "tokenward.cli.inventory_cmds:add",
@@ -29,8 +30,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "schedule": "tokenward.cli.schedule_cmd:schedule",
     "calendar": "tokenward.cli.calendar_cmd:calendar",
     "report": "tokenward.cli.report_cmd:report",
-    "verify": "tokenward.cli.verify_cmd:verify",
-    "revoke": "tokenward.cli.verify_cmd:revoke",
 }
 
 SHORT_HELP = {
@@ -50,12 +49,18 @@ SHORT_HELP = {
     "schedule": "Install, remove or print the scheduled reminder job.",
     "calendar": "Write an iCalendar feed of every token's deadline.",
     "report": "Write one self-contained HTML page of every token's state.",
-    "verify": "Ask each token's registry whether its value is live.",
-    "revoke": "Revoke a token at its registry and mark it revoked.",
 }
 
 
+_invoked: dict[str, str] = {}  # the subcommand this run resolved, for main()
+
+
 class LazyGroup(click.Group):
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        _invoked["name"] = name or ""
+        return name, command, rest
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
@@ -103,15 +108,71 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class _ClosedOutput:
+    """Stands in for a standard output that was closed before we started (`>&-`), so
+    a command that prints its result fails with one clear line instead of a crash."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, data) -> int:
+        raise OutputError("standard output is closed: nowhere to print the result (do not close it with >&-)")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    @property
+    def buffer(self) -> "_ClosedOutput":
+        return self
+
+
+def _output_failure(exc: OSError | None = None) -> OutputError | None:
+    """An OutputError when standard output cannot take what we wrote to it, else None."""
+    stream = sys.stdout
+    if stream is None or isinstance(stream, _ClosedOutput):
+        return None
+    try:
+        stream.flush()
+    except OSError as flush_exc:
+        exc = flush_exc
+    else:
+        return None
+    # Let the interpreter's own final flush succeed quietly.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    return OutputError(f"cannot write the output: {exc.strerror or exc}")
+
+
+def _environment_error(exc: OSError) -> TokenwardError:
+    """An OSError that escaped a command: the machine's problem (permissions, space,
+    a missing path), reported as such, never as an internal error."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    error = LocalDataError(f"{exc.strerror or type(exc).__name__}{where}")
+    return error
+
+
+def _report(error: TokenwardError) -> None:
+    click.echo(f"Error: {_one_line(str(error))}", err=True)
+
+
 def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
     args = sys.argv[1:] if argv is None else argv
     head = args[: args.index("--")] if "--" in args else args
     debug = "--debug" in head or os.environ.get("TOKENS_DEBUG") == "1"
+    take_deferred()
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()  # type: ignore[assignment]
     try:
         result = cli.main(args=args, prog_name=prog_name, standalone_mode=False)
     except TokenwardError as exc:
-        click.echo(f"Error: {_one_line(str(exc))}", err=True)
-        sys.exit(int(exc.exit_status))
+        _exit_with(exc)
     except click.exceptions.NoArgsIsHelpError as exc:
         # `tokens` or `tokens schedule` alone: the normal help, as click shows it (exit 2).
         exc.show()
@@ -124,6 +185,8 @@ def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
         click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
         sys.exit(int(ExitStatus.BAD_INPUT))
     except (KeyboardInterrupt, click.exceptions.Abort):
+        for error in take_deferred():
+            _report(error)
         click.echo("Interrupted.", err=True)
         sys.exit(int(ExitStatus.INTERRUPTED))
     except BrokenPipeError:
@@ -132,12 +195,35 @@ def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
             sys.stdout = None  # type: ignore[assignment]
         finally:
             os._exit(0)
+    except OSError as exc:
+        if debug:
+            raise
+        _exit_with(_output_failure(exc) or _environment_error(exc))
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:
             raise
+        if type(exc).__module__ == "sqlite3":
+            _exit_with(InventoryError(f"inventory: {exc}"))
         click.echo(
             f"Error: internal error ({type(exc).__name__}); rerun with --debug for a traceback and report it",
             err=True,
         )
         sys.exit(70)
-    sys.exit(result if isinstance(result, int) else 0)
+    status = result if isinstance(result, int) else 0
+    failure = _output_failure()
+    if failure is not None:
+        _exit_with(failure)
+    deferred = take_deferred()
+    for error in deferred:
+        _report(error)
+    if deferred and _invoked.get("name") != "exec":
+        # `exec` keeps the command's own status: its work (an upload) is done either way.
+        status = max(status, *(int(e.exit_status) for e in deferred))
+    sys.exit(status)
+
+
+def _exit_with(error: TokenwardError) -> None:
+    for earlier in take_deferred():
+        _report(earlier)
+    _report(error)
+    sys.exit(int(error.exit_status))

@@ -10,6 +10,11 @@ from tokenward.app import App
 from tokenward.output import Terminal
 
 
+# Commands that change the inventory or the audit log: checked for writability before
+# they do anything (a --dry-run changes nothing and is not).
+WRITING_COMMANDS = {"add", "rotate", "remove", "sync", "rollback", "import", "exec", "edit", "revoke", "push", "verify"}
+
+
 def pass_app(func):
     """Hand the command a loaded App and a Terminal; close the inventory afterwards."""
 
@@ -19,6 +24,8 @@ def pass_app(func):
         obj = ctx.find_root().obj or {}
         app = App.load(obj.get("config_file"))
         try:
+            if ctx.info_name in WRITING_COMMANDS and not kwargs.get("dry_run"):
+                app.check_writable()
             return func(app, Terminal.detect(), *args, **kwargs)
         finally:
             app.close()
