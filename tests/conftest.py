@@ -141,3 +141,10 @@ def file_keyring(tmp_path, monkeypatch) -> Path:
     if root not in sys.path:
         sys.path.insert(0, root)
     return path
+
+
+@pytest.fixture(scope="session")
+def verdaccio(server_dir):
+    server = servers.start_verdaccio(server_dir)
+    yield server
+    server.stop()

@@ -117,3 +117,70 @@ def start_pypiserver(workdir: Path, htpasswd: Path, packages: Path) -> Server:
     url = f"http://127.0.0.1:{port}"
     argv = [server, "run", "-i", "127.0.0.1", "-p", str(port), "-P", str(htpasswd), "-a", "update", str(packages)]
     return start(argv, url, f"{url}/simple/", workdir / "pypiserver.log")
+
+
+VERDACCIO_DIR = Path(__file__).resolve().parent / "verdaccio"
+VERDACCIO_CONFIG = """\
+storage: {storage}
+auth:
+  htpasswd:
+    file: {htpasswd}
+    max_users: 1000
+uplinks: {{}}
+packages:
+  '@*/*':
+    access: $authenticated
+    publish: $authenticated
+  '**':
+    access: $authenticated
+    publish: $authenticated
+security:
+  api:
+    legacy: true
+log: {{ type: stdout, format: pretty, level: warn }}
+"""
+
+
+def start_verdaccio(workdir: Path) -> Server:
+    """A real npm registry (verdaccio 6.8.0, installed by `scripts/bootstrap test` into
+    tests/verdaccio/) with htpasswd auth and a throw-away storage; HOME is the workdir."""
+    exe = VERDACCIO_DIR / "node_modules" / ".bin" / "verdaccio"
+    node = shutil.which("node")
+    if node is None or not exe.exists():
+        unavailable("verdaccio is not installed (run `scripts/bootstrap test`: it needs node and npm)")
+    home = workdir / "verdaccio"
+    home.mkdir(exist_ok=True)
+    config = home / "config.yaml"
+    config.write_text(VERDACCIO_CONFIG.format(storage=home / "storage", htpasswd=home / "htpasswd"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / "xdg"), XDG_DATA_HOME=str(home / "xdg-data"))
+    argv = [node, str(exe), "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+    return start(argv, url + "/", f"{url}/-/ping", home / "verdaccio.log", env=env)
+
+
+def npm_user(registry: str, name: str, password: str) -> str:
+    """Create a user on verdaccio (PUT /-/user/org.couchdb.user:NAME); its login token."""
+    import json
+
+    body = json.dumps({"name": name, "password": password, "email": f"{name}@example.com", "type": "user"}).encode()
+    request = urllib.request.Request(
+        f"{registry.rstrip('/')}/-/user/org.couchdb.user:{name}", data=body, method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["token"]
+
+
+def npm_token(registry: str, login_token: str, password: str) -> tuple[str, str]:
+    """A listed token (POST /-/npm/v1/tokens): (token, key)."""
+    import json
+
+    body = json.dumps({"password": password, "readonly": False, "cidr_whitelist": []}).encode()
+    request = urllib.request.Request(
+        f"{registry.rstrip('/')}/-/npm/v1/tokens", data=body, method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {login_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        data = json.loads(response.read())
+    return data["token"], data["key"]

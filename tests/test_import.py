@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from tests.fixtures_pypiserver import mint
-from tokenward.importers import parse_dotenv, parse_pypirc, scrub_json, scrub_lines, scrub_pypirc
+from tokenward.importers import parse_dotenv, parse_pypirc, scrub_json
+from tokenward.scrub import scrub_lines, scrub_pypirc
 
 PYPI_TOKEN = mint(["foo"], identifier="import-test")
 TEST_TOKEN = "pypi-AgENdGVzdC5weXBpLm9yZw" + "not-parsed"  # not read: kind comes from the section
@@ -65,7 +66,7 @@ def test_parse_pypirc():
 
 def test_scrub_pypirc_keeps_everything_else():
     text = PYPIRC.replace("password = hunter2-private-pass", "password = hunter2\n    continued")
-    scrubbed = scrub_pypirc(text, {"pypi", "private"})
+    scrubbed = scrub_pypirc(text, {PYPI_TOKEN, "hunter2\ncontinued"})
     assert "password" not in scrubbed and "continued" not in scrubbed
     assert "# my uploads" in scrubbed and "username = alice" in scrubbed and "repository = https://pypi.example.com/legacy/" in scrubbed
 
@@ -183,3 +184,43 @@ def test_import_from_twines_keyring_slot(tokens, kr):
             keyring.delete_password("https://upload.pypi.org/legacy/", "__token__")
         except Exception:  # noqa: BLE001
             pass
+
+
+# -- JSON keys and .env names (issue 9 item 18) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"name": "a", "value": "ghp_aaaaaaaaaaaaaaaaaaaaSECRET"}\n{"name": "b", "value": "ghp_bbbbbbbbbbbbbbbbbbbbSECRET", "rotate-every": "30d"}\n',
+         ":2: unknown key 'rotate-every' (did you mean 'rotate_every'?)"),
+        ('[\n  {\n    "name": "a",\n    "value": "ghp_aaaaaaaaaaaaaaaaaaaaSECRET",\n    "expire": "2030-01-01"\n  }\n]\n',
+         ":5: unknown key 'expire' (did you mean 'expires'?)"),
+        ('[{"name": "a", "value": "ghp_aaaaaaaaaaaaaaaaaaaaSECRET"},\n {"name": "b", "value": "x", "\\u001b[31m": 1}]',
+         ":2: unknown key '\\x1b[31m'; known keys: "),
+    ],
+)  # fmt: skip
+def test_json_unknown_keys_are_refused(tokens, kr, tmp_path, text, message):
+    path = tmp_path / "export.json"
+    path.write_text(text)
+    result = tokens("import", str(path), "--scrub")
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1 and message in result.stderr
+    assert "\x1b" not in result.stderr and "SECRET" not in result.stderr
+    assert path.read_text() == text and listing(tokens) == {}
+
+
+def test_dotenv_keeps_the_variable_name(tokens, kr, tmp_path):
+    env = tmp_path / "app.env"
+    env.write_text(f"API_KEY=k-{'x' * 24}\nGITHUB_PAT={GH}\nGH_TOKEN=ghp_OTHERother0123456789abcdefSECRET\n")
+    assert tokens("import", str(env)).returncode == 0
+    assert set(listing(tokens)) == {"api-key", "github-pat", "gh-token"}
+
+    def exported(name: str) -> list[str]:
+        result = tokens("exec", "--token", name, "--", "sh", "-c", "env | grep -E '^(API_KEY|TOKEN|GITHUB_PAT|GH_TOKEN|GITHUB_TOKEN)=' | cut -d= -f1 | sort")
+        assert result.returncode == 0, result
+        return result.stdout.split()
+
+    assert exported("api-key") == ["API_KEY"]  # not TOKEN
+    assert exported("github-pat") == ["GH_TOKEN", "GITHUB_PAT", "GITHUB_TOKEN"]
+    assert exported("gh-token") == ["GH_TOKEN", "GITHUB_TOKEN"]

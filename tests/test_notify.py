@@ -113,7 +113,7 @@ def test_webhook_and_email_arrive_once(tokens, write_config, file_keyring, webho
     assert [t["status"] for t in doc["tokens"]] == ["overdue", "due-soon"]
     assert doc["tokens"][0]["action"].startswith("tokens rotate gh-release")
     assert doc["tokens"][0]["purpose"] == "release bot"
-    assert doc["summary"] == {"expired": 0, "overdue": 1, "due-soon": 1}
+    assert doc["summary"] == {"revoked": 0, "invalid": 0, "expired": 0, "overdue": 1, "due-soon": 1}
     assert "fingerprint" not in doc["tokens"][0]
 
     # The email: over STARTTLS, logged in with the password read from the keyring.

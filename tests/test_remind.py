@@ -63,7 +63,7 @@ def test_within_widens_due_soon(tokens, inventory):
     result = tokens("remind", "--within", "45d", "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert report["summary"] == {"expired": 1, "overdue": 1, "due-soon": 2}
+    assert report["summary"] == {"revoked": 0, "invalid": 0, "expired": 1, "overdue": 1, "due-soon": 2}
     soon = [t for t in report["tokens"] if t["status"] == "due-soon"]
     assert [(t["name"], t["days"]) for t in soon] == [("npm-soon", 10), ("gl-later", 30)]
     assert report["source"] == "local"

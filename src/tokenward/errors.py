@@ -99,6 +99,25 @@ class TokenExpired(TokenwardError):
     exit_status = ExitStatus.BAD_INPUT
 
 
+class RegistryError(TokenwardError):
+    """A registry (PyPI, GitHub, GitLab, npm, ...) failed or refused; `registry` names its host."""
+
+    exit_status = ExitStatus.STORE
+
+    def __init__(self, registry: str, message: str) -> None:
+        super().__init__(f"registry {registry}: {message}")
+        self.registry = registry
+        self.reason = message
+
+
+class RegistryUnreachable(RegistryError):
+    """Network error, timeout, 5xx, rate limit, redirect elsewhere, or an answer not as documented."""
+
+
+class RegistryRefused(RegistryError):
+    """The registry rejects the token itself (401/403): it is already invalid there."""
+
+
 # Errors found after a command's work was done (the audit log could not be written):
 # the command still reports what it did, then the CLI prints these and exits non-zero.
 _deferred: list[TokenwardError] = []

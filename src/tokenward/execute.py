@@ -108,7 +108,14 @@ def plan_exec(
                 warnings.append(f"{token} may not fit {describe_target(target)}: {reason}")
     name = record.name
     state = view(record, app.now, app.config.warn_before)
+    if state.status in ("revoked", "invalid"):
+        raise TokenExpired(
+            f"{name} is {state.status} at its registry (tokens verify {record.verified_at.date().isoformat()});"
+            f" rotate it first (`tokens rotate {name}`)"
+        )
     if state.status == "expired":
+        if record.expires_at is None or record.expires_at > app.now:
+            raise TokenExpired(f"{name} has expired at its registry; rotate it first (`tokens rotate {name}`)")
         raise TokenExpired(f"{name} expired on {record.expires_at.date().isoformat()}; rotate it first (`tokens rotate {name}`)")
     if state.status == "overdue":
         message = f"{name} is overdue for rotation (due {state.due_at.date().isoformat()}); run `tokens rotate {name}`"

@@ -3,26 +3,25 @@ values, or twine's keyring slot; and scrubbing the plaintext from the source aft
 
 Everything is read and checked before anything is written: a malformed file is one
 error and changes nothing. Error messages name files, lines and sections, never values.
+Scrubbing (removing the values from the file afterwards) lives in scrub.py and rewrite.py.
 """
 
 from __future__ import annotations
 
 import configparser
+import difflib
 import json
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from tokenward import lifecycle
+from tokenward import lifecycle, rewrite
 from tokenward.app import App
 from tokenward.errors import TokenwardError, UsageError
 from tokenward.inventory import NAME_RE
-from tokenward.paths import FILE_MODE
 from tokenward.policy import parse_date, parse_period
-from tokenward.publishers import parse_env_templates
+from tokenward.publishers import KIND_ENV, parse_env_templates
 from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD, detect_kind, fingerprint, inspect
 from tokenward.values import check_value
 
@@ -59,6 +58,20 @@ class Source:
     found: list[Found]
     skipped: list[str] = field(default_factory=list)  # notes on entries not imported
     text: str = ""
+    snapshot: rewrite.Snapshot | None = None  # the file as read, when it is to be scrubbed
+
+
+# The line breaks Python's text files split on (and so twine reading `.pypirc`); not
+# str.splitlines(), which also splits at \f, \x1c-\x1e, \x85 and U+2028.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+
+
+def physical_lines(text: str) -> list[str]:
+    """The lines of `text`, each with its own line ending (joined, they give `text` back)."""
+    lines = _LINE.findall(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def token_name(raw: str) -> str:
@@ -104,6 +117,7 @@ def parse_pypirc(text: str, label: str) -> Source:
     skipped: list[str] = []
     for section in sections:
         if not parser.has_section(section):
+            skipped.append(f"index-servers names {section!r}, but there is no [{section}] section")
             continue
         if not parser.has_option(section, "password"):
             skipped.append(f"[{section}] has no password")
@@ -134,27 +148,6 @@ def parse_pypirc(text: str, label: str) -> Source:
     return Source(None, "pypirc", found, skipped, text)
 
 
-def scrub_pypirc(text: str, sections: set[str]) -> str:
-    """The file without the `password` options of these sections; everything else kept."""
-    out: list[str] = []
-    section = None
-    dropping = False
-    for line in text.splitlines(keepends=True):
-        header = re.match(r"^\s*\[([^\]]+)\]", line)
-        if header:
-            section = header.group(1).strip()
-            dropping = False
-        elif dropping and line.strip() and line[:1] in (" ", "\t"):
-            continue  # a continuation line of the password
-        else:
-            dropping = False
-            if section in sections and re.match(r"^\s*password\s*[=:]", line, re.IGNORECASE):
-                dropping = True
-                continue
-        out.append(line)
-    return "".join(out)
-
-
 # -- .env ------------------------------------------------------------------------
 
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$")
@@ -176,17 +169,39 @@ def _dotenv_value(raw: str, where: str) -> str:
     return re.split(r"\s+#", raw, maxsplit=1)[0].strip()
 
 
-def parse_dotenv(text: str, label: str) -> Source:
-    found: list[Found] = []
-    skipped: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _dotenv_lines(text: str, label: str):
+    """(line number, KEY, value) of every assignment; comments and blank lines skipped."""
+    for number, line in enumerate(physical_lines(text), start=1):
+        line = line.rstrip("\r\n")
         where = f"{label}:{number}"
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _DOTENV_LINE.match(line)
         if not match:
             raise UsageError(f"{where}: not a KEY=VALUE line")
-        key, value = match.group(1), _dotenv_value(match.group(2), where)
+        yield number, match.group(1), _dotenv_value(match.group(2), where)
+
+
+def dotenv_values(text: str) -> list[tuple[int, str]]:
+    """(line number, value) of every assignment that parses (for checking a scrubbed file)."""
+    out = []
+    for number, line in enumerate(physical_lines(text), start=1):
+        try:
+            out.extend((number, value) for _n, _key, value in _dotenv_lines(line, ""))
+        except UsageError:
+            out.append((number, line))
+    return out
+
+
+# Kinds whose variables `tokens exec` picks per publish tool (and narrows): an env
+# mapping on the record would replace that, so the .env name is not kept for them.
+_TOOL_KINDS = ("pypi", "testpypi", "npm")
+
+
+def parse_dotenv(text: str, label: str) -> Source:
+    found: list[Found] = []
+    skipped: list[str] = []
+    for number, key, value in _dotenv_lines(text, label):
         if not value:
             skipped.append(f"{key} (line {number}) is empty")
             continue
@@ -194,13 +209,16 @@ def parse_dotenv(text: str, label: str) -> Source:
         if kind == "generic" and not SECRET_NAME.search(key):
             skipped.append(f"{key} (line {number}) does not look like a token")
             continue
-        found.append(Found(name=token_name(key.replace("_", "-")), value=value, where=f"line {number}", purpose=f"imported from {label} {key}", locator=number))
+        entry = Found(name=token_name(key.replace("_", "-")), value=value, where=f"line {number}", purpose=f"imported from {label} {key}", locator=number)
+        # `tokens exec` hands the token to the child under the variable the file used
+        # (as `tokens add --env KEY={value}` would record it), besides the kind's own.
+        defaults = KIND_ENV.get(kind or "pypi", {})
+        if kind not in (None, *_TOOL_KINDS) and key not in defaults:
+            templates = {} if kind == "generic" else dict(defaults)
+            templates[key] = "{value}"
+            entry.env = templates
+        found.append(entry)
     return Source(None, "dotenv", found, skipped, text)
-
-
-def scrub_lines(text: str, numbers: set[int]) -> str:
-    lines = text.splitlines(keepends=True)
-    return "".join(line for number, line in enumerate(lines, start=1) if number not in numbers)
 
 
 # -- JSON ------------------------------------------------------------------------
@@ -209,41 +227,76 @@ JSON_FIELDS = {
     "name", "value", "kind", "purpose", "scope", "repository", "created", "created_at", "rotate_every",
     "expires", "expires_at", "stores", "env",
 }  # fmt: skip
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def _json_records(text: str, label: str) -> tuple[list[dict], bool]:
-    stripped = text.strip()
-    if not stripped:
+def _json_array(text: str, label: str) -> list[tuple[object, int, int]]:
+    """The records of a JSON array with the offsets where each starts and ends."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{label}: not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
+    if not isinstance(data, list):
+        raise UsageError(f"{label}: expected an array of records")
+    decoder = json.JSONDecoder()
+    spans = []
+    index = _JSON_SPACE.match(text, 0).end() + 1  # after '['
+    for _ in data:
+        start = _JSON_SPACE.match(text, index).end()
+        record, end = decoder.raw_decode(text, start)
+        spans.append((record, start, end))
+        index = _JSON_SPACE.match(text, end).end() + 1  # after ',' (or ']')
+    return spans
+
+
+def _json_records(text: str, label: str) -> tuple[list[tuple[object, int, int] | None], bool]:
+    """(record, start, end) per record, None for blank lines of JSON lines; and whether
+    the file is one array."""
+    if not text.strip():
         return [], False
-    if stripped.startswith("["):
-        try:
-            data = json.loads(stripped)
-        except ValueError as exc:
-            raise UsageError(f"{label}: not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
-        if not isinstance(data, list):
-            raise UsageError(f"{label}: expected an array of records")
-        return data, True
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    if text.lstrip().startswith("["):
+        return list(_json_array(text, label)), True
+    records: list[tuple[object, int, int] | None] = []
+    offset = 0
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             records.append(None)
-            continue
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            raise UsageError(f"{label}:{number}: not a JSON object (one record per line)") from None
+        else:
+            try:
+                records.append((json.loads(line), offset, offset + len(line)))
+            except ValueError:
+                raise UsageError(f"{label}:{number}: not a JSON object (one record per line)") from None
+        offset += len(line) + 1
     return records, False
+
+
+def _unknown_key(text: str, record: dict, start: int, end: int) -> tuple[str, int] | None:
+    for key in record:
+        if key not in JSON_FIELDS:
+            found = re.search(re.escape(json.dumps(key)) + r"[ \t\n\r]*:", text[start:end])
+            return key, text.count("\n", 0, start + (found.start() if found else 0)) + 1
+    return None
 
 
 def parse_json(text: str, label: str) -> Source:
     records, _is_array = _json_records(text, label)
     found: list[Found] = []
-    for index, record in enumerate(records):
-        if record is None:
+    for index, item in enumerate(records):
+        if item is None:
             continue
-        where = f"{label} record {index + 1}"
+        record, start, end = item
+        line = text.count("\n", 0, start) + 1
+        where = f"{label}:{line} (record {index + 1})" if _is_array else f"{label}:{line}"
         if not isinstance(record, dict):
             raise UsageError(f"{where}: not a JSON object")
+        unknown = _unknown_key(text, record, start, end)
+        if unknown:
+            key, key_line = unknown
+            hint = difflib.get_close_matches(key, sorted(JSON_FIELDS), n=1, cutoff=0.6)
+            shown = repr(key if len(key) <= 40 else key[:40] + "...")
+            raise UsageError(
+                f"{label}:{key_line}: unknown key {shown}" + (f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(sorted(JSON_FIELDS))}")
+            )
         for key in ("name", "value"):
             if not isinstance(record.get(key), str) or not record.get(key):
                 raise UsageError(f"{where}: needs a string {key!r}")
@@ -277,31 +330,42 @@ def parse_json(text: str, label: str) -> Source:
 
 
 def scrub_json(text: str, indexes: set[int]) -> str:
+    """The text without the "value" of these records; JSON lines keep every other line."""
     records, is_array = _json_records(text, "")
     cleaned = []
-    for index, record in enumerate(records):
+    for index, item in enumerate(records):
+        record = item[0] if item is not None else None
         if isinstance(record, dict) and index in indexes:
             record = {k: v for k, v in record.items() if k != "value"}
         cleaned.append(record)
     if is_array:
         return json.dumps(cleaned, indent=2) + "\n"
-    lines = text.splitlines()
-    out = [line if cleaned[i] is None or i not in indexes else json.dumps(cleaned[i]) for i, line in enumerate(lines)]
-    return "\n".join(out) + "\n"
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if i in indexes and cleaned[i] is not None:
+            lines[i] = json.dumps(cleaned[i]) + ("\r" if line.endswith("\r") else "")
+    return "\n".join(lines)
 
 
 PARSERS: dict[str, Callable[[str, str], Source]] = {"pypirc": parse_pypirc, "dotenv": parse_dotenv, "json": parse_json}
 
 
-def read_source(path: Path, fmt: str | None) -> Source:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+def read_source(path: Path, fmt: str | None, *, for_scrub: bool = False) -> Source:
+    """Read and parse a source file; `for_scrub` reads the file itself (through links)
+    and remembers what it was, so that the rewrite can check nothing changed."""
+    snapshot = None
+    if for_scrub:
+        snapshot = rewrite.read(path)
+        raw = snapshot.data
+    else:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path} is a directory, not a file") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -309,6 +373,7 @@ def read_source(path: Path, fmt: str | None) -> Source:
     fmt = fmt or detect_format(path, text)
     source = PARSERS[fmt](text, str(path))
     source.path = path
+    source.snapshot = snapshot
     return source
 
 
@@ -338,6 +403,7 @@ class Plan:
     add: list[Found] = field(default_factory=list)
     present: list[tuple[Found, str]] = field(default_factory=list)  # (entry, existing token with that value)
     notes: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)  # one value imported under several names
 
 
 def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str | None = None, prefix: str = "") -> Plan:
@@ -349,6 +415,7 @@ def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str
     existing = {r.fingerprint: r.name for r in app.inventory.all()}
     plan = Plan(notes=list(source.skipped))
     seen: dict[str, str] = {}
+    by_value: dict[str, list[Found]] = {}
     for entry in source.found:
         entry.name = (prefix + entry.name) if prefix else entry.name
         where = f"{source.path or source.format} {entry.where}"
@@ -373,6 +440,7 @@ def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str
         except TokenwardError as exc:
             raise UsageError(f"{where}: {exc}") from None
         fp = fingerprint(entry.value)
+        by_value.setdefault(fp, []).append(entry)
         if fp in existing:
             plan.present.append((entry, existing[fp]))
             plan.notes.append(f"{entry.where} is already in the inventory as {existing[fp]}")
@@ -381,6 +449,13 @@ def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str
             plan.notes.append(f"{entry.where} not imported: a token named {entry.name!r} already exists with another value (use --prefix or --name)")
             continue
         plan.add.append(entry)
+    for entries in by_value.values():
+        added = [e for e in entries if any(e is a for a in plan.add)]
+        if len(added) > 1:
+            plan.shared.append(
+                f"{' and '.join(e.where for e in entries)} hold the same value; it is imported under {len(added)} names "
+                f"({', '.join(e.name for e in added)}): rotating one leaves the others with the old value"
+            )
     return plan
 
 
@@ -403,38 +478,6 @@ def apply(app: App, plan: Plan) -> list[lifecycle.Outcome]:
         )
         outcomes.append(outcome)
     return outcomes
-
-
-def scrub(source: Source, entries: list[Found], now: datetime) -> Path | None:
-    """Remove these entries' values from the source file, keeping a 0600 backup. Returns the backup."""
-    if not entries or source.path is None:
-        return None
-    locators = {e.locator for e in entries}
-    if source.format == "pypirc":
-        text = scrub_pypirc(source.text, {str(x) for x in locators})
-    elif source.format == "dotenv":
-        text = scrub_lines(source.text, {int(x) for x in locators})  # type: ignore[arg-type]
-    else:
-        text = scrub_json(source.text, {int(x) for x in locators})  # type: ignore[arg-type]
-    path = source.path
-    backup = path.with_name(f"{path.name}.tokenward-{now.strftime('%Y%m%dT%H%M%S')}.bak")
-    n = 1
-    while backup.exists():
-        n += 1
-        backup = path.with_name(f"{path.name}.tokenward-{now.strftime('%Y%m%dT%H%M%S')}-{n}.bak")
-    fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(source.text)
-    mode = path.stat().st_mode & 0o777
-    tmp = path.with_name(f".{path.name}.tokenward-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode & 0o600 or FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return backup
 
 
 def scrub_keyring(entries: list[Found]) -> None:

@@ -57,6 +57,14 @@ _MIGRATIONS: list[str] = [
         started_at TEXT NOT NULL
     );
     """,
+    # version 2: what `tokens verify` / `tokens revoke` last learned from the registry
+    """
+    ALTER TABLE tokens ADD COLUMN verified_at TEXT;
+    ALTER TABLE tokens ADD COLUMN verify_result TEXT;
+    ALTER TABLE tokens ADD COLUMN registry_expires_at TEXT;
+    ALTER TABLE tokens ADD COLUMN registry_scopes TEXT;
+    ALTER TABLE tokens ADD COLUMN registry_key TEXT
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -148,14 +156,22 @@ class TokenRecord:
     last_used_at: datetime | None = None
     env: dict[str, str] = field(default_factory=dict)
     store_versions: dict[str, str] = field(default_factory=dict)
+    # The registry's last word (tokens verify / revoke). It speaks of the value it saw:
+    # policy.registry_state ignores it once the value is rotated after verified_at.
+    verified_at: datetime | None = None
+    verify_result: str | None = None
+    registry_expires_at: datetime | None = None
+    registry_scopes: tuple[str, ...] | None = None
+    registry_key: str | None = None  # the registry's id of the token (npm), not a secret
 
     def with_(self, **changes) -> "TokenRecord":
         return replace(self, **changes)
 
     def to_row(self) -> dict:
         row = asdict(self)
-        for key in ("created_at", "rotated_at", "expires_at", "last_used_at"):
+        for key in ("created_at", "rotated_at", "expires_at", "last_used_at", "verified_at", "registry_expires_at"):
             row[key] = to_iso(row[key])
+        row["registry_scopes"] = None if self.registry_scopes is None else json.dumps(list(self.registry_scopes))
         row["stores"] = json.dumps(list(self.stores))
         row["env"] = json.dumps(self.env, sort_keys=True)
         row["store_versions"] = json.dumps(self.store_versions, sort_keys=True)
@@ -179,6 +195,11 @@ class TokenRecord:
             last_used_at=from_iso(row["last_used_at"]),
             env={} if env == "{}" else json.loads(env),
             store_versions={} if versions == "{}" else json.loads(versions),
+            verified_at=from_iso(row["verified_at"]),
+            verify_result=row["verify_result"],
+            registry_expires_at=from_iso(row["registry_expires_at"]),
+            registry_scopes=None if row["registry_scopes"] is None else tuple(json.loads(row["registry_scopes"])),
+            registry_key=row["registry_key"],
         )
 
 
@@ -190,6 +211,7 @@ def _stores(text: str) -> tuple[str, ...]:
 _COLUMNS = (
     "name", "kind", "purpose", "scope", "repository", "created_at", "rotated_at", "rotate_every",
     "expires_at", "stores", "fingerprint", "last_used_at", "env", "store_versions",
+    "verified_at", "verify_result", "registry_expires_at", "registry_scopes", "registry_key",
 )  # fmt: skip
 
 
@@ -306,12 +328,14 @@ class Inventory:
         return [TokenRecord.from_row(r) for r in self._conn.execute("SELECT * FROM tokens ORDER BY name")]
 
     def summaries(self) -> list[tuple]:
-        """(name, kind, purpose, rotated_at, rotate_every, expires_at, stores) as raw
-        tuples: the hot path of `list` and `remind` on large inventories."""
+        """(name, kind, purpose, rotated_at, rotate_every, expires_at, stores, verified_at,
+        verify_result, registry_expires_at) as raw tuples: the hot path of `list` and
+        `remind` on large inventories."""
         cursor = self._conn.cursor()
         cursor.row_factory = None
         return cursor.execute(
-            "SELECT name, kind, purpose, rotated_at, rotate_every, expires_at, stores FROM tokens ORDER BY name"
+            "SELECT name, kind, purpose, rotated_at, rotate_every, expires_at, stores,"
+            " verified_at, verify_result, registry_expires_at FROM tokens ORDER BY name"
         ).fetchall()
 
     def __len__(self) -> int:
@@ -350,6 +374,19 @@ class Inventory:
             row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise TokenNotFound(name)
+            record = TokenRecord.from_row(row).with_(**changes)
+            data = record.to_row()
+            assignments = ", ".join(f"{c} = :{c}" for c in changes)
+            conn.execute(f"UPDATE tokens SET {assignments} WHERE name = :name", data)
+        return record
+
+    def update_if_value(self, name: str, fingerprint: str, **changes) -> TokenRecord | None:
+        """Like update, but only while the record still describes the value with this
+        fingerprint (a rotation in between makes what was learned about the old value moot)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
+            if row is None or row["fingerprint"] != fingerprint:
+                return None
             record = TokenRecord.from_row(row).with_(**changes)
             data = record.to_row()
             assignments = ", ".join(f"{c} = :{c}" for c in changes)

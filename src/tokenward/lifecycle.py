@@ -6,6 +6,7 @@ stores first, then the inventory; rotations are journalled before any store writ
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -44,6 +45,15 @@ def store_metadata(record: TokenRecord) -> dict[str, str]:
         "expires_at": to_iso(record.expires_at) or "",
         "fingerprint": record.fingerprint,
     }
+    if record.verified_at is not None:
+        # What the registry last said (tokens verify / revoke), for teammates' inventories.
+        meta.update(
+            verified_at=to_iso(record.verified_at),
+            verify_result=record.verify_result or "",
+            registry_expires_at=to_iso(record.registry_expires_at) or "",
+            registry_scopes=json.dumps(list(record.registry_scopes)) if record.registry_scopes else "",
+            registry_key=record.registry_key or "",
+        )
     return meta
 
 

@@ -29,7 +29,7 @@ from tokenward.policy import Period, from_iso, parse_period, to_iso
 from tokenward.remind import ORDER, Reminder
 
 CHANNELS = ("webhook", "email", "desktop")
-RANK = {"ok": 0, "due-soon": 1, "overdue": 2, "expired": 3}
+RANK = {"ok": 0, "due-soon": 1, "overdue": 2, "expired": 3, "invalid": 4, "revoked": 5}
 DEFAULT_REPEAT = "1d"
 DEFAULT_RETRIES = 3
 DEFAULT_TIMEOUT = 10.0
@@ -199,13 +199,15 @@ def _item(r: Reminder, source: str) -> dict:
 def _line(r: Reminder) -> str:
     status = r.view.status
     when = f"in {r.days}d" if status == "due-soon" else f"{r.days}d ago"
+    if status in ("revoked", "invalid"):
+        when = "at the registry"
     purpose = f" - {r.view.record.purpose}" if r.view.record.purpose else ""
     return f"{r.view.record.name} ({r.view.record.kind}) {status} {when}{purpose}: {r.action}"
 
 
 def title(reminders: list[Reminder]) -> str:
     counts = {s: sum(1 for r in reminders if r.view.status == s) for s in ORDER}
-    words = {"expired": "expired", "overdue": "overdue", "due-soon": "due soon"}
+    words = {"revoked": "revoked", "invalid": "invalid", "expired": "expired", "overdue": "overdue", "due-soon": "due soon"}
     parts = [f"{n} {words[s]}" for s, n in counts.items() if n]
     return "tokenward: " + ", ".join(parts)
 
@@ -452,6 +454,6 @@ def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> in
                 raise ChannelError(f"cannot read the SMTP password token {token!r}: {exc}") from None
         text = body(send, source)
         return with_retries(lambda: send_email(opts, subject, text, password), retries, sleep)
-    urgent = any(r.view.status in ("expired", "overdue") for r in send)
+    urgent = any(r.view.status in ("revoked", "invalid", "expired", "overdue") for r in send)
     send_desktop(opts, subject, body(send, source), urgent)
     return 1

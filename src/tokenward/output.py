@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-COLOURS = {"expired": "31;1", "overdue": "31", "due-soon": "33", "ok": "32"}
+COLOURS = {"revoked": "31;1", "invalid": "31;1", "expired": "31;1", "overdue": "31", "due-soon": "33", "ok": "32"}
 
 
 @dataclass

@@ -13,7 +13,7 @@ from tokenward.errors import UsageError
 if TYPE_CHECKING:
     from dateutil.relativedelta import relativedelta
 
-STATUSES = ("expired", "overdue", "due-soon", "ok")
+STATUSES = ("revoked", "invalid", "expired", "overdue", "due-soon", "ok")
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*([a-z]+)\s*$", re.IGNORECASE)
 _UNIT_WORDS = {"d": "days", "w": "weeks", "mo": "months", "y": "years"}
@@ -152,8 +152,15 @@ def status(
     expires_at: datetime | None,
     warn_before: Period,
     due: datetime | None = None,
+    verify_result: str | None = None,
+    registry_expires_at: datetime | None = None,
 ) -> str:
-    """expired > overdue > due-soon > ok. `due` may be passed when already computed."""
+    """revoked > invalid > expired > overdue > due-soon > ok. `due` may be passed when
+    already computed. The registry's facts (`verify_result`, `registry_expires_at`) must be
+    about the current value: pass them through `registry_state` first."""
+    if verify_result in ("revoked", "invalid", "expired"):
+        return verify_result
+    expires_at = earliest(expires_at, registry_expires_at)
     if expires_at is not None and expires_at <= now:
         return "expired"
     if due is None:
@@ -164,6 +171,22 @@ def status(
     if (due is not None and due <= soon) or (expires_at is not None and expires_at <= soon):
         return "due-soon"
     return "ok"
+
+
+def registry_state(
+    rotated_at: datetime, verified_at: datetime | None, verify_result: str | None, registry_expires_at: datetime | None
+) -> tuple[str | None, datetime | None]:
+    """(verify_result, registry_expires_at) when they describe the current value (verified
+    at or after its last rotation), else (None, None)."""
+    if verified_at is None or verified_at < rotated_at:
+        return None, None
+    return verify_result, registry_expires_at
+
+
+def earliest(*moments: datetime | None) -> datetime | None:
+    """The earliest of the given deadlines (None: no deadline)."""
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
 
 
 @lru_cache(maxsize=8)

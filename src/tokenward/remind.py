@@ -10,7 +10,9 @@ from tokenward.policy import Period, from_iso, stored_period, to_iso
 from tokenward.report import Summary, TokenView, next_deadline, summarize, views
 from tokenward.tokens import TOKEN_PAGE
 
-ORDER = ("expired", "overdue", "due-soon")
+ORDER = ("revoked", "invalid", "expired", "overdue", "due-soon")
+# Reported like expired tokens: the value no longer works (remind exits 1).
+DEAD = ("revoked", "invalid", "expired")
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,13 @@ class SummaryView:
     """A TokenView-shaped wrapper of a report.Summary, for the text report and
     notifications, which need only name, kind, purpose, dates and status."""
 
-    __slots__ = ("record", "status", "due_at")
+    __slots__ = ("record", "status", "due_at", "deadline")
 
     def __init__(self, summary: Summary) -> None:
         self.record = summary
         self.status = summary.status
         self.due_at = summary.due_at
+        self.deadline = summary.deadline
 
 
 def build_fast(rows: list[tuple], now: datetime, warn_before: Period) -> dict[str, list[Reminder]]:
@@ -58,8 +61,10 @@ def _group(items, now: datetime) -> dict[str, list[Reminder]]:
     for v in items:
         if v.status not in groups:
             continue
-        if v.status == "expired":
-            moment = v.record.expires_at
+        if v.status in ("revoked", "invalid"):
+            moment = None  # since the registry said so; `tokens show` has verified_at
+        elif v.status == "expired":
+            moment = v.deadline if v.deadline is not None and v.deadline <= now else None
         elif v.status == "overdue":
             moment = v.due_at
         else:
@@ -75,7 +80,7 @@ def _group(items, now: datetime) -> dict[str, list[Reminder]]:
 
 
 def needs_action(groups: dict[str, list[Reminder]]) -> bool:
-    return bool(groups["expired"] or groups["overdue"])
+    return any(groups[status] for status in (*DEAD, "overdue"))
 
 
 def as_json(groups: dict[str, list[Reminder]], now: datetime) -> dict:
@@ -88,7 +93,13 @@ def as_json(groups: dict[str, list[Reminder]], now: datetime) -> dict:
 
 def as_text(groups: dict[str, list[Reminder]]) -> str:
     lines: list[str] = []
-    titles = {"expired": "Expired", "overdue": "Overdue for rotation", "due-soon": "Due soon"}
+    titles = {
+        "revoked": "Revoked at the registry",
+        "invalid": "Refused by the registry",
+        "expired": "Expired",
+        "overdue": "Overdue for rotation",
+        "due-soon": "Due soon",
+    }
     for status in ORDER:
         items = groups[status]
         if not items:
@@ -96,6 +107,8 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
         lines.append(f"{titles[status]} ({len(items)}):")
         for r in items:
             when = f"{r.days}d ago" if status != "due-soon" else f"in {r.days}d"
+            if status in ("revoked", "invalid"):
+                when = "(tokens verify)"
             purpose = f" - {r.view.record.purpose}" if r.view.record.purpose else ""
             lines.append(f"  {r.view.record.name} ({r.view.record.kind}, {status} {when}){purpose}")
             lines.append(f"    -> {r.action}")
@@ -108,6 +121,8 @@ def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenReco
     """Team mode: inventory records rebuilt from a remote store's metadata (see
     `lifecycle.store_metadata`). Entries whose metadata cannot be read are skipped
     with a warning naming them, so one bad secret does not hide the others."""
+    from tokenward.registries.base import facts_from_metadata
+
     records: list[TokenRecord] = []
     warnings: list[str] = []
     for key in sorted(entries):
@@ -137,6 +152,7 @@ def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenReco
                     expires_at=from_iso(meta.get("expires_at") or None),
                     stores=(store_name,),
                     fingerprint=meta.get("fingerprint", ""),
+                    **facts_from_metadata(meta),
                 )
             )
         except Exception as exc:  # noqa: BLE001 - UsageError, ValueError, TypeError from bad metadata

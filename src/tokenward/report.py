@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from tokenward.inventory import TokenRecord
-from tokenward.policy import Period, due_at, status, stored_period, to_iso
+from tokenward.policy import Period, due_at, earliest, registry_state, status, stored_period, to_iso
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,29 @@ class TokenView:
             "stores": list(r.stores),
             "last_used_at": to_iso(r.last_used_at),
             "fingerprint": r.fingerprint,
+            "deadline": to_iso(self.deadline),
+            "verified_at": to_iso(r.verified_at),
+            "verify_result": r.verify_result,
+            "registry_expires_at": to_iso(r.registry_expires_at),
+            "registry_scopes": None if r.registry_scopes is None else list(r.registry_scopes),
         }
+
+    @property
+    def deadline(self) -> datetime | None:
+        """The effective deadline: rotation due, expires_at, the registry's expiry."""
+        return earliest(self.due_at, self.record.expires_at, self.registry_expires_at)
+
+    @property
+    def registry_expires_at(self) -> datetime | None:
+        r = self.record
+        return registry_state(r.rotated_at, r.verified_at, r.verify_result, r.registry_expires_at)[1]
 
 
 def view(record: TokenRecord, now: datetime, warn_before: Period) -> TokenView:
     due = due_at(record.rotated_at, record.rotate_every)
+    result, registry_expires = registry_state(
+        record.rotated_at, record.verified_at, record.verify_result, record.registry_expires_at
+    )
     return TokenView(
         record=record,
         status=status(
@@ -47,6 +65,8 @@ def view(record: TokenRecord, now: datetime, warn_before: Period) -> TokenView:
             expires_at=record.expires_at,
             warn_before=warn_before,
             due=due,
+            verify_result=result,
+            registry_expires_at=registry_expires,
         ),
         due_at=due,
     )
@@ -56,15 +76,8 @@ def views(records: list[TokenRecord], now: datetime, warn_before: Period) -> lis
     return [view(r, now, warn_before) for r in records]
 
 
-def earliest(due: datetime | None, expires: datetime | None) -> datetime | None:
-    """The earlier of the rotation due date and the hard expiry."""
-    if due is None or expires is None:
-        return expires if due is None else due
-    return min(due, expires)
-
-
 def next_deadline(v: TokenView) -> datetime | None:
-    return earliest(v.due_at, v.record.expires_at)
+    return v.deadline
 
 
 class Summary(NamedTuple):
@@ -76,7 +89,7 @@ class Summary(NamedTuple):
     stores: tuple[str, ...]
     rotated_at: datetime
     due_at: datetime | None
-    expires_at: datetime | None
+    expires_at: datetime | None  # the earlier of expires_at and the registry's expiry
     status: str
 
     @property
@@ -91,12 +104,20 @@ def summarize(rows: list[tuple], now: datetime, warn_before: Period) -> list[Sum
     parse_iso = datetime.fromisoformat
     out = []
     append = out.append
-    for name, kind, purpose, rotated_text, every, expires_text, stores in rows:
+    for name, kind, purpose, rotated_text, every, expires_text, stores, verified, result, registry_expires in rows:
         rotated = parse_iso(rotated_text)
         expires = parse_iso(expires_text) if expires_text else None
         due = stored_period(every).after(rotated) if every else None
+        if verified is not None:
+            result, registry_expires = registry_state(
+                rotated, parse_iso(verified), result, parse_iso(registry_expires) if registry_expires else None
+            )
+            expires = earliest(expires, registry_expires)
+        else:
+            result = None
         state = status(
-            now=now, rotated_at=rotated, rotate_every=every, expires_at=expires, warn_before=warn_before, due=due
+            now=now, rotated_at=rotated, rotate_every=every, expires_at=expires, warn_before=warn_before, due=due,
+            verify_result=result,
         )
         append(Summary(name, kind, purpose, _stores(stores), rotated, due, expires, state))
     return out

@@ -41,6 +41,7 @@ from tokenward.errors import (
 )
 from tokenward.inventory import NAME_RE, JournalEntry, TokenRecord
 from tokenward.lifecycle import store_metadata
+from tokenward.registries.base import facts_from_metadata
 from tokenward.locks import token_lock
 from tokenward.policy import from_iso, to_iso
 from tokenward.testhooks import crash_point
@@ -360,6 +361,7 @@ def _record_from_metadata(name: str, metas: list[dict[str, str]], stores: tuple[
         expires_at=_iso(meta.get("expires_at")),
         stores=stores,
         fingerprint=meta.get("fingerprint", "") if rotated else "",
+        **facts_from_metadata(meta),
     )
 
 

@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "schedule": "tokenward.cli.schedule_cmd:schedule",
     "calendar": "tokenward.cli.calendar_cmd:calendar",
     "report": "tokenward.cli.report_cmd:report",
+    "verify": "tokenward.cli.verify_cmd:verify",
+    "revoke": "tokenward.cli.verify_cmd:revoke",
 }
 
 SHORT_HELP = {
@@ -49,6 +51,8 @@ SHORT_HELP = {
     "schedule": "Install, remove or print the scheduled reminder job.",
     "calendar": "Write an iCalendar feed of every token's deadline.",
     "report": "Write one self-contained HTML page of every token's state.",
+    "verify": "Ask each token's registry whether its value is live.",
+    "revoke": "Revoke a token at its registry and mark it revoked.",
 }
 
 

@@ -34,33 +34,44 @@ def import_(app, term, file, fmt, from_keyring, scrub, stores, prefix, rename):
       tokens import ~/.pypirc --scrub
       tokens import --from-keyring
     """
-    from tokenward import importers
+    from tokenward import importers, rewrite
+    from tokenward import scrub as scrubbing
 
     if from_keyring == (file is not None):
         raise UsageError("give either FILE or --from-keyring")
     if from_keyring and fmt:
         raise UsageError("--format applies to FILE, not --from-keyring")
-    source = importers.read_keyring() if from_keyring else importers.read_source(file, fmt)
+    source = importers.read_keyring() if from_keyring else importers.read_source(file, fmt, for_scrub=scrub)
     plan = importers.check(app, source, stores=tuple(stores), rename=rename, prefix=prefix)
+    done = plan.add + [entry for entry, _existing in plan.present]
+    # The rewrite is made ready (and refused) before anything is imported.
+    pending = scrubbing.prepare(source, done, app.now) if scrub and not from_keyring else None
     for note in plan.notes:
         term.note(f"Skipped: {note}.")
-    outcomes = importers.apply(app, plan)
+    try:
+        outcomes = importers.apply(app, plan)
+    except BaseException:
+        if pending:
+            pending.abort()
+        raise
     for outcome in outcomes:
         for warning in outcome.warnings:
             term.warn(warning)
         r = outcome.record
         scope = f", scope {r.scope}" if r.scope else ""
         term.note(f"Imported {r.name} ({r.kind}{scope}) to {', '.join(outcome.written)}.")
+    for note in plan.shared:
+        term.warn(note)
     if not outcomes and not plan.present:
         term.note("Nothing to import.")
-    if scrub:
-        done = plan.add + [entry for entry, _existing in plan.present]
-        if from_keyring:
-            importers.scrub_keyring(done)
-            if done:
-                term.note(f"Removed {len(done)} token(s) from twine's keyring slots; `tokens exec` hands them to twine now.")
-        else:
-            backup = importers.scrub(source, done, app.now)
-            if backup:
-                term.note(f"Removed {len(done)} value(s) from {source.path}; the original is at {backup} (0600): delete it once you have checked.")
+    if scrub and from_keyring:
+        importers.scrub_keyring(done)
+        if done:
+            term.note(f"Removed {len(done)} token(s) from twine's keyring slots; `tokens exec` hands them to twine now.")
+    elif pending:
+        try:
+            backup = pending.commit()
+        except rewrite.FileChanged as exc:
+            raise UsageError(f"{exc}: run `tokens import {file} --scrub` again to scrub it") from None
+        term.note(f"Removed {len(pending.values)} value(s) from {rewrite.describe(pending.pending.snap)}; the original is at {backup} (0600): delete it once you have checked.")
     return 0

@@ -326,6 +326,23 @@ class AwsStore:
             self._tags[token] = tags
         return Written(version)
 
+    def put_metadata(self, token: str, metadata: dict[str, str], version: str) -> None:
+        secret_id = self.prefix + token
+        secret = self._call("describe", token, lambda c: c.describe_secret(SecretId=secret_id))
+        if current_version(secret.get("VersionIdsToStages")) != version:
+            return  # the value changed meanwhile: sync will rewrite its metadata
+        description, tags = encode_metadata(metadata, version)
+        old = {t["Key"] for t in secret.get("Tags") or [] if t["Key"].startswith(TAG_PREFIX)}
+        self._call("write metadata of", token, lambda c: c.update_secret(SecretId=secret_id, Description=description))
+        self._call(
+            "tag", token, lambda c: c.tag_resource(SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        )
+        stale = sorted(old - set(tags))
+        if stale:
+            self._call("untag", token, lambda c: c.untag_resource(SecretId=secret_id, TagKeys=stale))
+        with self._lock:
+            self._tags[token] = tags
+
     def delete(self, token: str) -> None:
         try:
             self._call(

@@ -55,6 +55,13 @@ class MetadataStore(Protocol):
 
 
 @runtime_checkable
+class MetadataWriter(Protocol):
+    def put_metadata(self, token: str, metadata: dict[str, str], version: str) -> None:
+        """Replace tokenward's metadata of the value `version` without writing a new
+        version; does nothing when the store's current version is another one."""
+
+
+@runtime_checkable
 class VersionedStore(Protocol):
     def get_previous(self, token: str) -> str:
         """The value before the current one; raises SecretNotFound when there is none."""

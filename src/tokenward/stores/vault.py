@@ -304,6 +304,19 @@ class VaultStore:
             self._seen[token] = number
         return Written(str(number))
 
+    def put_metadata(self, token: str, metadata: dict[str, str], version: str) -> None:
+        current = self._metadata(token)
+        if not current or str(current.get("current_version")) != str(version):
+            return  # the value changed meanwhile: sync will rewrite its metadata
+        custom = {key: _clip(str(val)) for key, val in metadata.items() if val}
+        custom[VERSION_KEY] = str(version)
+        path = self.prefix + token
+        self._call(
+            "write metadata of",
+            token,
+            lambda c: c.secrets.kv.v2.update_metadata(path=path, custom_metadata=custom, mount_point=self.mount),
+        )
+
     def delete(self, token: str) -> None:
         try:
             self._call(

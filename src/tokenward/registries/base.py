@@ -1,0 +1,210 @@
+"""The registry interface, and the table that opens a token's registry by its kind.
+
+A registry issued a token and is the only one that knows whether it is still live.
+Every registry has a kind, a label, a token page and an API base (from the token's
+`repository`, else the kind's default). What a registry can do beyond that is a
+separate protocol, the way stores/ does it: `Verifier` (is this value live?),
+`Revoker` (revoke the value used), `LeakReporter` (GitHub: revoke a leaked value).
+`Creator` (a new value by API) comes later.
+
+Whatever a registry answers is hostile input: `clean_text` and `parse_time` turn it into
+short printable text and dates, or nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+from tokenward.errors import RegistryUnreachable
+from tokenward.tokens import TOKEN_PAGE
+
+if TYPE_CHECKING:
+    from tokenward.inventory import TokenRecord
+    from tokenward.registries.http import HttpClient, Reply
+
+RESULTS = ("live", "invalid", "revoked", "expired", "unknown", "unreachable")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a registry says about one value."""
+
+    result: str  # one of RESULTS
+    owner: str | None = None
+    expires_at: datetime | None = None
+    scopes: tuple[str, ...] | None = None
+    last_used_at: datetime | None = None
+    reason: str = ""  # why, when not plainly live (shown in text output, never a value)
+    key: str | None = None  # the registry's id of the token (npm), not a secret
+
+
+@runtime_checkable
+class Registry(Protocol):
+    kind: str
+    label: str  # "GitHub", "npm registry.npmjs.org", ...
+    base: str  # API base URL
+    token_page: str
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    needs_value: bool  # False: answers from the record alone (no store read)
+
+    def verify(self, value: str | None) -> Verdict:
+        """Ask the registry; raises RegistryUnreachable, never returns for a failed request."""
+
+
+@runtime_checkable
+class Revoker(Protocol):
+    def revoke(self, value: str) -> str:
+        """Revoke this value at the registry; returns what was done. RegistryRefused when
+        the registry already rejects the value, RegistryUnreachable when it cannot be asked."""
+
+
+@runtime_checkable
+class LeakReporter(Protocol):
+    def report_leak(self, value: str) -> str:
+        """Hand a leaked value to the registry's revocation service."""
+
+
+# An explicit registry: kind -> "module:Class", imported only when used.
+REGISTRY: dict[str, str] = {
+    "pypi": "tokenward.registries.pypi:PyPI",
+    "testpypi": "tokenward.registries.pypi:PyPI",
+    "github": "tokenward.registries.github:GitHub",
+    "gitlab": "tokenward.registries.gitlab:GitLab",
+    "npm": "tokenward.registries.npm:Npm",
+    "crates": "tokenward.registries.crates:Crates",
+    "dockerhub": "tokenward.registries.dockerhub:DockerHub",
+}
+
+
+class NoRegistry:
+    """A kind without a known registry API (aws, slack, generic)."""
+
+    needs_value = False
+
+    def __init__(self, record: "TokenRecord", client: "HttpClient", now: datetime) -> None:
+        self.kind = record.kind
+        self.label = record.kind
+        self.base = ""
+        self.token_page = TOKEN_PAGE.get(record.kind, "")
+
+    def verify(self, value: str | None) -> Verdict:
+        return Verdict("unknown", reason=f"no registry API is known for {self.kind} tokens")
+
+
+def open_registry(record: "TokenRecord", client: "HttpClient", now: datetime) -> Registry:
+    """The registry of this token; raises RegistryUnreachable for a repository that is no URL."""
+    spec = REGISTRY.get(record.kind)
+    if spec is None:
+        return NoRegistry(record, client, now)
+    module_name, _, class_name = spec.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)(record, client, now)
+
+
+# -- helpers for the registry modules --------------------------------------------------
+
+
+def root_of(repository: str, default: str) -> str:
+    """scheme://host[:port] of the repository (no user info, no path), else the default."""
+    url = (repository or "").strip() or default
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if scheme not in ("https", "http") or not parts.hostname or port == -1:
+        raise RegistryUnreachable(url[:100], "the repository is not an http(s) URL; fix it with --repository")
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def user_of(repository: str) -> str | None:
+    """The user name in https://USER@host/ (an account name, never a password)."""
+    parts = urlsplit(repository or "")
+    return parts.username or None
+
+
+def clean_text(value: Any, limit: int = 200) -> str | None:
+    """Printable, one line, at most `limit` characters; None for what is not a string."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = _CONTROL.sub("?", str(value)).strip()
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text or None
+
+
+def clean_list(values: Any, limit: int = 50) -> tuple[str, ...] | None:
+    if not isinstance(values, list):
+        return None
+    out = [t for t in (clean_text(v, 100) for v in values[:limit]) if t]
+    return tuple(out)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 / YYYY-MM-DD / GitHub's `2026-03-01 12:00:00 UTC`, as UTC; None if unreadable."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        return None
+    text = value.strip()
+    if text.endswith(" UTC"):
+        text = text[:-4] + "+00:00"
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc).replace(microsecond=0)
+    except (OverflowError, ValueError):
+        return None
+
+
+def rejected(record: "TokenRecord", now: datetime, reason: str) -> Verdict:
+    """A 401: `expired` when a known expiry has passed, else `invalid` (GitHub and GitLab
+    give one answer for invalid, expired and revoked)."""
+    known = [m for m in (record.expires_at, getattr(record, "registry_expires_at", None)) if m is not None]
+    if known and min(known) <= now:
+        return Verdict("expired", reason=reason, expires_at=min(known))
+    return Verdict("invalid", reason=reason)
+
+
+def unexpected(reply: "Reply", host: str) -> RegistryUnreachable:
+    return RegistryUnreachable(host, f"unexpected HTTP {reply.status}")
+
+
+def facts_from_metadata(meta: dict[str, str]) -> dict[str, Any]:
+    """TokenRecord fields from a metadata store's verify keys (see lifecycle.store_metadata),
+    each checked: a teammate's store is input like any other."""
+    import json
+
+    verified_at = parse_time(meta.get("verified_at"))
+    result = meta.get("verify_result")
+    if verified_at is None or result not in RESULTS or result == "unreachable":
+        return {}
+    scopes = None
+    try:
+        scopes = clean_list(json.loads(meta.get("registry_scopes") or "null"))
+    except ValueError:
+        pass
+    key = clean_text(meta.get("registry_key"), 200)
+    return {
+        "verified_at": verified_at,
+        "verify_result": result,
+        "registry_expires_at": parse_time(meta.get("registry_expires_at")),
+        "registry_scopes": scopes,
+        "registry_key": key if key and re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", key) else None,
+    }

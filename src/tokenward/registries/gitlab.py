@@ -1,0 +1,73 @@
+"""GitLab (gitlab.com or self-managed: the repository's root, `/api/v4`).
+
+`GET /personal_access_tokens/self` describes the token used; `DELETE` on the same path
+revokes it (204)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from tokenward.errors import RegistryRefused, RegistryUnreachable
+from tokenward.registries.base import Verdict, clean_list, clean_text, parse_time, rejected, root_of, unexpected
+from tokenward.registries.http import HttpClient, host_of
+from tokenward.tokens import TOKEN_PAGE
+
+
+def api_base(repository: str) -> str:
+    root = root_of(repository, "https://gitlab.com/")
+    path = urlsplit(repository or "").path
+    if "/api/v4" in path:
+        return root + path[: path.index("/api/v4") + len("/api/v4")]
+    return root + "/api/v4"
+
+
+class GitLab:
+    kind = "gitlab"
+    needs_value = True
+
+    def __init__(self, record, client: HttpClient, now: datetime) -> None:
+        self.record = record
+        self.client = client
+        self.now = now
+        self.base = api_base(record.repository)
+        self.host = host_of(self.base)
+        self.label = "GitLab" if self.host == "gitlab.com" else f"GitLab {self.host}"
+        root = self.base[: -len("/api/v4")]
+        self.token_page = TOKEN_PAGE["gitlab"] if self.host == "gitlab.com" else f"{root}/-/user_settings/personal_access_tokens"
+
+    def _self(self, method: str, value: str):
+        return self.client.request(method, f"{self.base}/personal_access_tokens/self", headers={"PRIVATE-TOKEN": value})
+
+    def verify(self, value: str | None) -> Verdict:
+        reply = self._self("GET", value)
+        if reply.status == 401:
+            return rejected(self.record, self.now, "GitLab answers 401 for an invalid, expired or revoked token")
+        if reply.status != 200:
+            raise unexpected(reply, self.host)
+        data = reply.json_object()
+        revoked, active = data.get("revoked"), data.get("active")
+        if not isinstance(revoked, bool) or not isinstance(active, bool):
+            raise RegistryUnreachable(self.host, "HTTP 200 without `revoked`/`active` booleans: not the documented answer")
+        expires_at = parse_time(data.get("expires_at"))
+        user = data.get("user_id")
+        verdict = dict(
+            owner=f"user {user}" if isinstance(user, int) and not isinstance(user, bool) else clean_text(data.get("name")),
+            expires_at=expires_at,
+            scopes=clean_list(data.get("scopes")),
+            last_used_at=parse_time(data.get("last_used_at")),
+        )
+        if revoked:
+            return Verdict("revoked", **verdict)
+        if not active or (expires_at is not None and expires_at <= self.now):
+            state = "expired" if expires_at is not None and expires_at <= self.now else "invalid"
+            return Verdict(state, reason="GitLab says the token is not active", **verdict)
+        return Verdict("live", **verdict)
+
+    def revoke(self, value: str) -> str:
+        reply = self._self("DELETE", value)
+        if reply.status in (401, 403):
+            raise RegistryRefused(self.host, f"HTTP {reply.status}: the token is already refused there")
+        if reply.status not in (200, 204):
+            raise unexpected(reply, self.host)
+        return f"revoked at {self.label} (DELETE /personal_access_tokens/self)"
