@@ -17,3 +17,11 @@ class EditingKeyring(FileKeyring):
         if path:
             with open(path, "a", encoding="utf-8") as handle:
                 handle.write("# added by the user while the import ran\n")
+
+
+class UndeletableKeyring(FileKeyring):
+    """Says nothing when asked to delete, and deletes nothing (as a backend that ignores
+    deletions of items it does not own)."""
+
+    def delete_password(self, service, username):
+        return None

@@ -162,6 +162,15 @@ def test_default_section_password_is_removed_and_named_twice(tokens, kr, tmp_pat
     assert twine_reads(rc).get("private", "repository") == "https://pypi.example.com/legacy/"
 
 
+def test_old_mac_line_endings_are_read_as_twine_reads_them(tokens, kr, tmp_path):
+    rc = tmp_path / ".pypirc"
+    rc.write_bytes(f"[pypi]\rusername = __token__\rpassword = {TOKEN}\r[other]\rrepository = https://x.example/\r".encode())
+    result = tokens("import", str(rc), "--scrub")
+    assert result.returncode == 0, result
+    assert rc.read_bytes() == b"[pypi]\rusername = __token__\r[other]\rrepository = https://x.example/\r"
+    assert passwords(rc) == [] and "pypi" in listing(tokens)
+
+
 def test_section_header_with_spaces(tokens, kr, tmp_path):
     rc = tmp_path / ".pypirc"
     rc.write_text(f"[ corp ]\nrepository = https://corp.example/legacy/\nusername = __token__\npassword = {TOKEN}\n")
@@ -314,3 +323,18 @@ def test_edit_during_import_is_kept_and_scrub_refused(tokens, kr, tmp_path, monk
     again = tokens("import", str(rc), "--scrub")
     assert again.returncode == 0, again
     assert rc.read_text() == "[pypi]\n# added by the user while the import ran\n"
+
+
+# -- twine's keyring slot ---------------------------------------------------------------------
+
+
+def test_keyring_slot_that_stays_is_reported(tokens, kr, monkeypatch):
+    from tests.keyring_backend import FileKeyring
+
+    FileKeyring().set_password("https://upload.pypi.org/legacy/", "__token__", TOKEN)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.scrub_keyring.UndeletableKeyring")
+    result = tokens("import", "--from-keyring", "--name", "from-twine", "--scrub")
+    assert result.returncode == 3, result
+    assert result.stderr.splitlines()[-1].startswith("Error: ") and "still holds a value" in result.stderr
+    assert "Removed" not in result.stderr and TOKEN not in result.stderr
+    assert "from-twine" in listing(tokens)

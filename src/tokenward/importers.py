@@ -18,7 +18,7 @@ from typing import Callable
 
 from tokenward import lifecycle, rewrite
 from tokenward.app import App
-from tokenward.errors import TokenwardError, UsageError
+from tokenward.errors import StoreError, TokenwardError, UsageError
 from tokenward.inventory import NAME_RE
 from tokenward.policy import parse_date, parse_period
 from tokenward.publishers import KIND_ENV, parse_env_templates
@@ -105,7 +105,8 @@ def detect_format(path: Path, text: str) -> str:
 def parse_pypirc(text: str, label: str) -> Source:
     parser = configparser.RawConfigParser()
     try:
-        parser.read_string(text, source=label)
+        # As twine reads it: a text file, so \r and \r\n end lines too.
+        parser.read_string("".join(line.rstrip("\r\n") + "\n" for line in physical_lines(text)), source=label)
     except configparser.Error:
         # configparser's message quotes the offending line, which may hold a password.
         raise UsageError(f"{label} is not a valid .pypirc (INI) file") from None
@@ -481,10 +482,25 @@ def apply(app: App, plan: Plan) -> list[lifecycle.Outcome]:
 
 
 def scrub_keyring(entries: list[Found]) -> None:
+    """Delete twine's keyring slots that were imported, and check that they are empty."""
     import keyring
 
+    left = []
     for entry in entries:
+        url = str(entry.locator)
         try:
-            keyring.delete_password(str(entry.locator), "__token__")
-        except Exception:  # noqa: BLE001 - already gone, or the backend refuses
+            keyring.delete_password(url, "__token__")
+        except Exception:  # noqa: BLE001 - already gone, or the backend refuses: checked below
             pass
+        try:
+            still = keyring.get_password(url, "__token__") is not None
+        except Exception:  # noqa: BLE001 - cannot confirm it is gone
+            still = True
+        if still:
+            left.append(url)
+    if left:
+        raise StoreError(
+            "keyring",
+            f"twine's keyring slot {left[0]} still holds a value after deleting it; the tokens were imported, "
+            f"remove it with `keyring del {left[0]} __token__`",
+        )

@@ -15,7 +15,7 @@ from tokenward.importers import FORMATS
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Format of FILE [default: from its name and content].")
 @click.option("--from-keyring", is_flag=True, help="Import twine's keyring slots (https://upload.pypi.org/legacy/ and TestPyPI, user __token__).")
-@click.option("--scrub", is_flag=True, help="Then remove the imported values from the source (a file keeps a 0600 backup).")
+@click.option("--scrub", is_flag=True, help="Then remove the imported values from the source and check they are gone (a file keeps a 0600 backup); refused before importing when that cannot be done safely.")
 @click.option("--store", "stores", multiple=True, metavar="STORE", help="Store to keep the values in (repeatable) [default: defaults.stores].")
 @click.option("--prefix", default="", help="Prefix for the names of the imported tokens.")
 @click.option("--name", "rename", default=None, metavar="NAME", help="Name of the token, when the source holds exactly one.")
@@ -27,7 +27,9 @@ def import_(app, term, file, fmt, from_keyring, scrub, stores, prefix, rename):
     section's repository URL (`__token__` passwords as PyPI tokens). A .env file's
     token-like variables, and JSON (lines or an array) of objects with at least
     "name" and "value", work the same way. Every entry is checked before anything is
-    written. With --scrub the plaintext is removed from the source afterwards.
+    written. With --scrub the plaintext is removed from the source afterwards (a linked
+    file is rewritten where the link points; a file that is not yours, or that changes
+    while the import runs, is left alone).
 
     \b
     Examples:
