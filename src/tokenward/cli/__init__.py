@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "tokenward.cli.report_cmd:report",
     "verify": "tokenward.cli.verify_cmd:verify",
     "revoke": "tokenward.cli.verify_cmd:revoke",
+    "completion": "tokenward.cli.completion_cmd:completion",
 }
 
 SHORT_HELP = {
@@ -53,6 +54,7 @@ SHORT_HELP = {
     "report": "Write one self-contained HTML page of every token's state.",
     "verify": "Ask each token's registry whether its value is live.",
     "revoke": "Revoke a token at its registry and mark it revoked.",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
 }
 
 
@@ -71,8 +73,21 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS:
             module_name, _, attr = LAZY_COMMANDS[name].partition(":")
-            return getattr(importlib.import_module(module_name), attr)
+            command = getattr(importlib.import_module(module_name), attr)
+            if "_TOKENS_COMPLETE" in os.environ:  # the shell asks: names complete (see completion.py)
+                from tokenward.completion import attach
+
+                attach(name, command)
+            return command
         return super().get_command(ctx, name)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str):
+        # Command names with their short help, without importing every command module.
+        from click.shell_completion import CompletionItem
+
+        names = [n for n in self.list_commands(ctx) if n.startswith(incomplete)]
+        items = [CompletionItem(n, help=SHORT_HELP.get(n)) for n in names]
+        return items + click.Command.shell_complete(self, ctx, incomplete)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help without importing every command module.

@@ -9,7 +9,7 @@ from tokenward.cli.report_cmd import CONTEXT, quiet_option, records_for, store_o
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("-o", "--output", "output", metavar="FILE", default="-", help="Write the feed to FILE [default: stdout].")
+@click.option("-o", "--output", "output", metavar="FILE", default="-", type=click.Path(dir_okay=False, allow_dash=True), help="Write the feed to FILE [default: stdout].")
 @store_option
 @quiet_option
 @pass_app

@@ -32,7 +32,7 @@ def records_for(app, term, store_name: str | None):
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--html", "html_file", metavar="FILE", required=True, help="Write the page to FILE (`-` for stdout).")
+@click.option("--html", "html_file", metavar="FILE", required=True, type=click.Path(dir_okay=False, allow_dash=True), help="Write the page to FILE (`-` for stdout).")
 @store_option
 @quiet_option
 @pass_app
