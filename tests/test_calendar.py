@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -126,20 +125,21 @@ def test_sequence_never_goes_back_when_the_state_is_lost(tokens, inventory, data
     assert tokens("calendar").returncode == 0
 
 
-def test_registry_expiry_is_a_deadline_when_the_record_has_it():
-    @dataclass(frozen=True)
-    class Verified(TokenRecord):
-        registry_expires_at: datetime | None = None
-
+def test_registry_expiry_is_a_deadline_when_verify_learnt_it_about_the_current_value():
     created = NOW - timedelta(days=5)
-    record = Verified(
+    record = TokenRecord(
         name="gl", kind="gitlab", created_at=created, rotated_at=created, stores=("keyring",), fingerprint="ab" * 8,
-        rotate_every="90d", registry_expires_at=NOW + timedelta(days=7),
+        rotate_every="90d", verified_at=NOW - timedelta(days=1), verify_result="live", registry_expires_at=NOW + timedelta(days=7),
     )  # fmt: skip
     (item,) = calendar_feed.contents([record], parse_period("1mo"))
     assert item.day == day(7)
     assert "Expires at the registry" in item.description
     assert 28 <= item.warn_days <= 31
+    # Verified before the last rotation: that was another value's expiry.
+    (item,) = calendar_feed.contents([record.with_(rotated_at=NOW)], parse_period("14d"))
+    assert item.day == day(90) and "registry" not in item.description
+    (item,) = calendar_feed.contents([record.with_(verify_result="revoked")], parse_period("14d"))
+    assert "The registry says it is revoked" in item.description
 
 
 def test_hostile_metadata_stays_inside_its_property(fake_team_store, capsys):
@@ -204,10 +204,16 @@ def test_output_refuses_others_symlinks_and_non_files(tokens, inventory, tmp_pat
     assert tokens("calendar", "-o", str(link)).returncode == 0
     assert link.is_symlink() and "BEGIN:VCALENDAR" in victim.read_text()
 
-    for target, message in ((tmp_path, "not a regular file"), (tmp_path / "missing" / "x.ics", "No such file or directory")):
+    fifo = tmp_path / "fifo.ics"
+    os.mkfifo(fifo)
+    for target, message in (
+        (fifo, "cannot write {}: not a regular file"),
+        (tmp_path / "missing" / "x.ics", "cannot write {}: No such file or directory"),
+        (tmp_path, "is a directory"),
+    ):
         result = tokens("calendar", "-o", str(target))
         assert result.returncode == 2, result
-        assert result.stderr.startswith("Error: cannot write ") and message in result.stderr
+        assert result.stderr.startswith("Error: ") and message.format(target) in result.stderr
         assert len(result.stderr.splitlines()) == 1
 
 

@@ -76,7 +76,7 @@ def test_stores_targets_and_statuses(inventory, write_config):
     assert values("tokens add x --store ") == ["keyring", "team-vault"]  # "bad name" is not offered
     assert values("tokens sync --prefer t") == ["team-vault"]
     assert values("tokens remind --store ") == ["keyring", "team-vault"]
-    assert values("tokens list --status ")[:4] == ["expired", "overdue", "due-soon", "ok"]
+    assert {"expired", "overdue", "due-soon", "ok"} <= set(values("tokens list --status "))
     assert completion.target_names(None, None, "") == ["release-pypi"]
     assert completion.target_names(None, None, "x") == []
 

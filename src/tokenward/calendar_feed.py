@@ -24,7 +24,7 @@ from pathlib import Path
 from tokenward.duedates import Deadline, clean, deadlines, effective_deadline
 from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE, ensure_private_dir
-from tokenward.policy import Period
+from tokenward.policy import Period, registry_state
 from tokenward.tokens import TOKEN_PAGE
 
 PRODID = "-//tokenward//tokens calendar//EN"
@@ -57,6 +57,9 @@ def _describe(record: TokenRecord, found: list[Deadline]) -> str:
             lines.append(f"Expires {_utc_text(d.moment)}.")
         else:
             lines.append(f"Expires at the registry {_utc_text(d.moment)} (as `tokens verify` last saw).")
+    verdict = registry_state(record.rotated_at, record.verified_at, record.verify_result, record.registry_expires_at)[0]
+    if verdict in ("revoked", "invalid", "expired"):
+        lines.append(f"The registry says it is {verdict} (tokens verify, {record.verified_at.date().isoformat()}).")
     lines += ["", f"Rotate: tokens rotate {record.name}"]
     page = TOKEN_PAGE.get(record.kind)
     if page:

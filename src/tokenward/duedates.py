@@ -15,7 +15,7 @@ from pathlib import Path
 from tokenward.errors import UsageError
 from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE
-from tokenward.policy import due_at
+from tokenward.policy import due_at, registry_state
 
 # C0/C1 controls (tab and newline kept), DEL, and lone surrogates a JSON document may carry.
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -48,16 +48,16 @@ class Deadline:
 
 
 def deadlines(record: TokenRecord) -> list[Deadline]:
-    """Every deadline the token has: rotation, expiry and, once `verify` has learnt it,
-    the registry's own expiry (`registry_expires_at`, read only when the record has it)."""
+    """Every deadline the token has: rotation, expiry and, when `tokens verify` learnt it
+    about the current value, the registry's own expiry."""
     found = []
     rotation = due_at(record.rotated_at, record.rotate_every)
     if rotation is not None:
         found.append(Deadline(rotation, "rotation"))
     if record.expires_at is not None:
         found.append(Deadline(record.expires_at, "expiry"))
-    registry = getattr(record, "registry_expires_at", None)
-    if isinstance(registry, datetime):
+    registry = registry_state(record.rotated_at, record.verified_at, record.verify_result, record.registry_expires_at)[1]
+    if registry is not None:
         found.append(Deadline(registry, "registry"))
     return found
 
