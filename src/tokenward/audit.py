@@ -59,6 +59,16 @@ def append(data_dir: Path, event: str, token: str, **fields: Any) -> None:
         defer(LocalDataError(f"the {event} of {token} is done, but not in the audit log {data_dir / AUDIT_FILE}: {exc.strerror}"))
 
 
+# The fields readers use, and the types they may have: a line with another type in
+# one of them (hand-edited, damaged) is skipped like one that is not JSON.
+_STR = (str,)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "time": _STR, "event": _STR, "token": _STR, "tool": _STR, "command": _STR, "repository": _STR,
+    "source": _STR, "fingerprint": _STR, "exit_status": (int,), "narrowed": (bool,),
+}  # fmt: skip
+_LIST_FIELDS = ("projects", "stores", "failed", "copies")
+
+
 def _entry(raw: bytes) -> dict | None:
     try:
         entry = json.loads(raw.decode("utf-8"))
@@ -66,6 +76,14 @@ def _entry(raw: bytes) -> dict | None:
         return None
     if not isinstance(entry, dict) or not isinstance(entry.get("event"), str) or not isinstance(entry.get("token"), str):
         return None
+    for key, types in _FIELD_TYPES.items():
+        value = entry.get(key)
+        if value is not None and not isinstance(value, types):
+            return None
+    for key in _LIST_FIELDS:
+        value = entry.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return None
     return entry
 
 

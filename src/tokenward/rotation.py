@@ -104,7 +104,8 @@ def usage_lines(app, record: TokenRecord) -> list[str]:
         store = app.config.stores.get(store_name)
         stores.append(f"{store_name} ({store.type})" if store else f"{store_name} (not in the config)")
     lines.append(f"Stored in: {', '.join(stores) or 'no store'}")
-    uses = [e for e in audit.read(app.data_dir, record.name) if e.get("event") == "exec"]
+    entries = audit.read(app.data_dir, record.name)
+    uses = [e for e in entries if e.get("event") == "exec"]
     if record.last_used_at is not None:
         tools = Counter(str(e.get("tool") or e.get("command") or "?") for e in uses)
         by = ", ".join(f"{tool} ({count}x)" for tool, count in tools.most_common(4))
@@ -114,6 +115,8 @@ def usage_lines(app, record: TokenRecord) -> list[str]:
             lines.append(f"Published: {', '.join(projects)}")
     else:
         lines.append("Last used: never through `tokens exec`")
+    if entries.skipped_note():
+        lines.append(f"({entries.skipped_note()})")
     return lines
 
 

@@ -151,22 +151,44 @@ class _ClosedOutput:
         return self
 
 
-def _output_failure(exc: OSError | None = None) -> OutputError | None:
-    """An OutputError when standard output cannot take what we wrote to it, else None."""
-    stream = sys.stdout
-    if stream is None or isinstance(stream, _ClosedOutput):
-        return None
-    try:
-        stream.flush()
-    except OSError as flush_exc:
-        exc = flush_exc
-    else:
-        return None
-    # Let the interpreter's own final flush succeed quietly.
+class _GuardedOutput:
+    """Standard output whose write failures (a full disk, `> /dev/full`, an I/O error)
+    become one OutputError instead of an OSError from deep inside a command."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, data):
+        try:
+            return self._stream.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _output_error(exc: OSError) -> OutputError:
+    return OutputError(f"cannot write the output: {exc.strerror or exc}")
+
+
+def _silence_stdout() -> None:
+    """After an output failure: let the interpreter's final flush go nowhere, quietly."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
-    return OutputError(f"cannot write the output: {exc.strerror or exc}")
+    if isinstance(sys.stdout, _GuardedOutput):
+        sys.stdout = sys.stdout._stream
 
 
 def _environment_error(exc: OSError) -> TokenwardError:
@@ -188,6 +210,8 @@ def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
     take_deferred()
     if sys.stdout is None:
         sys.stdout = _ClosedOutput()  # type: ignore[assignment]
+    elif not isinstance(sys.stdout, _GuardedOutput):
+        sys.stdout = _GuardedOutput(sys.stdout)  # type: ignore[assignment]
     try:
         result = cli.main(args=args, prog_name=prog_name, standalone_mode=False)
     except TokenwardError as exc:
@@ -217,7 +241,7 @@ def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
     except OSError as exc:
         if debug:
             raise
-        _exit_with(_output_failure(exc) or _environment_error(exc))
+        _exit_with(_environment_error(exc))
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:
             raise
@@ -229,9 +253,12 @@ def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
         )
         sys.exit(70)
     status = result if isinstance(result, int) else 0
-    failure = _output_failure()
-    if failure is not None:
-        _exit_with(failure)
+    try:
+        sys.stdout.flush()
+    except OutputError as exc:
+        _exit_with(exc)
+    except BrokenPipeError:
+        _silence_stdout()
     deferred = take_deferred()
     for error in deferred:
         _report(error)
@@ -242,6 +269,8 @@ def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
 
 
 def _exit_with(error: TokenwardError) -> None:
+    if isinstance(error, OutputError):
+        _silence_stdout()
     for earlier in take_deferred():
         _report(earlier)
     _report(error)

@@ -49,6 +49,9 @@ def history(app, term, name, limit, as_json):
     entries = audit.read(app.data_dir, name)
     if not entries and app.inventory.find(name) is None:
         raise TokenNotFound(name)
+    skipped = entries.skipped_note()
+    if skipped:
+        term.warn(skipped)
     if limit:
         entries = entries[-limit:]
     if as_json:
