@@ -164,10 +164,8 @@ def test_team_mode_gives_the_same_uids_as_the_local_inventory(fake_team_store, c
     code, out, _ = run_cli(capsys, "calendar", "--store", "team")
     assert code == 0
     (event,) = parse(out).values()
-    record = TokenRecord(
-        name="pypi-team", kind="pypi", created_at=NOW - timedelta(days=30), rotated_at=NOW - timedelta(days=30),
-        stores=("keyring",), fingerprint="00",
-    )  # fmt: skip
+    created = datetime.fromisoformat(fake_team_store.entries["pypi-team"].metadata["created_at"])
+    record = TokenRecord(name="pypi-team", kind="pypi", created_at=created, rotated_at=NOW, stores=("keyring",), fingerprint="00")
     assert str(event["UID"]) == calendar_feed.event_uid(record)
     assert str(icalendar.Calendar.from_ical(out)["X-WR-CALNAME"]).endswith("(team)")
 
