@@ -7,7 +7,7 @@ import pytest
 
 from tests.remote_stores import dead_url, hvac_root, keyring_table, remote_env, unique, vault_table
 from tokenward.config import StoreConfig
-from tokenward.errors import AccessDenied, ConfigError, StoreConflict, StoreUnavailable
+from tokenward.errors import AccessDenied, ConfigError, StoreConflict, StoreUnavailable, UsageError
 from tokenward.stores.vault import VaultStore
 
 VALUE = "ghp_VAULTtestVALUE0123456789abcdefXYZ"
@@ -144,7 +144,7 @@ def test_check_and_set_refuses_a_concurrent_write(vault):
     mine.put("tok", VALUE, META)
     assert set(mine.list_entries()) == {"tok"}  # mine has now seen version 1
     theirs.put("tok", VALUE + "2", META)  # someone else writes version 2
-    with pytest.raises(StoreConflict, match="changed while tokenward was writing"):
+    with pytest.raises(StoreConflict, match=r"Vault changed since your last sync: .* is at version 2.*run `tokens sync` first"):
         mine.put("tok", VALUE + "3", META)
     assert theirs.get("tok") == VALUE + "2"
 
@@ -174,3 +174,66 @@ def test_stopped_server_exits_3_through_the_cli(vault, tokens, write_config, rea
     assert VALUE not in result.stdout + result.stderr
     # Nothing half-done: the keyring write was undone and the inventory is empty.
     assert tokens("get", "tok").returncode == 2
+
+
+def test_prefix_without_trailing_slash_is_a_folder(vault):
+    """Issue 9 item 7: `prefix = "tw3"` once wrote secret/tw3NAME, which listing never saw."""
+    folder = unique("tw")
+    store = VaultStore(StoreConfig("team-vault", "vault", {"url": vault.url, "prefix": folder}))
+    assert store.where("vn1") == f"secret/{folder}/vn1"
+    store.put("vn1", VALUE, META)
+    assert set(store.list_entries()) == {"vn1"}
+    slashed = VaultStore(StoreConfig("team-vault", "vault", {"url": vault.url, "prefix": f"/{folder}/"}))
+    assert slashed.get("vn1") == VALUE
+
+
+def test_an_invalid_token_is_reported_as_refused_not_as_a_missing_mount(vault, monkeypatch):
+    """Issue 9 item 19."""
+    monkeypatch.setenv("VAULT_TOKEN", "s.not-a-real-token")
+    with pytest.raises(AccessDenied) as caught:
+        make(vault.url).get("tok")
+    message = str(caught.value)
+    assert "refused the token" in message and "does not exist" not in message
+
+
+def test_metadata_vault_refuses_is_refused_before_anything_is_written(vault):
+    """Issue 9 item 9: custom_metadata must be printable (Go's unicode.IsPrint)."""
+    store = make(vault.url)
+    for bad in ("line\nbreak", "esc\x1b[31m", "nel\x85", "sep\u2028", "tab\there"):
+        with pytest.raises(UsageError, match="purpose"):
+            store.check_metadata({**META, "purpose": bad})
+    store.check_metadata({**META, "purpose": "publish föö from CI — ok"})
+
+
+def test_a_create_whose_metadata_write_fails_leaves_nothing(vault, monkeypatch):
+    """Issue 9 item 9: the value written just before a refused metadata write is removed."""
+    root = hvac_root(vault)
+    prefix = unique("meta/") + "/"
+    root.sys.create_or_update_policy(
+        "no-meta-update",
+        f'path "secret/data/{prefix}*" {{ capabilities = ["create", "read", "update"] }}\n'
+        f'path "secret/metadata/{prefix}*" {{ capabilities = ["read", "list", "delete"] }}\n'
+        'path "sys/internal/ui/mounts/*" { capabilities = ["read"] }\n',
+    )
+    token = root.auth.token.create(policies=["no-meta-update"])["auth"]["client_token"]
+    monkeypatch.setenv("VAULT_TOKEN", token)
+    store = VaultStore(StoreConfig("team-vault", "vault", {"url": vault.url, "prefix": prefix}))
+    with pytest.raises(AccessDenied):
+        store.put("tok", VALUE, META, expect=None)
+    with pytest.raises(Exception):
+        root.secrets.kv.v2.read_secret_metadata(path=prefix + "tok")
+
+
+def test_add_with_metadata_vault_refuses_writes_nothing(vault, tokens, write_config, file_keyring):
+    prefix = unique("add/") + "/"
+    write_config(
+        '[defaults]\nstores = ["keyring", "team-vault"]\n[stores.keyring]\n' + vault_table("team-vault", vault.url, prefix)
+    )
+    result = tokens("add", "tok", "--purpose", "two\u2028lines", input=VALUE + "\n")
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("Error: ") and "purpose" in result.stderr
+    assert VALUE not in result.stdout + result.stderr
+    assert tokens("show", "tok").returncode == 2
+    assert not file_keyring.exists() or "tok" not in file_keyring.read_text()
+    with pytest.raises(Exception):
+        hvac_root(vault).secrets.kv.v2.read_secret_metadata(path=prefix + "tok")

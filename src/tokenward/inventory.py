@@ -324,6 +324,11 @@ class Inventory:
         row = self._conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
         return None if row is None else TokenRecord.from_row(row)
 
+    def with_fingerprint(self, fp: str) -> list[TokenRecord]:
+        """Every record whose value has this fingerprint (one value under several names)."""
+        rows = self._conn.execute("SELECT * FROM tokens WHERE fingerprint = ? ORDER BY name", (fp,))
+        return [TokenRecord.from_row(r) for r in rows]
+
     def all(self) -> list[TokenRecord]:
         return [TokenRecord.from_row(r) for r in self._conn.execute("SELECT * FROM tokens ORDER BY name")]
 

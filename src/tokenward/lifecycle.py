@@ -12,14 +12,34 @@ from datetime import timedelta
 
 from tokenward import audit
 from tokenward.app import App
-from tokenward.errors import SecretNotFound, StoreError, TokenExists, UsageError
+from tokenward.errors import (
+    ExitStatus,
+    SecretNotFound,
+    StoreConflict,
+    StoreError,
+    TokenExists,
+    TokenwardError,
+    UsageError,
+)
 from tokenward.inventory import TokenRecord, check_name
 from tokenward.locks import token_lock
 from tokenward.policy import parse_date, parse_period, to_iso
-from tokenward.testhooks import crash_point
+from tokenward.stores.base import UNCHECKED
+from tokenward.testhooks import crash_point, pause_point
 from tokenward.tokens import DEFAULT_REPOSITORY, KINDS, TOKEN_PAGE, fingerprint, inspect
 
 CLOCK_SKEW = timedelta(minutes=5)
+REMOTE_TYPES = ("vault", "aws")
+
+
+class NameTaken(UsageError):
+    """`add` creates only: the name is already held by a target store."""
+
+
+class Interrupted(TokenwardError):
+    """Ctrl-C in the middle of writing: says what was done and what was not."""
+
+    exit_status = ExitStatus.INTERRUPTED
 
 
 @dataclass
@@ -28,6 +48,7 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    overwrote: list[str] = field(default_factory=list)  # stores where another machine's rotation was replaced
 
 
 def store_metadata(record: TokenRecord) -> dict[str, str]:
@@ -85,7 +106,10 @@ def add_token(
     stores: tuple[str, ...] | None = None,
     env: dict[str, str] | None = None,
 ) -> Outcome:
-    """Validate everything first, then write the value to each store, then the record."""
+    """Validate everything first, then write the value to each store, then the record.
+
+    Create only: a name that any target store already holds is refused before
+    anything is written (a teammate's token is brought in by `sync --discover`)."""
     chosen = check_name_and_stores(app, name, stores)
     check_kind(kind)
     warnings: list[str] = []
@@ -113,23 +137,60 @@ def add_token(
         fingerprint=fingerprint(value),
         env=dict(env or {}),
     )
+    meta = store_metadata(record)
+    for store_name in chosen:
+        app.store(store_name).check_metadata(meta)  # refuse before anything is written
+    same = [r.name for r in app.inventory.with_fingerprint(record.fingerprint) if r.name != name]
+    if same:
+        warnings.append(
+            f"this value is already in the inventory as {', '.join(same)}: one token under two names is "
+            "rotated under one name and left behind under the other"
+        )
     with token_lock(app.data_dir, name):
+        _refuse_existing(app, name, chosen)
         written: list[str] = []
         versions: dict[str, str] = {}
-        meta = store_metadata(record)
-        for store_name in chosen:
-            try:
-                result = app.store(store_name).put(name, value, meta)
-            except StoreError:
-                _undo_writes(app, name, written)
-                raise
-            written.append(store_name)
-            if result.version:
-                versions[store_name] = result.version
-        record = record.with_(store_versions=versions)
-        app.inventory.insert(record)
+        try:
+            for store_name in chosen:
+                try:
+                    # Remote stores create only (Vault cas=0, AWS CreateSecret): a teammate
+                    # who adds the same name at the same moment makes one of us fail here.
+                    expect = None if _is_remote(app, store_name) else UNCHECKED
+                    result = app.store(store_name).put(name, value, meta, expect=expect)
+                except StoreError as exc:
+                    if not isinstance(exc, StoreConflict) and not _is_remote(app, store_name):
+                        written.append(store_name)  # a half-done local write: remove it too
+                    _undo_writes(app, name, written)
+                    raise
+                written.append(store_name)
+                if result.version:
+                    versions[store_name] = result.version
+            record = record.with_(store_versions=versions)
+            app.inventory.insert(record)
+        except KeyboardInterrupt:
+            _undo_writes(app, name, written)
+            raise Interrupted(f"interrupted: {name} was not added; nothing was kept") from None
     audit.append(app.data_dir, "add", name, stores=list(chosen), fingerprint=record.fingerprint)
     return Outcome(record, warnings, written)
+
+
+def _is_remote(app: App, store_name: str) -> bool:
+    return app.config.store(store_name).type in REMOTE_TYPES
+
+
+def _refuse_existing(app: App, name: str, stores: tuple[str, ...]) -> None:
+    """`add` creates only: a name any target store already holds is refused (exit 2)."""
+    taken = [s for s in stores if app.store(s).exists(name)]
+    if not taken:
+        return
+    remote = [s for s in taken if _is_remote(app, s)]
+    hint = (
+        "`tokens sync --discover` brings a teammate's token into this inventory, then `tokens rotate "
+        f"{name}` changes its value"
+    )
+    if not remote:
+        hint = f"remove the stale entry first (`keyring del SERVICE {name}`) or choose another name"
+    raise NameTaken(f"{name!r} already exists in store {', '.join(taken)}; nothing was written: {hint}")
 
 
 def _undo_writes(app: App, name: str, written: list[str]) -> None:
@@ -170,8 +231,39 @@ def get_value(app: App, name: str, store: str | None = None) -> tuple[str, str, 
     raise UsageError(f"{name} has no stores")
 
 
+def write_order(app: App, stores) -> list[str]:
+    """Shared stores first, Vault before AWS: the first one's check-and-set decides
+    which of two machines rotating at once goes on; local stores last."""
+    rank = {"vault": 0, "aws": 1}
+    return sorted(stores, key=lambda s: (rank.get(app.config.store(s).type, 2), list(stores).index(s)))
+
+
+def expected_version(app: App, record: TokenRecord, store_name: str, entry) -> str | None:
+    """The version a shared store must still be at for this machine to write it:
+    the one the inventory last recorded (written or seen by sync). Raises
+    StoreConflict when the store moved on since."""
+    store = app.store(store_name)
+    if entry is None:
+        return None  # gone (or never written): create it
+    recorded = record.store_versions.get(store_name)
+    if recorded is not None:
+        if entry.version == recorded:
+            return recorded
+        raise store.conflict(record.name, recorded, entry)
+    # An inventory from before versions were recorded: the metadata must vouch for
+    # the value this machine knows.
+    meta = entry.metadata
+    if meta.get("version") == entry.version and meta.get("fingerprint") == record.fingerprint:
+        return entry.version
+    raise store.conflict(record.name, meta.get("version") or "unknown", entry)
+
+
 def rotate_token(app: App, name: str, value: str) -> Outcome:
-    """Write the new value everywhere; journalled so a crash or outage loses nothing."""
+    """Write the new value everywhere; journalled so a crash or outage loses nothing.
+
+    Every shared store must still hold the version this machine last saw (checked
+    before anything is written, and again atomically by Vault's check-and-set);
+    otherwise the rotation is refused: another machine rotated the token since."""
     with token_lock(app.data_dir, name):
         record = app.inventory.get(name)
         new_fp = fingerprint(value)
@@ -188,27 +280,67 @@ def rotate_token(app: App, name: str, value: str) -> Outcome:
             scope=facts.scope or record.scope,
             expires_at=facts.expires_at if record.kind in ("pypi", "testpypi") else record.expires_at,
         )
-        entry = app.inventory.journal_begin(name, "rotate", new_fp, rotated_at, list(record.stores))
+        order = write_order(app, record.stores)
+        failed: dict[str, str] = {}
+        expects: dict[str, object] = {}
+        for store_name in order:
+            if not _is_remote(app, store_name):
+                continue
+            try:
+                entry = app.store(store_name).entry(name)
+            except StoreError as exc:
+                failed[store_name] = str(exc)  # unreachable: `tokens sync` finishes it later
+                continue
+            expects[store_name] = expected_version(app, record, store_name, entry)
+        pause_point("rotate.checked")
+        entry_id = app.inventory.journal_begin(name, "rotate", new_fp, rotated_at, list(record.stores))
         crash_point("rotate.journalled")
         meta = store_metadata(updated)
         written: list[str] = []
-        failed: dict[str, str] = {}
+        overwrote: list[str] = []
         versions = dict(record.store_versions)
-        for store_name in record.stores:
-            try:
-                result = app.store(store_name).put(name, value, meta)
-            except StoreError as exc:
-                failed[store_name] = str(exc)
-                continue
-            crash_point("rotate.store-written")
-            written.append(store_name)
-            versions.pop(store_name, None)
-            if result.version:
-                versions[store_name] = result.version
-            app.inventory.journal_mark(entry, store_name)
-            crash_point("rotate.marked")
+        try:
+            for store_name in order:
+                if store_name in failed:
+                    continue
+                try:
+                    result = app.store(store_name).put(name, value, meta, expect=expects.get(store_name, UNCHECKED))
+                except StoreConflict as exc:
+                    if not written:
+                        app.inventory.journal_end(entry_id)
+                        raise
+                    failed[store_name] = str(exc)
+                    continue
+                except StoreError as exc:
+                    failed[store_name] = str(exc)
+                    continue
+                crash_point("rotate.store-written")
+                written.append(store_name)
+                versions.pop(store_name, None)
+                if result.version:
+                    versions[store_name] = result.version
+                if getattr(result, "overwrote", None):
+                    overwrote.append(store_name)
+                    warnings.append(
+                        f"store {store_name!r}: another machine wrote {name} between this machine's check and its "
+                        f"write (version {result.overwrote}, kept as AWSPREVIOUS); its rotation was replaced by this one: "
+                        "tell its owner to revoke that token"
+                    )
+                app.inventory.journal_mark(entry_id, store_name)
+                crash_point("rotate.marked")
+        except KeyboardInterrupt:
+            missing = [s for s in order if s not in written]
+            if written:
+                app.inventory.save(updated.with_(store_versions=versions))
+                audit.append(app.data_dir, "rotate", name, stores=written, failed=missing, fingerprint=new_fp, interrupted=True)
+                raise Interrupted(
+                    f"interrupted: {name}'s new value is in {', '.join(written)} but not yet in {', '.join(missing)}; "
+                    f"run `tokens sync {name}` to finish"
+                ) from None
+            app.inventory.journal_end(entry_id)
+            raise Interrupted(f"interrupted: {name} was not rotated; no store was written") from None
         if not written:
-            app.inventory.journal_end(entry)
+            app.inventory.journal_end(entry_id)
             first = next(iter(failed.values()))
             raise StoreError(
                 record.stores[0],
@@ -218,9 +350,9 @@ def rotate_token(app: App, name: str, value: str) -> Outcome:
         app.inventory.save(updated)
         crash_point("rotate.saved")
         if not failed:
-            app.inventory.journal_end(entry)
+            app.inventory.journal_end(entry_id)
     audit.append(app.data_dir, "rotate", name, stores=written, failed=sorted(failed), fingerprint=new_fp)
-    return Outcome(updated, warnings, written, failed)
+    return Outcome(updated, warnings, written, failed, overwrote)
 
 
 def revoke_hint(record: TokenRecord) -> str:

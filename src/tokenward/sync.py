@@ -44,6 +44,7 @@ from tokenward.lifecycle import store_metadata
 from tokenward.registries.base import facts_from_metadata
 from tokenward.locks import token_lock
 from tokenward.policy import from_iso, to_iso
+from tokenward.stores.base import UNCHECKED
 from tokenward.testhooks import crash_point
 from tokenward.tokens import KINDS, fingerprint
 
@@ -81,6 +82,9 @@ class TokenState:
 class Write:
     store: str
     reason: str  # missing | older | preferred | metadata
+    # The store version sync observed: the write is refused if the store moved on
+    # since (another machine rotated meanwhile). UNCHECKED for local stores.
+    expect: object = UNCHECKED
 
 
 @dataclass
@@ -212,10 +216,10 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
         if seen.state == "missing":
             plan.writes.append(Write(store, "missing"))
         elif seen.fingerprint != winner:
-            plan.writes.append(Write(store, "preferred" if settled_by_prefer else "older"))
+            plan.writes.append(Write(store, "preferred" if settled_by_prefer else "older", _expect(seen)))
         elif not seen.assumed and seen.metadata is not None and not seen.vouched:
             # Right value, metadata that does not describe it: rewrite so it does.
-            plan.writes.append(Write(store, "metadata"))
+            plan.writes.append(Write(store, "metadata", _expect(seen)))
 
     versions = dict(record.store_versions)
     for store, seen in state.seen.items():
@@ -265,6 +269,10 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
                     f"run `tokens rotate {state.name}` again with the new value"
                 )
     return plan
+
+
+def _expect(seen: Seen) -> object:
+    return seen.version if seen.metadata is not None and seen.version else UNCHECKED
 
 
 def plan_all(states: Iterable[TokenState], *, prefer: str | None, now: datetime, source_rank: dict[str, int]) -> list[TokenPlan]:
@@ -650,7 +658,8 @@ class Sync:
             store = self.app.store(store_name)
             value = self.values[(plan.name, plan.source)]  # type: ignore[index]
             try:
-                result = store.put(plan.name, value, store_metadata(plan.record))  # type: ignore[arg-type]
+                expect = next((w.expect for w in plan.writes if w.store == store_name), UNCHECKED)
+                result = store.put(plan.name, value, store_metadata(plan.record), expect=expect)  # type: ignore[arg-type]
             except StoreError as exc:
                 with lock:
                     plan.write_errors[store_name] = str(exc)

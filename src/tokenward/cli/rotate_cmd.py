@@ -78,10 +78,10 @@ def _write(app, term, name: str, value: str) -> int:
     if outcome.failed:
         for store_name, message in outcome.failed.items():
             term.note(f"Error: {message}")
-        term.note(f"Not yet written to {', '.join(outcome.failed)}: run `tokens sync {name}` when it is back.")
+        term.note(f"Not yet written to {', '.join(outcome.failed)}: `tokens sync {name}` finishes it.")
         return int(ExitStatus.STORE)
     term.note(f"Next: {lifecycle.revoke_hint(outcome.record)}.")
-    return 0
+    return int(ExitStatus.FINDINGS) if outcome.overwrote else 0
 
 
 def _from_command(app, term, record, command) -> str:
@@ -146,7 +146,7 @@ def _guided(app, term, record, open_page: bool, yes: bool) -> int:
     if outcome.failed:
         for message in outcome.failed.values():
             term.note(f"Error: {message}")
-        term.note(f"   Not yet written to {', '.join(outcome.failed)}: run `tokens sync {record.name}` when it is back.")
+        term.note(f"   Not yet written to {', '.join(outcome.failed)}: `tokens sync {record.name}` finishes it.")
         status = int(ExitStatus.STORE)
     term.note(f"4. Now {rotation.revoke_step(record)}.")
     return status
@@ -243,6 +243,6 @@ def _leaked(app, term, record, command, open_page: bool, yes: bool) -> int:
     where = f" at {page}" if page else " where it was issued"
     term.note(f"NOW: revoke the leaked token{where}. Until you do, it works for whoever has it.")
     if outcome.failed:
-        term.note(f"Not yet written to {', '.join(outcome.failed)}: run `tokens sync {name}` when it is back.")
+        term.note(f"Not yet written to {', '.join(outcome.failed)}: `tokens sync {name}` finishes it.")
         return int(ExitStatus.STORE)
     return 0

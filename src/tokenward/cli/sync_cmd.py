@@ -144,7 +144,7 @@ def rollback(app, term, name):
     if outcome.failed:
         for message in outcome.failed.values():
             term.note(f"Error: {message}")
-        term.note(f"Not yet written to {', '.join(outcome.failed)}: run `tokens sync {name}` when it is back.")
+        term.note(f"Not yet written to {', '.join(outcome.failed)}: `tokens sync {name}` finishes it.")
         return int(ExitStatus.STORE)
     term.note(f"If the newer token leaked, {lifecycle.revoke_hint(outcome.record)}.")
     return 0

@@ -10,6 +10,17 @@ in the same call as the value, so they can never disagree; a value changed with
 `aws secretsmanager put-secret-value` leaves it alone, which `sync` notices by
 comparing `version` with the AWSCURRENT VersionId — without reading the value.
 
+Writes compare before writing: `put(..., expect=VERSION)` reads the AWSCURRENT
+VersionId (DescribeSecret) and refuses when it is not the version the caller last
+saw; `expect=None` creates only (CreateSecret fails on an existing name). Secrets
+Manager has no check-and-set, so a window of one round trip remains between that
+read and the write (UpdateSecret, with our own ClientRequestToken as the new
+VersionId). A second DescribeSecret right after the write closes most of it: when
+AWSPREVIOUS is not the expected version, another writer slipped in and this write
+replaced it (reported as `Written.overwrote`); when AWSCURRENT is no longer ours,
+another writer replaced ours (a StoreConflict). Both writers are told; neither
+value is lost (AWS keeps it as AWSPREVIOUS).
+
 Bulk reads use BatchGetSecretValue (20 secrets a call); listing uses ListSecrets
 with a name filter (100 a page). Updates keep the previous value as AWSPREVIOUS.
 `delete` schedules deletion with the shortest recovery window (7 days); writing the
@@ -32,7 +43,7 @@ import botocore.exceptions as bx
 
 from tokenward.config import StoreConfig
 from tokenward.errors import AccessDenied, ConfigError, SecretNotFound, StoreConflict, StoreError, StoreUnavailable
-from tokenward.stores.base import RemoteEntry, Written
+from tokenward.stores.base import UNCHECKED, RemoteEntry, Written, changed_since_sync
 from tokenward.testhooks import crash_point
 
 TAG_PREFIX = "tokenward:"
@@ -264,13 +275,39 @@ class AwsStore:
                 result.update(part)
         return result
 
-    def put(self, token: str, value: str, metadata: dict[str, str]) -> Written:
+    def exists(self, token: str) -> bool:
+        """A secret under this name that is not scheduled for deletion."""
+        try:
+            secret = self._call("describe", token, lambda c: c.describe_secret(SecretId=self.prefix + token))
+        except SecretNotFound:
+            return False
+        return not secret.get("DeletedDate")
+
+    def entry(self, token: str) -> RemoteEntry | None:
+        return self._describe_each([token]).get(token)
+
+    def check_metadata(self, metadata: dict[str, str]) -> None:
+        """Anything fits: what a tag cannot hold goes to the JSON description."""
+
+    def _stages(self, token: str) -> dict[str, list[str]]:
+        secret = self._call("describe", token, lambda c: c.describe_secret(SecretId=self.prefix + token))
+        if secret.get("DeletedDate"):
+            return {}
+        return secret.get("VersionIdsToStages") or {}
+
+    def conflict(self, token: str, expect: str | None, entry: RemoteEntry | None) -> StoreConflict:
+        """The refusal when AWSCURRENT is not the version the caller last saw."""
+        return changed_since_sync(self.name, "AWS", self.where(token), expect, entry)
+
+    def put(self, token: str, value: str, metadata: dict[str, str], *, expect=UNCHECKED) -> Written:
+        if expect is not UNCHECKED and expect is not None:
+            return self._replace(token, value, metadata, expect)
         version = str(uuid.uuid4())
         description, tags = encode_metadata(metadata, version)
         secret_id = self.prefix + token
         kms = {"KmsKeyId": self.kms_key_id} if self.kms_key_id else {}
         with self._lock:
-            known_tags = self._tags.get(token)
+            known_tags = None if expect is None else self._tags.get(token)
 
         def create() -> None:
             self.client().create_secret(
@@ -305,6 +342,8 @@ class AwsStore:
                     update()
             except bx.ClientError as exc:
                 code = self._code(exc)
+                if code == "ResourceExistsException" and expect is None:
+                    raise StoreConflict(self.name, "exists") from None
                 if code == "ResourceExistsException":
                     update()
                 elif code == "ResourceNotFoundException" and known_tags is not None:
@@ -318,6 +357,8 @@ class AwsStore:
             crash_point("aws.value-written")
             if known_tags != tags:
                 self.client().tag_resource(SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        except StoreConflict:
+            raise self.conflict(token, None, None) from None
         except (bx.BotoCoreError, bx.ClientError) as exc:
             if self._code(exc) == "ResourceExistsException":
                 raise StoreConflict(self.name, f"{self.where(token)} was created by another writer; run `tokens sync`") from None
@@ -342,6 +383,43 @@ class AwsStore:
             self._call("untag", token, lambda c: c.untag_resource(SecretId=secret_id, TagKeys=stale))
         with self._lock:
             self._tags[token] = tags
+
+    def _replace(self, token: str, value: str, metadata: dict[str, str], expect: str) -> Written:
+        """Read-compare-write: refuse unless AWSCURRENT is still `expect`; see the module doc."""
+        entry = self.entry(token)
+        if entry is None or entry.version != expect:
+            raise self.conflict(token, expect, entry)
+        version = str(uuid.uuid4())
+        description, tags = encode_metadata(metadata, version)
+        kms = {"KmsKeyId": self.kms_key_id} if self.kms_key_id else {}
+        self._call(
+            "write",
+            token,
+            lambda c: c.update_secret(
+                SecretId=self.prefix + token, SecretString=value, Description=description, ClientRequestToken=version, **kms
+            ),
+        )
+        crash_point("aws.value-written")
+        with self._lock:
+            known = self._tags.get(token)
+        if known != tags:
+            self._call(
+                "tag", token, lambda c: c.tag_resource(SecretId=self.prefix + token, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+            )
+        with self._lock:
+            self._tags[token] = tags
+        stages = self._stages(token)
+        current = current_version(stages)
+        if current != version:
+            conflict = StoreConflict(
+                self.name,
+                f"another machine wrote {self.where(token)} right after this one (now version {current}); "
+                f"this value is kept as AWSPREVIOUS only: run `tokens sync` first",
+            )
+            conflict.current_version = current
+            raise conflict
+        previous = next((v for v, labels in stages.items() if "AWSPREVIOUS" in labels), None)
+        return Written(version, overwrote=previous if previous != expect else None)
 
     def delete(self, token: str) -> None:
         try:

@@ -13,13 +13,28 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from tokenward.config import StoreConfig
+from tokenward.errors import StoreConflict
 
 
 @dataclass(frozen=True)
 class Written:
-    """What a store says after a write: its own version id where it keeps one."""
+    """What a store says after a write: its own version id where it keeps one, and
+    (AWS only, see aws.py) the version of another writer that this write replaced
+    although it was not the expected one."""
 
     version: str | None = None
+    overwrote: str | None = None
+
+
+class _Unchecked:
+    def __repr__(self) -> str:
+        return "UNCHECKED"
+
+
+# `put(..., expect=...)`: the version the writer last saw. A version id: the store must
+# still be at that version; None: the secret must not exist yet (create only);
+# UNCHECKED: write whatever is there (local stores, which keep no versions).
+UNCHECKED = _Unchecked()
 
 
 @runtime_checkable
@@ -29,8 +44,16 @@ class Store(Protocol):
     def get(self, token: str) -> str:
         """The value; raises SecretNotFound when absent, StoreError when the store fails."""
 
-    def put(self, token: str, value: str, metadata: dict[str, str]) -> Written:
-        """Create or replace the value (keeping the previous version where the store can)."""
+    def put(self, token: str, value: str, metadata: dict[str, str], *, expect=UNCHECKED) -> Written:
+        """Create or replace the value (keeping the previous version where the store can).
+
+        Raises StoreConflict when `expect` does not match what the store holds."""
+
+    def exists(self, token: str) -> bool:
+        """Whether the store holds anything under this name (for `add`, which creates only)."""
+
+    def check_metadata(self, metadata: dict[str, str]) -> None:
+        """Raise UsageError when the store would refuse this metadata; writes nothing."""
 
     def delete(self, token: str) -> None:
         """Remove the value; absent is not an error."""
@@ -48,10 +71,41 @@ class RemoteEntry:
     version: str | None
 
 
+def changed_since_sync(store: str, label: str, where: str, expect: str | None, entry: RemoteEntry | None) -> StoreConflict:
+    """One wording for every refused compare-and-write; names what the store holds now."""
+    if expect is None:
+        conflict = StoreConflict(
+            store,
+            f"{where} already exists (another machine added it?); nothing was written: "
+            "`tokens sync --discover` brings it into this inventory",
+        )
+    else:
+        now = entry.version if entry is not None else None
+        meta = entry.metadata if entry is not None else {}
+        if now is None:
+            held = f"{where} is gone"
+        else:
+            held = f"{where} is at version {now}"
+            if meta.get("rotated_at") and meta.get("version") == now:
+                held += f" (rotated {meta['rotated_at']}, by another machine)"
+            else:
+                held += ", changed outside tokenward"
+        conflict = StoreConflict(
+            store,
+            f"{label} changed since your last sync: {held}, this machine last saw version {expect}; "
+            "nothing was written there: run `tokens sync` first",
+        )
+    conflict.current = entry
+    return conflict
+
+
 @runtime_checkable
 class MetadataStore(Protocol):
     def list_entries(self) -> dict[str, RemoteEntry]:
         """Every tokenward secret in the store with its metadata; reads no values."""
+
+    def entry(self, token: str) -> RemoteEntry | None:
+        """One secret's metadata and current version (None when absent); reads no value."""
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from pathlib import Path
 from tokenward.config import StoreConfig
 from tokenward.errors import AccessDenied, SecretNotFound, StoreError, StoreUnavailable
 from tokenward.paths import open_private
-from tokenward.stores.base import Written
+from tokenward.stores.base import UNCHECKED, Written
 
 CACHE_FILE = "keyring-backend"
 
@@ -147,9 +147,17 @@ class KeyringStore:
             raise SecretNotFound(self.name, token)
         return value
 
-    def put(self, token: str, value: str, metadata: dict[str, str]) -> Written:
+    def put(self, token: str, value: str, metadata: dict[str, str], *, expect=UNCHECKED) -> Written:
+        # A local store: only this machine writes it, under the token lock; `expect`
+        # None (create only) is checked by `add` through exists().
         self._call("write", lambda b: b.set_password(self.service, token, value))
         return Written(None)
+
+    def exists(self, token: str) -> bool:
+        return self._call("read", lambda b: b.get_password(self.service, token)) is not None
+
+    def check_metadata(self, metadata: dict[str, str]) -> None:
+        """The keyring keeps no metadata."""
 
     def delete(self, token: str) -> None:
         self._call("delete", lambda b: b.delete_password(self.service, token))

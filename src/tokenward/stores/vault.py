@@ -6,9 +6,13 @@ metadata describes. Someone who changes the value with `vault kv put` leaves the
 metadata alone, so `current_version != custom_metadata.version` tells `sync` that
 the value changed outside tokenward, without reading it.
 
-Writes use check-and-set against the version this store object last saw (from a
-listing or a read), else the version read just before writing, so two writers
-never silently overwrite each other. KV v2 keeps previous versions.
+Writes use KV v2 check-and-set (`cas`) against the version the caller last saw:
+`put(..., expect=VERSION)` with the version the inventory recorded (rotate) or the
+one sync observed; `expect=None` creates only (`cas=0`: add). Vault compares it
+atomically, so of two machines rotating one token at once exactly one wins and the
+other is refused with a StoreConflict naming what Vault now holds. Without
+`expect` (UNCHECKED) the version this store object last saw is used, else the one
+read just before writing. KV v2 keeps previous versions.
 
 Auth, in order: `auth = "approle"` logs in with role_id (`role_id`, `role_id_file`
 or $VAULT_ROLE_ID) and secret_id (`secret_id_file` or $VAULT_SECRET_ID); otherwise
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import os
 import threading
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -30,13 +35,39 @@ import requests
 import requests.adapters
 
 from tokenward.config import StoreConfig, env_or
-from tokenward.errors import AccessDenied, ConfigError, SecretNotFound, StoreConflict, StoreError, StoreUnavailable
-from tokenward.stores.base import RemoteEntry, Written
+from tokenward.errors import (
+    AccessDenied,
+    ConfigError,
+    SecretNotFound,
+    StoreConflict,
+    StoreError,
+    StoreUnavailable,
+    UsageError,
+)
+from tokenward.stores.base import UNCHECKED, RemoteEntry, Written, changed_since_sync
 from tokenward.testhooks import crash_point
 
-# Vault limits custom_metadata to 64 keys of <= 128 bytes with values of <= 512 bytes.
+# Vault (and OpenBao) limit custom_metadata to 64 keys of 1-128 bytes with values of
+# 1-512 bytes, keys and values printable (Go's unicode.IsPrint: no control, format
+# or separator characters other than the ASCII space). See vault/sdk custommetadata.
+MAX_META_KEYS = 64
+MAX_META_KEY = 128
 MAX_META_VALUE = 512
 VERSION_KEY = "version"
+
+
+def printable(text: str) -> bool:
+    """Go's unicode.IsPrint, which Vault applies to custom_metadata."""
+    return all(ch == " " or unicodedata.category(ch)[0] in "LMNPS" for ch in text)
+
+
+def normalise_prefix(prefix: str) -> str:
+    """A Vault prefix is a folder: `tw3`, `/tw3` and `tw3/` all mean `tw3/`.
+
+    Without the slash, `secret/tw3name` would be written while listing looks in
+    `secret/tw3/`, and discovery and `remind --store` would see nothing."""
+    prefix = prefix.strip().strip("/")
+    return prefix + "/" if prefix else ""
 
 
 class NoPreviousVersion(SecretNotFound):
@@ -53,6 +84,10 @@ def _read_secret_file(path: str, what: str, store: str) -> str:
     if not text:
         raise ConfigError(f"store {store!r}: {what} file {path} is empty")
     return text
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if printable(ch) else " " for ch in text)
 
 
 def _clip(text: str) -> str:
@@ -72,7 +107,7 @@ class VaultStore:
         self._config = config
         self.url = env_or(config.get("url") or "", "VAULT_ADDR").rstrip("/")
         self.mount = (config.get("mount") or "secret").strip("/")
-        self.prefix = config.get("prefix") or ""
+        self.prefix = normalise_prefix(config.get("prefix") or "")
         self.namespace = env_or(config.get("namespace") or "", "VAULT_NAMESPACE") or None
         self.auth = config.get("auth") or "token"
         self.timeout = config.get("timeout") or 10
@@ -183,6 +218,7 @@ class VaultStore:
         except hv.Unauthorized:
             raise AccessDenied(self.name, f"Vault rejected the token at {self.url}; log in again or check auth") from None
         except (hv.Forbidden, hv.InvalidPath, hv.InvalidRequest):
+            self._check_token(client)
             raise AccessDenied(
                 self.name,
                 f"mount {self.mount!r} does not exist at {self.url} or this token may not use it; "
@@ -202,6 +238,23 @@ class VaultStore:
                 f"(`vault kv enable-versioning {self.mount}` or another `mount`)"
             )
 
+    def _check_token(self, client: hvac.Client) -> None:
+        """After a 403: is it the token itself that Vault refuses (expired, revoked, mistyped)?
+
+        Vault answers 403 "permission denied" both for a bad token and for a path the
+        token's policy does not allow; only a lookup of the token itself tells them apart."""
+        try:
+            client.auth.token.lookup_self()
+        except (hv.Forbidden, hv.Unauthorized):
+            how = "AppRole login" if self.auth == "approle" else "token ($VAULT_TOKEN, ~/.vault-token or token_file)"
+            raise AccessDenied(
+                self.name,
+                f"Vault at {self.url} refused the {how}: it is invalid, expired or revoked; log in again "
+                "(`bao login` / `vault login`) or set a valid token",
+            ) from None
+        except (hv.VaultError, requests.exceptions.RequestException):
+            pass  # inconclusive: report the mount problem
+
     def _call(self, what: str, token: str | None, func: Callable[[hvac.Client], Any]) -> Any:
         client = self.client()
         path = self.where(token)
@@ -219,9 +272,7 @@ class VaultStore:
             raise SecretNotFound(self.name, token or path) from None
         except hv.InvalidRequest as exc:
             if "check-and-set" in str(exc):
-                raise StoreConflict(
-                    self.name, f"{path} changed while tokenward was writing it; run `tokens sync` again"
-                ) from None
+                raise StoreConflict(self.name, f"{path} changed since this machine last saw it; run `tokens sync`") from None
             raise StoreError(self.name, f"Vault refused to {what} {path} (invalid request)") from None
         except hv.VaultDown:
             raise StoreUnavailable(self.name, f"Vault at {self.url} is sealed; unseal it") from None
@@ -274,32 +325,78 @@ class VaultStore:
             return None
         return response.get("data") or {}
 
-    def put(self, token: str, value: str, metadata: dict[str, str]) -> Written:
-        with self._lock:
-            cas = self._seen.get(token)
-        if cas is None:
-            current = self._metadata(token)
-            cas = int(current.get("current_version") or 0) if current else 0
+    def exists(self, token: str) -> bool:
+        """Anything under this path, deleted versions included (their history is someone's)."""
+        return self._metadata(token) is not None
+
+    def entry(self, token: str) -> RemoteEntry | None:
+        return self._entry(token)
+
+    def check_metadata(self, metadata: dict[str, str]) -> None:
+        custom = {key: val for key, val in metadata.items() if val}
+        if len(custom) + 1 > MAX_META_KEYS:
+            raise UsageError(f"store {self.name!r}: Vault keeps at most {MAX_META_KEYS} metadata keys")
+        for key, val in custom.items():
+            if not printable(key) or len(key.encode()) > MAX_META_KEY:
+                raise UsageError(f"store {self.name!r}: metadata key {key!r} is not one Vault accepts")
+            if not printable(str(val)):
+                raise UsageError(
+                    f"store {self.name!r}: --{key} contains control or other unprintable characters, "
+                    "which Vault refuses in custom_metadata; nothing was written"
+                )
+
+    def conflict(self, token: str, expect: str | None, entry: RemoteEntry | None) -> StoreConflict:
+        """The refusal when Vault does not hold the version the caller last saw."""
+        return changed_since_sync(self.name, "Vault", self.where(token), expect, entry)
+
+    def put(self, token: str, value: str, metadata: dict[str, str], *, expect=UNCHECKED) -> Written:
+        if expect is UNCHECKED:
+            with self._lock:
+                cas = self._seen.get(token)
+            if cas is None:
+                current = self._metadata(token)
+                cas = int(current.get("current_version") or 0) if current else 0
+        else:
+            cas = 0 if expect is None else int(expect)
         path = self.prefix + token
-        response = self._call(
-            "write",
-            token,
-            lambda c: c.secrets.kv.v2.create_or_update_secret(
-                path=path, secret={"value": value}, cas=cas, mount_point=self.mount
-            ),
-        )
+        try:
+            response = self._call(
+                "write",
+                token,
+                lambda c: c.secrets.kv.v2.create_or_update_secret(
+                    path=path, secret={"value": value}, cas=cas, mount_point=self.mount
+                ),
+            )
+        except StoreConflict:
+            try:
+                entry = self._entry(token)
+            except StoreError:
+                entry = None
+            raise self.conflict(token, None if cas == 0 else str(cas), entry) from None
         number = int(((response or {}).get("data") or {}).get("version") or 0)
         # Vault refuses empty values in custom_metadata: an absent key means "".
-        custom = {key: _clip(str(val)) for key, val in metadata.items() if val}
+        # Unprintable characters (from a teammate's metadata, say) become spaces
+        # rather than failing the write; `add` refuses them up front (check_metadata).
+        custom = {key: _clip(_printable(str(val))) for key, val in metadata.items() if val}
+        custom = {key: val for key, val in custom.items() if val.strip()}
         custom[VERSION_KEY] = str(number)
         crash_point("vault.value-written")
         # The value is safe in Vault from here on; a failure below leaves metadata
         # that does not describe the current version, which sync treats as a change.
-        self._call(
-            "write metadata of",
-            token,
-            lambda c: c.secrets.kv.v2.update_metadata(path=path, custom_metadata=custom, mount_point=self.mount),
-        )
+        try:
+            self._call(
+                "write metadata of",
+                token,
+                lambda c: c.secrets.kv.v2.update_metadata(path=path, custom_metadata=custom, mount_point=self.mount),
+            )
+        except StoreError:
+            if cas == 0:
+                # We created it a moment ago: leave nothing behind without metadata.
+                try:
+                    self.delete(token)
+                except StoreError:
+                    pass
+            raise
         with self._lock:
             self._seen[token] = number
         return Written(str(number))
