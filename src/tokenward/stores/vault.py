@@ -405,7 +405,8 @@ class VaultStore:
         current = self._metadata(token)
         if not current or str(current.get("current_version")) != str(version):
             return  # the value changed meanwhile: sync will rewrite its metadata
-        custom = {key: _clip(str(val)) for key, val in metadata.items() if val}
+        custom = {key: _clip(_printable(str(val))) for key, val in metadata.items() if val}
+        custom = {key: val for key, val in custom.items() if val.strip()}
         custom[VERSION_KEY] = str(version)
         path = self.prefix + token
         self._call(
