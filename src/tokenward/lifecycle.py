@@ -258,8 +258,9 @@ def expected_version(app: App, record: TokenRecord, store_name: str, entry) -> s
     raise store.conflict(record.name, meta.get("version") or "unknown", entry)
 
 
-def rotate_token(app: App, name: str, value: str) -> Outcome:
+def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> Outcome:
     """Write the new value everywhere; journalled so a crash or outage loses nothing.
+    `event` names it in the audit log (`rollback` restores an earlier value).
 
     Every shared store must still hold the version this machine last saw (checked
     before anything is written, and again atomically by Vault's check-and-set);
@@ -351,7 +352,7 @@ def rotate_token(app: App, name: str, value: str) -> Outcome:
         crash_point("rotate.saved")
         if not failed:
             app.inventory.journal_end(entry_id)
-    audit.append(app.data_dir, "rotate", name, stores=written, failed=sorted(failed), fingerprint=new_fp)
+    audit.append(app.data_dir, event, name, stores=written, failed=sorted(failed), fingerprint=new_fp)
     return Outcome(updated, warnings, written, failed, overwrote)
 
 

@@ -732,7 +732,10 @@ class Sync:
 
 # -- rollback -------------------------------------------------------------------
 def rollback_token(app: App, name: str):
-    """Restore the value before the last rotation, from a store that keeps versions."""
+    """Restore the value before the last rotation, from a store that keeps versions.
+
+    Returns (outcome, the store it was read from, the record as it was before): the
+    value rolled back *from* is the one to revoke if it leaked."""
     from tokenward import lifecycle
 
     record = app.inventory.get(name)
@@ -744,30 +747,51 @@ def rollback_token(app: App, name: str):
             f"none of {name}'s stores ({', '.join(record.stores)}) keeps previous versions; "
             "rollback needs a Vault or AWS store"
         )
-    problems: list[str] = []
+    unreachable: list[StoreError] = []
+    behind: list[str] = []
+    no_previous: list[str] = []
     for store_name in candidates:
         store = app.store(store_name)
         try:
             current = store.get(name)
         except StoreError as exc:
-            problems.append(str(exc))
+            unreachable.append(exc)
             continue
         if fingerprint(current) != record.fingerprint:
-            problems.append(f"store {store_name!r} does not hold {name}'s current value (run `tokens sync {name}`)")
+            behind.append(store_name)
             continue
         try:
             previous = store.get_previous(name)
+        except SecretNotFound:
+            no_previous.append(store_name)  # the current value was just read: no older one
+            continue
         except StoreError as exc:
-            problems.append(str(exc))
+            unreachable.append(exc)
             continue
         if fingerprint(previous) == record.fingerprint:
-            problems.append(f"store {store_name!r}: the previous version is the current value")
+            no_previous.append(store_name)
             continue
-        outcome = lifecycle.rotate_token(app, name, previous)
-        return outcome, store_name
-    first = problems[0] if problems else "no previous version found"
-    error = StoreError(candidates[0], f"cannot roll back {name}: {first}")
-    raise error
+        outcome = lifecycle.rotate_token(app, name, previous, event="rollback")
+        return outcome, store_name, record
+    if unreachable:
+        # Each StoreError already names its store: say it once.
+        first = unreachable[0]
+        raise StoreError(first.store, f"cannot roll back {name}: {_bare(first)}")
+    if behind:
+        raise UsageError(
+            f"cannot roll back {name}: {', '.join(behind)} does not hold its current value; run `tokens sync {name}` first"
+        )
+    raise UsageError(
+        f"{name} has no previous version to roll back to in {', '.join(no_previous)} "
+        "(never rotated, or the older versions were deleted)"
+    )
+
+
+def _bare(error: StoreError) -> str:
+    """A store error's message without its leading "store 'NAME': "."""
+    text = str(error)
+    prefix = f"store {error.store!r}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def to_json(report: Report) -> dict:

@@ -136,15 +136,27 @@ def rollback(app, term, name):
     Example:
       tokens rollback pypi-foo
     """
-    from tokenward import lifecycle
     from tokenward.sync import rollback_token
 
-    outcome, source = rollback_token(app, name)
+    outcome, source, before = rollback_token(app, name)
     term.note(f"Rolled {name} back to its previous value (read from {source}); now in {', '.join(outcome.written)}.")
     if outcome.failed:
         for message in outcome.failed.values():
             term.note(f"Error: {message}")
         term.note(f"Not yet written to {', '.join(outcome.failed)}: `tokens sync {name}` finishes it.")
         return int(ExitStatus.STORE)
-    term.note(f"If the newer token leaked, {lifecycle.revoke_hint(outcome.record)}.")
+    term.note(_revoke_hint(before))
     return 0
+
+
+def _revoke_hint(before) -> str:
+    """The value rolled back *from* is the one to revoke; the restored one stays in use."""
+    from tokenward.tokens import TOKEN_PAGE
+
+    page = TOKEN_PAGE.get(before.kind)
+    where = f"at {page}" if page else "where it was issued"
+    since = before.rotated_at.date().isoformat()
+    return (
+        f"If the value you rolled back from leaked, revoke that {before.kind} token {where}: the one in use since "
+        f"{since}. Do not revoke the restored one: it is in use again."
+    )
