@@ -224,3 +224,21 @@ def test_dotenv_keeps_the_variable_name(tokens, kr, tmp_path):
     assert exported("api-key") == ["API_KEY"]  # not TOKEN
     assert exported("github-pat") == ["GH_TOKEN", "GITHUB_PAT", "GITHUB_TOKEN"]
     assert exported("gh-token") == ["GH_TOKEN", "GITHUB_TOKEN"]
+
+
+def test_control_characters_in_names_from_a_file_are_escaped(tokens, kr, tmp_path):
+    rc = tmp_path / ".pypirc"
+    rc.write_text(f"[\x1b[2Jclear]\nusername = __token__\n\n[red\x1b[31m]\nrepository = https://x.example/\nusername = __token__\npassword = {PYPI_TOKEN}\n")
+    result = tokens("import", str(rc))
+    assert result.returncode == 0, result
+    assert "\x1b" not in result.stderr and "\\x1b[2Jclear] has no password" in result.stderr
+    assert all("\x1b" not in r["purpose"] for r in listing(tokens).values())
+
+
+@pytest.mark.parametrize("scrub", [[], ["--scrub"]])
+def test_huge_file_is_refused_unread(tokens, kr, tmp_path, scrub):
+    path = tmp_path / "huge.env"
+    with open(path, "wb") as handle:
+        handle.truncate(17 << 20)
+    result = tokens("import", str(path), *scrub)
+    assert result.returncode == 2 and "larger than 16 MiB" in result.stderr, result

@@ -74,6 +74,11 @@ def physical_lines(text: str) -> list[str]:
     return lines
 
 
+def shown(text: str) -> str:
+    """A name from a file or path, safe to print and to record: control characters escaped."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def token_name(raw: str) -> str:
     name = re.sub(r"[^a-z0-9._-]+", "-", raw.strip().lower()).strip("-._")[:64]
     return name or "token"
@@ -118,10 +123,10 @@ def parse_pypirc(text: str, label: str) -> Source:
     skipped: list[str] = []
     for section in sections:
         if not parser.has_section(section):
-            skipped.append(f"index-servers names {section!r}, but there is no [{section}] section")
+            skipped.append(f"index-servers names {shown(section)}, but there is no such section")
             continue
         if not parser.has_option(section, "password"):
-            skipped.append(f"[{section}] has no password")
+            skipped.append(f"[{shown(section)}] has no password")
             continue
         value = parser.get(section, "password").strip()
         username = parser.get(section, "username", fallback="__token__").strip()
@@ -130,9 +135,9 @@ def parse_pypirc(text: str, label: str) -> Source:
         entry = Found(
             name=token_name(section),
             value=value,
-            where=f"[{section}]",
+            where=f"[{shown(section)}]",
             repository=repository,
-            purpose=f"imported from {label} [{section}]",
+            purpose=f"imported from {shown(label)} [{shown(section)}]",
             locator=section,
         )
         if username == "__token__":
@@ -210,7 +215,7 @@ def parse_dotenv(text: str, label: str) -> Source:
         if kind == "generic" and not SECRET_NAME.search(key):
             skipped.append(f"{key} (line {number}) does not look like a token")
             continue
-        entry = Found(name=token_name(key.replace("_", "-")), value=value, where=f"line {number}", purpose=f"imported from {label} {key}", locator=number)
+        entry = Found(name=token_name(key.replace("_", "-")), value=value, where=f"line {number}", purpose=f"imported from {shown(label)} {key}", locator=number)
         # `tokens exec` hands the token to the child under the variable the file used
         # (as `tokens add --env KEY={value}` would record it), besides the kind's own.
         defaults = KIND_ENV.get(kind or "pypi", {})
@@ -294,9 +299,9 @@ def parse_json(text: str, label: str) -> Source:
         if unknown:
             key, key_line = unknown
             hint = difflib.get_close_matches(key, sorted(JSON_FIELDS), n=1, cutoff=0.6)
-            shown = repr(key if len(key) <= 40 else key[:40] + "...")
+            key_text = repr(key if len(key) <= 40 else key[:40] + "...")
             raise UsageError(
-                f"{label}:{key_line}: unknown key {shown}" + (f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(sorted(JSON_FIELDS))}")
+                f"{label}:{key_line}: unknown key {key_text}" + (f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(sorted(JSON_FIELDS))}")
             )
         for key in ("name", "value"):
             if not isinstance(record.get(key), str) or not record.get(key):
@@ -316,7 +321,7 @@ def parse_json(text: str, label: str) -> Source:
                 value=record["value"],
                 where=f"record {index + 1}",
                 kind=record.get("kind"),
-                purpose=record.get("purpose") or f"imported from {label}",
+                purpose=record.get("purpose") or f"imported from {shown(label)}",
                 scope=record.get("scope"),
                 repository=record.get("repository"),
                 created=record.get("created") or record.get("created_at"),
@@ -360,13 +365,16 @@ def read_source(path: Path, fmt: str | None, *, for_scrub: bool = False) -> Sour
         raw = snapshot.data
     else:
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as handle:
+                raw = handle.read(rewrite.MAX_BYTES + 1)
         except FileNotFoundError:
             raise UsageError(f"{path}: no such file") from None
         except IsADirectoryError:
             raise UsageError(f"{path} is a directory, not a file") from None
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > rewrite.MAX_BYTES:
+        raise UsageError(f"{path} is larger than {rewrite.MAX_BYTES >> 20} MiB; not a file of tokens")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -25,6 +25,7 @@ from pathlib import Path
 from tokenward.errors import UsageError
 from tokenward.paths import FILE_MODE
 
+MAX_BYTES = 16 << 20  # far beyond any file of tokens; /dev/zero and the like stop here
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -88,6 +89,8 @@ def read(path: Path) -> Snapshot:
                 raise UsageError(f"{path} is a directory, not a file")
             if not stat.S_ISREG(st.st_mode):
                 raise UsageError(f"{path} is not a regular file; --scrub rewrites regular files only")
+            if st.st_size > MAX_BYTES:
+                raise UsageError(f"{path} is larger than {MAX_BYTES >> 20} MiB; not a file of tokens")
             data = _read_all(fd)
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from None
