@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 from tokenward import runner
 from tokenward.app import App
+from tokenward.envpolicy import check_templates
 from tokenward.errors import TokenExpired, TokenwardError, UsageError, defer
 from tokenward.lifecycle import get_value, record_use
 from tokenward.paths import FILE_MODE
@@ -92,6 +93,7 @@ def plan_exec(
     strict: bool = False,
     narrow: bool = True,
     context: Context | None = None,
+    allow_env: tuple[str, ...] = (),
 ) -> ExecPlan:
     if not argv:
         raise UsageError("no command given: use `tokens exec [--token NAME] -- COMMAND [ARGS]...`")
@@ -107,6 +109,9 @@ def plan_exec(
             if reason and not reason.startswith("expired"):
                 warnings.append(f"{token} may not fit {describe_target(target)}: {reason}")
     name = record.name
+    if record.env:
+        # Before the value is read: a template may not make the child run someone's code.
+        check_templates(record.env, allow_env, owner=name)
     state = view(record, app.now, app.config.warn_before)
     if state.status in ("revoked", "invalid"):
         raise TokenExpired(

@@ -21,6 +21,7 @@ from tokenward.app import App
 from tokenward.errors import StoreError, TokenwardError, UsageError
 from tokenward.inventory import NAME_RE
 from tokenward.policy import parse_date, parse_period
+from tokenward.envpolicy import check_templates, runs_code
 from tokenward.publishers import KIND_ENV, parse_env_templates
 from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD, detect_kind, fingerprint, inspect
 from tokenward.values import check_value
@@ -219,7 +220,7 @@ def parse_dotenv(text: str, label: str) -> Source:
         # `tokens exec` hands the token to the child under the variable the file used
         # (as `tokens add --env KEY={value}` would record it), besides the kind's own.
         defaults = KIND_ENV.get(kind or "pypi", {})
-        if kind not in (None, *_TOOL_KINDS) and key not in defaults:
+        if kind not in (None, *_TOOL_KINDS) and key not in defaults and runs_code(key) is None:
             templates = {} if kind == "generic" else dict(defaults)
             templates[key] = "{value}"
             entry.env = templates
@@ -445,6 +446,7 @@ def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str
                 parse_period(entry.rotate_every, what="rotate_every period")
             if entry.env:
                 parse_env_templates([f"{k}={v}" for k, v in entry.env.items()])
+                check_templates(entry.env)
             entry.stores = lifecycle.resolve_stores(app, entry.stores or stores or None)
         except TokenwardError as exc:
             raise UsageError(f"{where}: {exc}") from None

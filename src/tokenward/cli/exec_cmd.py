@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tokenward.cli.common import pass_app
+from tokenward.envpolicy import check_allow_names
 from tokenward.execute import plan_exec, run_exec
 
 
@@ -16,9 +17,10 @@ from tokenward.execute import plan_exec, run_exec
 @click.option("--no-mask", is_flag=True, help="Do not mask the value in the command's output (hands it the real streams).")
 @click.option("--no-narrow", is_flag=True, help="Hand a PyPI token as stored, not a copy narrowed to the projects and 15 minutes.")
 @click.option("--strict", is_flag=True, help="Refuse an overdue token instead of warning.")
+@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let the token's env template set VAR although it makes the command run code (BASH_ENV, LD_PRELOAD, PYTHONPATH, ...; repeatable).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
 @pass_app
-def exec_(app, term, token, no_mask, no_narrow, strict, command):
+def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, command):
     """Run COMMAND with the right token in its environment, and nowhere else.
 
     Without --token, the token is chosen from the command line: the tool (twine, uv,
@@ -36,7 +38,7 @@ def exec_(app, term, token, no_mask, no_narrow, strict, command):
       tokens exec --token pypi-foo -- uv publish
     """
     argv = list(command)
-    plan = plan_exec(app, token, argv, strict=strict, narrow=not no_narrow)
+    plan = plan_exec(app, token, argv, strict=strict, narrow=not no_narrow, allow_env=check_allow_names(allow_env))
     if plan.narrowed:
         term.note(f"tokens: using {plan.token}, narrowed to {', '.join(plan.target.projects)} for 15 minutes")
     elif token is None:

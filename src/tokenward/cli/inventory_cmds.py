@@ -24,8 +24,9 @@ from tokenward.values import read_value
 @click.option("--expires", metavar="DATE", default=None, help="Hard expiry [default: read from a PyPI token].")
 @click.option("--store", "stores", multiple=True, metavar="STORE", help="Store to keep the value in (repeatable) [default: defaults.stores].")
 @click.option("--env", "env", multiple=True, metavar="VAR=TEMPLATE", help="Variable `tokens exec` sets instead of the tool's; {value} is the token (repeatable).")
+@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let --env set VAR although it makes the command run code (BASH_ENV, LD_PRELOAD, PYTHONPATH, ...); exec needs it too.")
 @pass_app
-def add(app, term, name, purpose, scope, kind, repository, created, rotate_every, expires, stores, env):
+def add(app, term, name, purpose, scope, kind, repository, created, rotate_every, expires, stores, env, allow_env):
     """Add a token. The value is read from stdin, or a hidden prompt on a terminal.
 
     \b
@@ -45,6 +46,9 @@ def add(app, term, name, purpose, scope, kind, repository, created, rotate_every
     from tokenward.publishers import parse_env_templates
 
     templates = parse_env_templates(env)
+    from tokenward.envpolicy import check_allow_names, check_templates
+
+    check_templates(templates, check_allow_names(allow_env))
     value = read_value(f"Value for {name}")
     outcome = lifecycle.add_token(
         app,

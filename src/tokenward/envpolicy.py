@@ -1,0 +1,102 @@
+"""Which variables a token's env template may set in the child of `tokens exec`.
+
+A template (`tokens add --env VAR=TEMPLATE`, a JSON import's `env`, anything a shared
+store or an inventory file carries) is data someone else may have written. Variables
+that make the child run or load code of someone's choosing (`BASH_ENV`, `LD_PRELOAD`,
+`PYTHONPATH`, `NODE_OPTIONS`, `GIT_SSH_COMMAND`, ...), or that move the config files a
+tool reads (which can run code too: git's `core.pager`, npm's `script-shell`), are
+refused unless the user allows that variable by name for the one command
+(`--allow-env VAR`). Names are compared case-insensitively: npm reads
+`npm_config_*` and `NPM_CONFIG_*` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from tokenward.errors import UsageError
+
+# Exact names -> what they do.
+_EXACT: dict[str, str] = {
+    "BASH_ENV": "bash runs the file it names",
+    "ENV": "sh runs the file it names",
+    "SHELLOPTS": "changes how bash runs scripts",
+    "BASHOPTS": "changes how bash runs scripts",
+    "PS4": "bash expands it (and runs command substitutions) when tracing",
+    "PROMPT_COMMAND": "bash runs it",
+    "IFS": "changes how shells split commands",
+    "ZDOTDIR": "zsh reads its startup files from there",
+    "PATH": "chooses which programs run",
+    "HOME": "moves every config file a tool reads",
+    "XDG_CONFIG_HOME": "moves the config files a tool reads",
+    "NODE_OPTIONS": "node loads the modules it names (--require)",
+    "NODE_PATH": "node loads modules from there",
+    "NODE_REPL_EXTERNAL_MODULE": "node loads that module",
+    "PERL5OPT": "perl runs its options (-M)",
+    "PERL5LIB": "perl loads modules from there",
+    "PERLLIB": "perl loads modules from there",
+    "PERL5DB": "perl runs it as the debugger",
+    "RUBYOPT": "ruby runs its options (-r)",
+    "RUBYLIB": "ruby loads code from there",
+    "JAVA_TOOL_OPTIONS": "the JVM loads agents it names",
+    "_JAVA_OPTIONS": "the JVM loads agents it names",
+    "JDK_JAVA_OPTIONS": "the JVM loads agents it names",
+    "CLASSPATH": "the JVM loads classes from there",
+    "RUSTC": "cargo runs it as the compiler",
+    "RUSTC_WRAPPER": "cargo runs it",
+    "RUSTC_WORKSPACE_WRAPPER": "cargo runs it",
+    "RUSTDOC": "cargo runs it",
+    "SSH_ASKPASS": "ssh runs it",
+    "EDITOR": "tools run it",
+    "VISUAL": "tools run it",
+    "PAGER": "tools run it",
+    "MANPAGER": "tools run it",
+    "BROWSER": "tools run it",
+    "LESSOPEN": "less runs it",
+    "LESSCLOSE": "less runs it",
+    "GCONV_PATH": "glibc loads modules from there",
+}
+# Prefixes -> what variables starting with them do.
+_PREFIXES: dict[str, str] = {
+    "BASH_FUNC_": "bash imports it as a function",
+    "LD_": "the dynamic loader reads it (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...)",
+    "DYLD_": "the macOS loader reads it",
+    "PYTHON": "Python reads it at startup (PYTHONSTARTUP, PYTHONPATH, PYTHONWARNINGS imports, ...)",
+    "GIT_": "git runs or reads what it names (GIT_SSH_COMMAND, GIT_EXEC_PATH, GIT_CONFIG_*, ...)",
+    "NPM_CONFIG_": "sets any npm option (script-shell, node-options, userconfig, registry)",
+    "CARGO_TARGET_": "cargo runs the programs it names (runner, linker)",
+    "CARGO_BUILD_": "cargo runs the programs it names (rustc, rustc-wrapper)",
+}
+
+
+def runs_code(var: str) -> str | None:
+    """Why setting `var` lets whoever chose its value run code in the child, or None."""
+    name = var.upper()
+    if name in _EXACT:
+        return _EXACT[name]
+    for prefix, reason in _PREFIXES.items():
+        if name.startswith(prefix):
+            return reason
+    return None
+
+
+def check_templates(templates: Mapping[str, str], allowed: Iterable[str] = (), *, owner: str = "") -> None:
+    """Refuse templates that set a code-running variable the user did not allow by name."""
+    allow = {a.upper() for a in allowed}
+    for var in sorted(templates):
+        reason = runs_code(var)
+        if reason is not None and var.upper() not in allow:
+            whose = f"{owner}'s env template" if owner else "an env template"
+            raise UsageError(
+                f"{whose} sets {var}, which makes the command run code ({reason}); refused unless you "
+                f"allow it for this command with --allow-env {var}"
+            )
+
+
+def check_allow_names(allowed: Iterable[str]) -> tuple[str, ...]:
+    """`--allow-env` takes variable names, not assignments."""
+    names = tuple(allowed)
+    for name in names:
+        if not name or "=" in name or not name.replace("_", "a").isalnum():
+            raise UsageError(f"--allow-env {name!r}: give a variable name, e.g. --allow-env PYTHONPATH")
+    return names
