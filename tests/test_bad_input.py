@@ -92,6 +92,21 @@ CLI_CASES = [
     (["add", "s2", "--store", "keyring", "--store", "vault"], GOOD),
     (["get", "seed", "--store", "nowhere"], None),
     (["add", "k1", "--kind", "martian"], GOOD),
+    # metadata checked on the way in (issue 9 items 10, 17)
+    (["add", "k2", "--kind", "pypi"], GOOD),  # a ghp_ value is not a PyPI token
+    (["add", "k3", "--kind", "npm"], "pypi-local-index-token"),
+    (["add", "sc1", "--scope", "everything"], GOOD),
+    (["add", "sc2", "--scope", "project:"], GOOD),
+    (["add", "sc3", "--scope", "project:a,,b"], GOOD),
+    (["add", "sc4", "--scope", "project:-dash", "--kind", "pypi"], "pypi-private-index"),
+    (["add", "sc5", "--scope", "user\x1b[31m"], GOOD),
+    (["add", "r1", "--repository", "not a url"], GOOD),
+    (["add", "r2", "--repository", "ftp://x"], GOOD),
+    (["add", "r3", "--repository", "https://"], GOOD),
+    (["add", "u1", "--purpose", "two\nlines"], GOOD),
+    (["add", "u2", "--purpose", "esc\x1b[2Jape"], GOOD),
+    (["add", "u3", "--purpose", "bidi\u202eoverride"], GOOD),
+    (["add", "u4", "--purpose", "x" * 201], GOOD),
     (["list", "--status", "late"], None),
     (["exec", "--token", "seed"], None),  # no command
     (["exec", "--token", "seed", "--", "definitely-not-a-command-xyz"], None),
@@ -235,6 +250,10 @@ IMPORT_CASES = [
     ("j.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "stores": ["nowhere"]}]', "json"),
     ("k.json", b'\xef\xbb\xbf\xff[{"name": "j1"}]', "json"),
     ("l.json", b'[{"name": "j1", "value": "pypi-!!!!"}]', "json"),
+    ("m.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "purpose": "a\\u001b[2Jb"}]', "json"),
+    ("n.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "scope": "everything"}]', "json"),
+    ("o.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "repository": "ftp://x"}]', "json"),
+    ("p.json", b'[{"name": "j1", "value": "ghp_goodValue0123456789zz", "kind": "pypi"}]', "json"),
     # not a file at all
     ("missing.env", None, "dotenv"),
     ("adir", "DIR", "dotenv"),

@@ -20,6 +20,7 @@ from tokenward import lifecycle, rewrite
 from tokenward.app import App
 from tokenward.errors import StoreError, TokenwardError, UsageError
 from tokenward.inventory import NAME_RE
+from tokenward.metadata import check_new
 from tokenward.policy import parse_date, parse_period
 from tokenward.envpolicy import check_templates, runs_code
 from tokenward.publishers import KIND_ENV, parse_env_templates
@@ -436,7 +437,7 @@ def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str
         seen[entry.name] = entry.where
         try:
             check_value(entry.value)
-            lifecycle.check_kind(entry.kind)
+            check_new(entry.value, kind=entry.kind, purpose=entry.purpose, scope=entry.scope, repository=entry.repository)
             inspect(entry.value, entry.kind)
             if entry.created:
                 parse_date(entry.created, what="created date")

@@ -23,6 +23,7 @@ from tokenward.errors import (
 )
 from tokenward.inventory import TokenRecord, check_name
 from tokenward.locks import token_lock
+from tokenward.metadata import check_new
 from tokenward.policy import parse_date, parse_period, to_iso
 from tokenward.stores.base import UNCHECKED
 from tokenward.testhooks import crash_point, pause_point
@@ -111,7 +112,7 @@ def add_token(
     Create only: a name that any target store already holds is refused before
     anything is written (a teammate's token is brought in by `sync --discover`)."""
     chosen = check_name_and_stores(app, name, stores)
-    check_kind(kind)
+    checked = check_new(value, kind=kind, purpose=purpose, scope=scope, repository=repository)
     warnings: list[str] = []
     created_at = parse_date(created, what="--created date", now=app.now) if created is not None else app.now
     if created_at > app.now + CLOCK_SKEW:
@@ -126,9 +127,9 @@ def add_token(
     record = TokenRecord(
         name=name,
         kind=facts.kind,
-        purpose=purpose or "",
-        scope=scope if scope is not None else facts.scope,
-        repository=repository or DEFAULT_REPOSITORY.get(facts.kind, ""),
+        purpose=checked.purpose,
+        scope=checked.scope if checked.scope is not None else facts.scope,
+        repository=checked.repository or DEFAULT_REPOSITORY.get(facts.kind, ""),
         created_at=created_at,
         rotated_at=created_at,
         rotate_every=period,

@@ -27,6 +27,7 @@ from tokenward.errors import ConfigError, UsageError
 from tokenward.paths import ensure_private_dir, open_private
 from tokenward.policy import Period, from_iso, parse_period, to_iso
 from tokenward.remind import ORDER, Reminder
+from tokenward.sanitize import safe
 
 CHANNELS = ("webhook", "email", "desktop")
 RANK = {"ok": 0, "due-soon": 1, "overdue": 2, "expired": 3, "invalid": 4, "revoked": 5}
@@ -201,8 +202,9 @@ def _line(r: Reminder) -> str:
     when = f"in {r.days}d" if status == "due-soon" else f"{r.days}d ago"
     if status in ("revoked", "invalid"):
         when = "at the registry"
-    purpose = f" - {r.view.record.purpose}" if r.view.record.purpose else ""
-    return f"{r.view.record.name} ({r.view.record.kind}) {status} {when}{purpose}: {r.action}"
+    record = r.view.record
+    purpose = f" - {safe(record.purpose)}" if record.purpose else ""
+    return f"{safe(record.name)} ({safe(record.kind)}) {status} {when}{purpose}: {safe(r.action)}"
 
 
 def title(reminders: list[Reminder]) -> str:

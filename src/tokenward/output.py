@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from tokenward.sanitize import safe
+
 COLOURS = {"revoked": "31;1", "invalid": "31;1", "expired": "31;1", "overdue": "31", "due-soon": "33", "ok": "32"}
 
 
@@ -26,11 +28,11 @@ class Terminal:
         self.out.write(text + "\n")
 
     def warn(self, text: str) -> None:
-        self.err.write(f"Warning: {text}\n")
+        self.err.write(f"Warning: {_lines(text)}\n")
         self.err.flush()
 
     def note(self, text: str) -> None:
-        self.err.write(text + "\n")
+        self.err.write(_lines(text) + "\n")
         self.err.flush()
 
     def json(self, data: Any) -> None:
@@ -42,8 +44,15 @@ class Terminal:
         return f"\x1b[{COLOURS[status]}m{text}\x1b[0m"
 
 
+def _lines(text: str) -> str:
+    """Our own line breaks stay; anything else unsafe in a message is shown escaped."""
+    return "\n".join(safe(line) for line in str(text).split("\n"))
+
+
 def table(rows: list[list[str]], headers: list[str], painter=None, status_col: int | None = None) -> str:
-    """Left-aligned columns; `painter(text, status)` colours the status column after padding."""
+    """Left-aligned columns; `painter(text, status)` colours the status column after padding.
+    Cells are passed through `safe()`: they hold metadata a teammate may have written."""
+    rows = [[safe(cell) for cell in row] for row in rows]
     columns = list(zip(headers, *rows))
     widths = [max(map(len, column)) for column in columns]
     widths[-1] = 0  # the last column is not padded

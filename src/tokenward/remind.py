@@ -8,6 +8,7 @@ from datetime import datetime
 from tokenward.inventory import NAME_RE, TokenRecord
 from tokenward.policy import Period, from_iso, stored_period, to_iso
 from tokenward.report import Summary, TokenView, next_deadline, summarize, views
+from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE
 
 ORDER = ("revoked", "invalid", "expired", "overdue", "due-soon")
@@ -109,9 +110,10 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
             when = f"{r.days}d ago" if status != "due-soon" else f"in {r.days}d"
             if status in ("revoked", "invalid"):
                 when = "(tokens verify)"
-            purpose = f" - {r.view.record.purpose}" if r.view.record.purpose else ""
-            lines.append(f"  {r.view.record.name} ({r.view.record.kind}, {status} {when}){purpose}")
-            lines.append(f"    -> {r.action}")
+            record = r.view.record
+            purpose = f" - {safe(record.purpose)}" if record.purpose else ""
+            lines.append(f"  {safe(record.name)} ({safe(record.kind)}, {status} {when}){purpose}")
+            lines.append(f"    -> {safe(r.action)}")
     if not lines:
         return "All tokens are within their rotation period."
     return "\n".join(lines)

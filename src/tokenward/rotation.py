@@ -19,6 +19,7 @@ from tokenward import audit
 from tokenward.errors import ExitStatus, SecretNotFound, StoreError, TokenwardError, UsageError
 from tokenward.inventory import TokenRecord
 from tokenward.policy import humanize_delta
+from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE, detect_kind, fingerprint, inspect, parse_scope
 from tokenward.values import MAX_VALUE_BYTES, decode_stdin
 
@@ -90,7 +91,7 @@ def scope_advice(record: TokenRecord) -> str:
             return f"Give it the same scope: project {', '.join(projects)} (not \"Entire account\")."
         return "The old token was user-wide; a project-scoped token is safer if it publishes one project."
     if record.scope:
-        return f"Give it the same scope: {record.scope}."
+        return f"Give it the same scope: {safe(record.scope)}."
     return ""
 
 
@@ -98,7 +99,7 @@ def usage_lines(app, record: TokenRecord) -> list[str]:
     """Where the token lives and what used it, from the config and the audit log."""
     lines = []
     if record.purpose:
-        lines.append(f"Purpose:   {record.purpose}")
+        lines.append(f"Purpose:   {safe(record.purpose)}")
     stores = []
     for store_name in record.stores:
         store = app.config.stores.get(store_name)

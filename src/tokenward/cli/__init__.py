@@ -124,7 +124,9 @@ def cli(ctx: click.Context, config_file: str | None, debug: bool) -> None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    from tokenward.sanitize import safe
+
+    return safe(" ".join(text.split()))
 
 
 class _ClosedOutput:

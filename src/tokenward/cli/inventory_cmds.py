@@ -9,6 +9,7 @@ from tokenward.cli.common import json_option, pass_app
 from tokenward.errors import ExitStatus, UsageError
 from tokenward.policy import STATUSES, age_text, humanize_delta
 from tokenward.report import summarize, views
+from tokenward.sanitize import safe
 from tokenward.tokens import KINDS
 from tokenward.values import read_value
 
@@ -43,6 +44,12 @@ def add(app, term, name, purpose, scope, kind, repository, created, rotate_every
     """
     # Validate the cheap things before asking for a value.
     lifecycle.check_name_and_stores(app, name, stores)
+    from tokenward import metadata
+
+    metadata.check_purpose(purpose)
+    metadata.check_repository(repository)
+    if scope is not None and kind is not None:
+        metadata.check_scope(scope, kind)
     from tokenward.publishers import parse_env_templates
 
     templates = parse_env_templates(env)
@@ -143,7 +150,7 @@ def show(app, term, name, as_json):
     for key, value in data.items():
         if isinstance(value, list):
             value = ", ".join(value) or "-"
-        text = "-" if value in (None, "") else str(value)
+        text = "-" if value in (None, "") else safe(value)
         if key == "status":
             text = term.paint(text, text)
         term.echo(f"{key.ljust(width)}  {text}")

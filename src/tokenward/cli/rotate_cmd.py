@@ -132,11 +132,13 @@ def _guided(app, term, record, open_page: bool, yes: bool) -> int:
     from tokenward.report import view
 
     v = view(record, app.now, app.config.warn_before)
-    scope = f", scope {record.scope}" if record.scope else ""
+    from tokenward.sanitize import safe
+
+    scope = f", scope {safe(record.scope)}" if record.scope else ""
     since = record.rotated_at.date().isoformat()
     term.note(f"Rotating {record.name} ({record.kind}{scope}): last rotated {since}, status {v.status}.")
     for line in rotation.usage_lines(app, record):
-        term.note(f"   {line}")
+        term.note(f"   {safe(line)}")
     value = _ask_value(app, term, record, open_page, yes, step=1)
     outcome = lifecycle.rotate_token(app, record.name, value)
     for warning in outcome.warnings:
