@@ -64,7 +64,7 @@ def one_error(result) -> None:
 
 def test_symlinked_pypirc_is_rewritten_through_its_link(tokens, kr, tmp_path):
     dotfiles = tmp_path / "dotfiles"
-    dotfiles.mkdir()
+    (dotfiles / ".git").mkdir(parents=True)
     target = dotfiles / "pypirc"
     target.write_text(f"[pypi]\nusername = __token__\npassword = {TOKEN}\n")
     target.chmod(0o640)
@@ -76,9 +76,12 @@ def test_symlinked_pypirc_is_rewritten_through_its_link(tokens, kr, tmp_path):
     assert TOKEN not in target.read_text() and passwords(link) == []
     assert twine_reads(link).get("pypi", "username") == "__token__"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    backups = list(dotfiles.glob("pypirc.tokenward-*.bak"))
+    # The plaintext backup stays next to the link, out of the dotfiles repository.
+    backups = list(tmp_path.glob(".pypirc.tokenward-*.bak"))
     assert len(backups) == 1 and stat.S_IMODE(backups[0].stat().st_mode) == 0o600
+    assert leftovers(dotfiles) == []
     assert "dotfiles/pypirc" in result.stderr and TOKEN not in result.stderr
+    assert f"{target} is in the git work tree {dotfiles}: its history may still hold" in result.stderr
     assert tokens("get", "pypi").stdout.strip() == TOKEN
 
 

@@ -4,6 +4,8 @@ a `.env` or a JSON file that holds plaintext tokens.
 The rules, each for a reported way of getting it wrong:
 - The file itself is rewritten, not a link to it: `~/.pypirc -> dotfiles/pypirc` keeps
   its link, and the target (what twine reads) gets the new text.
+- The 0600 backup goes next to the path the user named (for a link: next to the link, not
+  into the dotfiles repository the link points into).
 - Only the user's own files, in a directory no one else can write into, are changed;
   a file with several hard links is refused (the other names would keep the plaintext).
 - Every file we create (backup, temp) is created with O_EXCL|O_NOFOLLOW relative to the
@@ -168,22 +170,27 @@ class Pending:
     """A rewrite whose backup and new content are on disk, not yet in place."""
 
     snap: Snapshot
-    dfd: int
-    backup: str | None
-    tmp: str | None
+    dfd: int  # the file's directory
+    bdfd: int  # the backup's directory (the directory of the path the user named)
+    backup_dir: Path
+    backup: str | None = None
+    tmp: str | None = None
 
     @property
     def backup_path(self) -> Path:
-        return self.snap.real.parent / (self.backup or "")
+        return self.backup_dir / (self.backup or "")
 
-    def abort(self, *, keep_backup: bool = False) -> None:
+    def _close(self) -> None:
+        for fd in {self.dfd, self.bdfd} - {-1}:
+            os.close(fd)
+        self.dfd = self.bdfd = -1
+
+    def abort(self) -> None:
         if self.dfd < 0:
             return
         _unlink(self.dfd, self.tmp)
-        if not keep_backup:
-            _unlink(self.dfd, self.backup)
-        os.close(self.dfd)
-        self.dfd = -1
+        _unlink(self.bdfd, self.backup)
+        self._close()
 
     def commit(self) -> Path:
         """Put the new content in place, unless the file changed since it was read."""
@@ -199,10 +206,8 @@ class Pending:
         except OSError as exc:
             self.abort()
             raise UsageError(f"cannot rewrite {describe(snap)}: {exc.strerror}; it was left as it was") from None
-        backup = self.backup_path
-        os.close(self.dfd)
-        self.dfd = -1
-        return backup
+        self._close()
+        return self.backup_path
 
 
 def _check_unchanged(snap: Snapshot, dfd: int) -> None:
@@ -230,25 +235,41 @@ def _check_unchanged(snap: Snapshot, dfd: int) -> None:
         os.close(fd)
 
 
+def _check_dir(fd: int, path: Path, where: str) -> None:
+    st = os.fstat(fd)
+    if st.st_uid not in (os.geteuid(), 0):
+        raise UsageError(f"the directory {path} belongs to another user (uid {st.st_uid}); not rewriting {where}")
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise UsageError(f"the directory {path} is writable by everyone; not rewriting {where}")
+
+
 def prepare(snap: Snapshot, new: bytes, now: datetime) -> Pending:
-    """Write a 0600 backup of what was read and the new content to an exclusive temp file,
-    both next to the file; nothing is replaced yet. Any failure leaves nothing behind."""
+    """Write a 0600 backup of what was read and the new content to an exclusive temp file;
+    nothing is replaced yet. Any failure leaves nothing behind."""
     check_ours(snap)
     where = describe(snap)
+    named = Path(os.path.abspath(snap.given))
+    backup_dir = Path(os.path.realpath(named.parent))
     try:
         dfd = _open_dir(snap.real.parent)
     except OSError as exc:
         raise UsageError(f"cannot open the directory of {where}: {exc.strerror}") from None
-    pending = Pending(snap, dfd, None, None)
+    try:
+        bdfd = dfd if backup_dir == snap.real.parent else _open_dir(backup_dir)
+    except OSError as exc:
+        os.close(dfd)
+        raise UsageError(f"cannot open {backup_dir} for the backup: {exc.strerror}") from None
+    pending = Pending(snap, dfd, bdfd, backup_dir)
     try:
         st = os.fstat(dfd)
         if (st.st_dev, st.st_ino) != snap.dir_id:
             raise FileChanged(f"the directory of {where} was replaced while it was being read")
+        _check_dir(bdfd, backup_dir, where)
         stamp = now.strftime("%Y%m%dT%H%M%S")
         for n in range(1, 100):
-            name = f"{snap.real.name}.tokenward-{stamp}{'' if n == 1 else f'-{n}'}.bak"
+            name = f"{named.name}.tokenward-{stamp}{'' if n == 1 else f'-{n}'}.bak"
             try:
-                fd = _create(dfd, name, snap.data)
+                fd = _create(bdfd, name, snap.data)
             except FileExistsError:
                 continue
             pending.backup = name
@@ -281,11 +302,20 @@ def prepare(snap: Snapshot, new: bytes, now: datetime) -> Pending:
             raise UsageError(f"cannot create a temporary file next to {where}")
     except OSError as exc:
         pending.abort()
-        raise UsageError(f"cannot write in {snap.real.parent} ({exc.strerror}), so {where} cannot be scrubbed") from None
+        failed = backup_dir if pending.backup is None else snap.real.parent
+        raise UsageError(f"cannot write in {failed} ({exc.strerror}), so {where} cannot be scrubbed") from None
     except BaseException:
         pending.abort()
         raise
     return pending
+
+
+def in_git_work_tree(path: Path) -> Path | None:
+    """The top of the git work tree holding `path`, if any (its history may keep old text)."""
+    for parent in path.parents:
+        if (parent / ".git").exists():
+            return parent
+    return None
 
 
 def reread(snap: Snapshot) -> bytes:

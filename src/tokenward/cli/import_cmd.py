@@ -75,5 +75,10 @@ def import_(app, term, file, fmt, from_keyring, scrub, stores, prefix, rename):
             backup = pending.commit()
         except rewrite.FileChanged as exc:
             raise UsageError(f"{exc}: run `tokens import {file} --scrub` again to scrub it") from None
-        term.note(f"Removed {len(pending.values)} value(s) from {rewrite.describe(pending.pending.snap)}; the original is at {backup} (0600): delete it once you have checked.")
+        snap = pending.pending.snap
+        term.note(f"Removed {len(pending.values)} value(s) from {rewrite.describe(snap)}; the original is at {backup} (0600): delete it once you have checked.")
+        for path, what in ((snap.real, "its history may still hold the value(s): rotate them"), (backup, "do not commit the backup")):
+            top = rewrite.in_git_work_tree(path)
+            if top is not None:
+                term.warn(f"{path} is in the git work tree {top}: {what}.")
     return 0
