@@ -84,3 +84,65 @@ def test_not_a_macaroon_is_a_clear_error_without_the_value():
     with pytest.raises(UsageError) as info:
         narrow_pypi_token("pypi-notamacaroonSECRETPART", ["foo"], NOW)
     assert "SECRETPART" not in str(info.value) and "--no-narrow" in str(info.value)
+
+
+# -- caveats intersect (issue 9 item 11) -------------------------------------------
+OTHER_USER = str(uuid.uuid4())
+
+
+def caveated(*restrictions: dict) -> str:
+    token = pypitoken.Token.create(domain="pypi.org", identifier="user-1234", key=KEY)
+    token.restrict(user_id=USER)
+    for restriction in restrictions:
+        token.restrict(**restriction)
+    return token.dump()
+
+
+def names(*projects: str) -> dict:
+    return {"project_names": list(projects)}
+
+
+CAVEAT_CASES = [
+    ((), "user"),
+    ((names("a", "b"), names("a")), "project:a"),
+    ((names("a"), names("a", "b")), "project:a"),
+    ((names("a"), names("b")), "none"),
+    ((names("a", "b", "c"), names("b", "c", "d"), names("c", "b")), "project:b,c"),
+    (({"legacy_project_names": ["a", "b"]}, names("b", "c")), "project:b"),
+    (({"legacy_project_names": ["a"]}, names("b")), "none"),
+    (({"user_id": OTHER_USER},), "none"),
+]
+
+
+@pytest.mark.parametrize("restrictions, scope", CAVEAT_CASES)
+def test_scope_is_what_pypis_verifier_lets_through(restrictions, scope):
+    """The recorded scope is the intersection of the caveats, checked against
+    pypitoken's verifier (the same rules PyPI applies) for every project."""
+    token = caveated(*restrictions)
+    facts = pypi_facts(token)
+    assert facts.scope == scope
+    for project in ("a", "b", "c", "d"):
+        allowed = scope == "user" or project in facts.projects
+        assert check(token, project, NOW) is allowed, project
+
+
+@pytest.mark.parametrize("kept", [["a"], ["b"]])
+def test_narrowing_a_two_project_token_records_one(kept):
+    narrowed = narrow_pypi_token(caveated(names("a", "b")), kept, NOW)
+    assert pypi_facts(narrowed).scope == f"project:{kept[0]}"
+    assert not check(narrowed, "b" if kept == ["a"] else "a", NOW)
+
+
+def test_a_token_that_covers_nothing_is_shown_so_and_never_chosen(tokens, file_keyring, tmp_path):
+    token = caveated(names("alpha"), names("beta"))
+    added = tokens("add", "nothing", input=token)
+    assert added.returncode == 0, added
+    assert "it can upload nothing" in added.stderr
+    shown = tokens("show", "nothing")
+    assert "none (its caveats allow no project: it covers nothing)" in shown.stdout
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "beta-1.0.tar.gz").write_bytes(b"not really a tarball")
+    result = tokens("exec", "--", "twine", "upload", str(dist / "beta-1.0.tar.gz"))
+    assert result.returncode == 2, result
+    assert "nothing (its caveats allow no project at all: it covers nothing)" in result.stderr

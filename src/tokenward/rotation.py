@@ -55,6 +55,9 @@ def check_new_value(record: TokenRecord, value: str, now) -> Fit:
             return fit
         old_kind, old_projects = parse_scope(record.scope)
         new_kind, new_projects = parse_scope(facts.scope)
+        if new_kind == "none":
+            fit.errors.append("the new token's caveats allow no project at all: it cannot upload anything")
+            return fit
         if old_kind == "project" and new_kind == "user":
             fit.warnings.append(
                 f"the new token is user-wide (it can upload to all your projects); the old one was limited to "

@@ -72,6 +72,10 @@ def fit(record: TokenRecord, target: Target, now: datetime) -> tuple[int, str]:
         return len(names), ""
     if kind == "project-id":
         return 0, "scoped by project id only, so which projects it covers is unknown (use --token, or record --scope project:NAME)"
+    if kind == "none":
+        return 0, "its caveats allow no project at all: it covers nothing"
+    if kind == "" and (record.scope or "").strip():
+        return 0, f"its scope {record.scope!r} is not one tokens exec reads (user, project:NAME)"
     return WIDE, ""
 
 

@@ -57,6 +57,9 @@ TOKEN_PAGE = {
 }
 
 _NORMALIZE = re.compile(r"[-_.]+")
+# The scope of a token whose caveats exclude each other (project a, then project b):
+# it can upload nothing, and `exec` never chooses it.
+SCOPE_NONE = "none"
 
 
 def normalize_project(name: str) -> str:
@@ -118,38 +121,44 @@ def pypi_facts(value: str) -> TokenFacts:
         restrictions = token.restrictions
     except Exception:  # noqa: BLE001 - a caveat this pypitoken does not know: scope unknown
         return TokenFacts(kind=kind)
-    names: list[str] = []
-    ids: list[str] = []
-    user = False
+    # Every caveat must hold for an upload, so each one narrows the token further:
+    # the projects it may touch are the intersection of its project caveats.
+    name_sets: list[set[str]] = []
+    id_sets: list[set[str]] = []
+    users: set[str] = set()
+    not_before: int | None = None
     not_after: int | None = None
     for restriction in restrictions:
-        if isinstance(restriction, pypitoken.ProjectNamesRestriction):
-            names.extend(restriction.project_names)
-        elif isinstance(restriction, pypitoken.LegacyProjectNamesRestriction):
-            names.extend(restriction.project_names)
+        if isinstance(restriction, (pypitoken.ProjectNamesRestriction, pypitoken.LegacyProjectNamesRestriction)):
+            name_sets.append({normalize_project(n) for n in restriction.project_names})
         elif isinstance(restriction, pypitoken.ProjectIDsRestriction):
-            ids.extend(restriction.project_ids)
+            id_sets.append(set(restriction.project_ids))
         elif isinstance(restriction, pypitoken.UserIDRestriction):
-            user = True
+            users.add(restriction.user_id)
         elif isinstance(restriction, (pypitoken.DateRestriction, pypitoken.LegacyDateRestriction)):
             not_after = restriction.not_after if not_after is None else min(not_after, restriction.not_after)
-    projects = tuple(sorted({normalize_project(n) for n in names}))
-    if projects:
-        scope = "project:" + ",".join(projects)
-    elif ids:
-        scope = "project-id:" + ",".join(sorted(ids))
-    else:
-        scope = "user"
+            not_before = restriction.not_before if not_before is None else max(not_before, restriction.not_before)
+    names = set.intersection(*name_sets) if name_sets else None
+    ids = set.intersection(*id_sets) if id_sets else None
     expires = datetime.fromtimestamp(not_after, timezone.utc) if not_after is not None else None
-    _ = user  # user-wide and caveat-less tokens both read as "user"
-    return TokenFacts(kind=kind, scope=scope, expires_at=expires, projects=projects)
+    never_valid = not_before is not None and not_after is not None and not_before >= not_after
+    if names == set() or ids == set() or len(users) > 1 or never_valid:
+        return TokenFacts(kind=kind, scope=SCOPE_NONE, expires_at=expires)
+    if ids is not None:
+        # Which names those ids belong to is unknown offline: never more than the ids say.
+        return TokenFacts(kind=kind, scope="project-id:" + ",".join(sorted(ids)), expires_at=expires)
+    if names is not None:
+        projects = tuple(sorted(names))
+        return TokenFacts(kind=kind, scope="project:" + ",".join(projects), expires_at=expires, projects=projects)
+    return TokenFacts(kind=kind, scope="user", expires_at=expires)  # user-wide, or no caveat at all
 
 
 def parse_scope(scope: str) -> tuple[str, tuple[str, ...]]:
-    """`user` -> ("user", ()); `project:foo,bar` -> ("project", ("foo", "bar")); else ("", ())."""
+    """`user` -> ("user", ()); `project:foo,bar` -> ("project", ("foo", "bar"));
+    `none` (caveats that allow no project) -> ("none", ()); else ("", ())."""
     scope = (scope or "").strip()
-    if scope == "user":
-        return "user", ()
+    if scope in ("user", SCOPE_NONE):
+        return scope, ()
     if scope.startswith("project:"):
         names = tuple(sorted({normalize_project(n.strip()) for n in scope[8:].split(",") if n.strip()}))
         return "project", names

@@ -10,7 +10,7 @@ from tokenward.errors import ExitStatus, UsageError
 from tokenward.policy import STATUSES, age_text, humanize_delta
 from tokenward.report import summarize, views
 from tokenward.sanitize import safe
-from tokenward.tokens import KINDS
+from tokenward.tokens import KINDS, SCOPE_NONE
 from tokenward.values import read_value
 
 
@@ -74,6 +74,8 @@ def add(app, term, name, purpose, scope, kind, repository, created, rotate_every
     for warning in outcome.warnings:
         term.warn(warning)
     r = outcome.record
+    if r.scope == SCOPE_NONE:
+        term.warn(f"{r.name}'s caveats allow no project at all: it can upload nothing, and `tokens exec` never chooses it")
     scope_text = f", scope {r.scope}" if r.scope else ""
     term.note(f"Added {r.name} ({r.kind}{scope_text}) to {', '.join(outcome.written)}.")
 
@@ -151,6 +153,8 @@ def show(app, term, name, as_json):
         if isinstance(value, list):
             value = ", ".join(value) or "-"
         text = "-" if value in (None, "") else safe(value)
+        if key == "scope" and value == SCOPE_NONE:
+            text += " (its caveats allow no project: it covers nothing)"
         if key == "status":
             text = term.paint(text, text)
         term.echo(f"{key.ljust(width)}  {text}")
