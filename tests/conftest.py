@@ -15,6 +15,12 @@ from tests import servers
 CANARY = "ghp_CANARYcanary0123456789abcdefSECRET"
 
 
+def pytest_sessionstart(session) -> None:
+    """Servers of an earlier session that was killed before it could stop them (each
+    also dies with its session by itself: see servers.die_with)."""
+    servers.reap_orphans()
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Every test gets its own TOKENS_HOME and no config from the user's machine."""

@@ -5,12 +5,14 @@ server that cannot start fails the tests that need it; elsewhere they skip."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -58,12 +60,89 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+# -- servers die with the test process ------------------------------------------------
+# Every server gets PR_SET_PDEATHSIG=SIGKILL: when the pytest that started it dies, even
+# of kill -9, the kernel kills the server. Each server also leads its own process group,
+# recorded in a pid file; a later test session kills the groups whose pytest is gone
+# (anything a server forked, or a run on a system without prctl).
+PR_SET_PDEATHSIG = 1
+PID_DIR = Path(tempfile.gettempdir()) / f"tokenward-test-servers-{os.geteuid()}"
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def die_with(parent: int):
+    """A preexec_fn: in the child, ask for SIGKILL when `parent` (this thread) dies."""
+    libc = _libc() if sys.platform.startswith("linux") else None
+
+    def preexec() -> None:
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: do not outlive it
+            os._exit(1)
+
+    return preexec
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _record(proc: subprocess.Popen, argv: list[str]) -> Path:
+    PID_DIR.mkdir(mode=0o700, exist_ok=True)
+    path = PID_DIR / f"{proc.pid}.json"
+    path.write_text(json.dumps({"owner": os.getpid(), "owner_start": _start_time(os.getpid()),
+                                "pgid": proc.pid, "start": _start_time(proc.pid), "argv0": argv[0]}))  # fmt: skip
+    return path
+
+
+def reap_orphans() -> list[str]:
+    """Kill the process groups of servers whose test session is gone; what was killed."""
+    killed = []
+    for path in sorted(PID_DIR.glob("*.json")) if PID_DIR.is_dir() else []:
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            continue
+        owner_alive = _alive(info["owner"]) and _start_time(info["owner"]) == info.get("owner_start")
+        if owner_alive:
+            continue
+        if _alive(info["pgid"]) and info.get("start") is not None and _start_time(info["pgid"]) == info["start"]:
+            try:
+                os.killpg(info["pgid"], signal.SIGKILL)
+                killed.append(info.get("argv0", "?"))
+            except ProcessLookupError:
+                pass
+        path.unlink(missing_ok=True)
+    return killed
+
+
 @dataclass
 class Server:
     url: str
     proc: subprocess.Popen
     log: Path
     extra: dict
+    pidfile: Path | None = None
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -73,18 +152,28 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything it forked
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.pidfile is not None:
+            self.pidfile.unlink(missing_ok=True)
 
 
 def start(argv: list[str], url: str, probe: str, log: Path, env: dict | None = None, **extra) -> Server:
     handle = open(log, "wb")
-    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=die_with(os.getpid())
+    )
+    pidfile = _record(proc, argv)
     try:
         wait_http(probe, proc=proc)
     except RuntimeError as exc:
         proc.kill()
         proc.wait()
+        pidfile.unlink(missing_ok=True)
         raise RuntimeError(f"{argv[0]}: {exc}; log: {log.read_text()[-2000:]}") from None
-    return Server(url=url, proc=proc, log=log, extra=extra)
+    return Server(url=url, proc=proc, log=log, extra=extra, pidfile=pidfile)
 
 
 def start_openbao(workdir: Path) -> Server:
