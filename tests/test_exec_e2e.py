@@ -298,3 +298,58 @@ def test_pypi_upload_gets_a_narrowed_copy(tokens, kr, work, tmp_path, data_dir):
     assert handed not in (data_dir / "audit.log").read_text()
     as_stored = tokens("exec", "--no-narrow", "--", "twine", "upload", "dist/*", env=path)
     assert as_stored.returncode == 1 and seen.read_text() == stored
+
+
+# -- the command is found first; the child's output is never dropped silently ------------------
+
+
+def test_missing_program_is_found_before_any_value_is_read(tokens, file_keyring, work, tmp_path, data_dir):
+    """Issue 9 item 23: no value read, no "using ..." line, for a command that cannot run."""
+    stored = mint(identifier="user-wide")
+    add(tokens, "pypi-wide", stored)
+    write_wheel(work / "dist", "tw-right", "9.1")
+    file_keyring.unlink()  # reading the value now fails: the command must be refused before that
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    result = tokens("exec", "--", "twine", "upload", "dist/*", env={"PATH": str(empty)})
+    assert result.returncode == 2, result
+    assert result.stderr == "Error: command not found: 'twine'\n"
+    assert not any(e["event"] == "exec" for e in audit(data_dir))
+
+
+def shell(tokens_args: str, redirect: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`tokens ARGS REDIRECT` through sh, so the shell can close or redirect our streams."""
+    exe = servers.find_tool("tokens")
+    return subprocess.run(["sh", "-c", f"{exe} {tokens_args} {redirect}"], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
+
+
+def test_output_to_a_full_disk_is_an_error_not_silence(tokens, kr, data_dir):
+    """Issue 9 item 22: `exec ... > /dev/full` said nothing and exited 0."""
+    add(tokens, "gh", VALUE)
+    result = shell("exec --token gh -- echo hello", "> /dev/full")
+    assert result.returncode == 3, result
+    assert result.stderr == "Error: cannot write the command's stdout: No space left on device\n"
+    entry = audit(data_dir)[-1]
+    assert entry["exit_status"] == 0 and entry["output_lost"] == ["stdout"]
+    failing = shell("exec --token gh -- sh -c 'echo hello; exit 5'", "> /dev/full")
+    assert failing.returncode == 5  # the child's own failure is kept
+
+
+def test_closed_stderr_keeps_the_childs_status(tokens, kr, data_dir):
+    add(tokens, "gh", VALUE)
+    result = shell("exec --token gh -- sh -c 'echo out; echo err >&2; exit 3'", "2>&-")
+    assert result.returncode == 3 and result.stdout == "out\n", result
+    assert audit(data_dir)[-1]["exit_status"] == 3
+
+
+def test_closed_stdout_runs_the_child_and_reports_lost_output(tokens, kr, data_dir):
+    add(tokens, "gh", VALUE)
+    quiet = shell("exec --token gh -- sh -c 'exit 4'", ">&-")
+    assert quiet.returncode == 4 and quiet.stderr == "", quiet
+    loud = shell("exec --token gh -- echo hello", ">&-")
+    assert loud.returncode == 3 and loud.stderr == "Error: cannot write the command's stdout: standard output is closed\n", loud
+    assert [e["exit_status"] for e in audit(data_dir) if e["event"] == "exec"] == [4, 0]
+    inventory = data_dir / "inventory.sqlite3"
+    unmasked = shell("exec --no-mask --token gh -- echo hello", ">&-")  # the child sees the closed stream itself
+    assert unmasked.returncode != 0 and b"hello" not in inventory.read_bytes()

@@ -31,7 +31,7 @@ def rec(name, scope="", kind="pypi", repository="", expires=None) -> TokenRecord
 
 
 def upload(projects=("foo",), repository=PYPI_UPLOAD, tool="twine", problem="") -> Target:
-    return Target(tool, "upload", True, repository, "", tuple(projects), (), problem)
+    return Target(tool=tool, action="upload", publishes=True, repository=repository, projects=tuple(projects), problem=problem)
 
 
 def test_narrowest_of_three_wins():
@@ -105,16 +105,16 @@ def test_empty_inventory():
 
 def test_unknown_command_and_non_upload():
     with pytest.raises(NoTokenFits, match="--token"):
-        choose([rec("a", "user")], Target(""), NOW)
+        choose([rec("a", "user")], Target(), NOW)
     with pytest.raises(NoTokenFits, match="`twine check` is not a command that uploads"):
-        choose([rec("a", "user")], Target("twine", "check"), NOW)
-    with pytest.raises(NoTokenFits, match="cannot tell where"):
-        choose([rec("a", "user")], Target("poetry", "publish", True, None, "x", ("foo",), (), "no URL"), NOW)
+        choose([rec("a", "user")], Target(tool="twine", action="check"), NOW)
+    with pytest.raises(NoTokenFits, match="cannot tell for certain where `poetry publish` would send the token: no URL; name the token to use with --token NAME"):
+        choose([rec("a", "user")], Target(tool="poetry", action="publish", publishes=True, repository_name="x", projects=("foo",), problem="no URL"), NOW)
 
 
 def test_npm_and_github_names_keep_their_spelling():
     npm = rec("npm", "project:@scope/pkg", kind="npm")
-    target = Target("npm", "publish", True, "https://registry.npmjs.org/", "", ("@scope/pkg",))
+    target = Target(tool="npm", action="publish", publishes=True, repository="https://registry.npmjs.org/", projects=("@scope/pkg",))
     assert choose([npm], target, NOW).record.name == "npm"
     gh = rec("gh", "project:owner/repo", kind="github")
-    assert choose([gh], Target("gh", "release", True, "https://github.com/", "", ("owner/repo",)), NOW).record.name == "gh"
+    assert choose([gh], Target(tool="gh", action="release", publishes=True, repository="https://github.com/", projects=("owner/repo",)), NOW).record.name == "gh"

@@ -7,31 +7,17 @@ starting anything; run_exec runs the child, masks its output and writes the audi
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from tokenward import runner
 from tokenward.app import App
 from tokenward.envpolicy import check_templates
-from tokenward.errors import TokenExpired, TokenwardError, UsageError, defer
+from tokenward.errors import OutputError, TokenExpired, TokenwardError, UsageError, defer
 from tokenward.lifecycle import get_value, record_use
-from tokenward.paths import FILE_MODE
-from tokenward.publishers import (
-    Context,
-    Target,
-    env_for_kind,
-    is_pypi_server,
-    npm_userconfig,
-    parse_command,
-    render_env,
-    shadowing,
-    tool_env,
-)
+from tokenward.publishers import PUBLISHERS, Context, Publisher, Target, env_for_kind, is_pypi_server, parse_command, render_env
 from tokenward.report import view
 from tokenward.selection import choose, describe_target, fit
 from tokenward.tokens import normalize_project
@@ -46,11 +32,12 @@ class ExecPlan:
     token: str
     env: dict[str, str]  # only the variables we add
     secrets: list[str]  # every value to mask: the stored one and the narrowed copy
-    target: Target = field(default_factory=lambda: Target(""))
+    target: Target = field(default_factory=Target)
     narrowed: bool = False
     warnings: list[str] = field(default_factory=list)
-    npm_registry: str | None = None  # write a temporary userconfig reading ${NODE_AUTH_TOKEN}
+    publisher: Publisher | None = None  # set when the tool's own variables carry the token
     context: Context | None = None
+    executable: str = ""  # argv[0] found on PATH before any value was read
 
 
 def narrow_pypi_token(value: str, projects: tuple[str, ...] | list[str], now: datetime, *, lifetime: timedelta = NARROW_LIFETIME) -> str:
@@ -98,6 +85,8 @@ def plan_exec(
     if not argv:
         raise UsageError("no command given: use `tokens exec [--token NAME] -- COMMAND [ARGS]...`")
     context = context or Context.current()
+    # A command that cannot run is bad input, found before any value is read or any use announced.
+    executable = runner.resolve_command(argv, dict(context.env))
     target = parse_command(argv, context)
     warnings: list[str] = []
     if token is None:
@@ -108,6 +97,8 @@ def plan_exec(
             _width, reason = fit(record, target, app.now)
             if reason and not reason.startswith("expired"):
                 warnings.append(f"{token} may not fit {describe_target(target)}: {reason}")
+        elif target.publishes:
+            warnings.append(f"cannot tell where `{target.command}` sends the token ({target.problem}); using {token} as --token says")
     name = record.name
     if record.env:
         # Before the value is read: a template may not make the child run someone's code.
@@ -140,39 +131,16 @@ def plan_exec(
         else:
             warnings.append(f"not narrowing {name}: the projects uploaded are not known ({target.problem or 'none found'})")
 
+    publisher = None
     if record.env:
         added = render_env(record.env, handed)
     elif target.tool and target.publishes:
-        added = tool_env(target, handed)
+        publisher = PUBLISHERS[target.tool]
+        added = publisher.env(target, handed)
     else:
         added = env_for_kind(record.kind, handed)
-    npm_registry = target.repository if target.tool == "npm" and "NODE_AUTH_TOKEN" in added else None
     secrets = [value] + ([handed] if handed != value else [])
-    return ExecPlan(name, added, secrets, target, narrowed, warnings, npm_registry, context)
-
-
-@contextmanager
-def npm_config(plan: ExecPlan, env: dict[str, str]) -> Iterator[None]:
-    """A 0600 userconfig in a 0700 directory for npm; it names ${NODE_AUTH_TOKEN}, never the value."""
-    if plan.npm_registry is None:
-        yield
-        return
-    existing_path = env.get("NPM_CONFIG_USERCONFIG") or env.get("npm_config_userconfig") or str(Path.home() / ".npmrc")
-    try:
-        existing = Path(existing_path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        existing = ""
-    directory = tempfile.mkdtemp(prefix="tokenward-npm-")
-    try:
-        path = os.path.join(directory, "npmrc")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(npm_userconfig(plan.npm_registry, existing))
-        env.pop("npm_config_userconfig", None)
-        env["NPM_CONFIG_USERCONFIG"] = path
-        yield
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    return ExecPlan(name, added, secrets, target, narrowed, warnings, publisher, context, executable)
 
 
 def run_exec(
@@ -182,32 +150,45 @@ def run_exec(
     *,
     mask: bool = True,
     warn: Callable[[str], None] | None = None,
+    error: Callable[[str], None] | None = None,
 ) -> int:
+    """Run the child; its exit status, or 1 when it succeeded but its output could not be
+    written to our stdout (as `cat > /dev/full` does): output is never dropped silently."""
     parent = dict(os.environ)
     env, replaced = child_environment(parent, plan.env)
-    for message in plan.warnings + replaced + shadowing(plan.target, parent, plan.context):
+    target = plan.target
+    context = plan.context or Context.current(parent)
+    shadows = PUBLISHERS[target.tool].shadowing(target, parent, context) if target.tool and target.publishes else []
+    for message in plan.warnings + replaced + shadows:
         if warn:
             warn(message)
-    runner.resolve_command(argv, env)  # a missing command is bad input, before the token is marked used
-    target = plan.target
+    runner.resolve_command(argv, env)  # again: a --env template may have changed PATH
     use = {
         "command": os.path.basename(argv[0]),
         "tool": target.tool or None,
         "repository": target.repository if target.publishes else None,
+        "repository_source": target.source or None if target.publishes else None,
         "projects": list(target.projects),
         "narrowed": plan.narrowed,
     }
     status: int | None = None
+    lost: dict[str, str] = {}
     try:
-        with npm_config(plan, env):
-            status = runner.run(argv, env, plan.secrets, mask=mask)
+        with plan.publisher.prepare(target, env) if plan.publisher else nullcontext():
+            outcome = runner.run_child(argv, env, plan.secrets, mask=mask)
+        status, lost = outcome.status, outcome.lost
     finally:
         try:
-            record_use(app, plan.token, **use, exit_status=status)
+            record_use(app, plan.token, **use, exit_status=status, **({"output_lost": sorted(lost)} if lost else {}))
         except TokenwardError as exc:
             if status is None:
                 raise
             defer(exc)  # reported after the command's output; `exec` keeps the command's status
+    for stream, why in lost.items():
+        if error:  # stderr lost too: nobody to tell, the status still says it
+            error(f"cannot write the command's {stream}: {why}")
+    if status == 0 and "stdout" in lost:
+        status = int(OutputError.exit_status)  # as `tokens get > /dev/full`: the result was not delivered
     if status and plan.narrowed and warn:
         # PyPI checks a project-name caveat only against an existing project: a first
         # upload (which creates the project) is refused with any narrowed token.

@@ -12,6 +12,25 @@ from tokenward.sanitize import safe
 
 COLOURS = {"revoked": "31;1", "invalid": "31;1", "expired": "31;1", "overdue": "31", "due-soon": "33", "ok": "32"}
 
+# Standard descriptors the shell had closed (`>&-`) when we started; see keep_standard_fds.
+CLOSED_AT_START: set[int] = set()
+
+
+def keep_standard_fds() -> set[int]:
+    """Open /dev/null on standard descriptors the shell closed, before anything else opens a
+    file: otherwise the inventory database could become fd 1 and a child's stdout. The
+    ones that were closed are remembered (a child's output for them is reported lost)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            CLOSED_AT_START.add(fd)
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+    return CLOSED_AT_START
+
 
 @dataclass
 class Terminal:
@@ -21,19 +40,28 @@ class Terminal:
 
     @classmethod
     def detect(cls) -> "Terminal":
-        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-        return cls(sys.stdout, sys.stderr, colour)
+        # A stream the shell closed (`>&-`, `2>&-`) is None in Python: write nowhere instead of failing.
+        out = sys.stdout or open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        err = sys.stderr or open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        colour = out.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        return cls(out, err, colour)
 
     def echo(self, text: str = "") -> None:
         self.out.write(text + "\n")
 
     def warn(self, text: str) -> None:
-        self.err.write(f"Warning: {_lines(text)}\n")
-        self.err.flush()
+        self.note(f"Warning: {text}")
+
+    def error(self, text: str) -> None:
+        self.note(f"Error: {text}")
 
     def note(self, text: str) -> None:
-        self.err.write(_lines(text) + "\n")
-        self.err.flush()
+        # A diagnostic that cannot be written (stderr on a full disk) must not stop the work.
+        try:
+            self.err.write(_lines(text) + "\n")
+            self.err.flush()
+        except (OSError, ValueError):
+            pass
 
     def json(self, data: Any) -> None:
         self.out.write(json.dumps(data, indent=2, sort_keys=False) + "\n")

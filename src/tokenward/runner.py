@@ -21,10 +21,12 @@ import subprocess
 import sys
 import termios
 import threading
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from tokenward.errors import UsageError
 from tokenward.masking import Masker
+from tokenward.output import keep_standard_fds
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SI_KERNEL = 0x80  # si_code of a signal the terminal driver sent to the whole process group
@@ -32,7 +34,35 @@ READ_SIZE = 1 << 16
 DRAIN_GRACE = 3.0  # seconds to wait for output after the child exits (a daemon may hold the pipe)
 
 
-def _pump(fd: int, sink: BinaryIO, masker: Masker) -> None:
+@dataclass
+class Outcome:
+    status: int  # the child's exit status (128+N when it died of signal N)
+    lost: dict[str, str] = field(default_factory=dict)  # "stdout"/"stderr" -> why the child's output was not written
+
+
+def _write(out: "_Output", data: bytes) -> None:
+    """Write masked output; after a failure keep draining the child (it must not block) but record why."""
+    if not data or out.failure:
+        return
+    if out.sink is None:
+        out.failure = "standard output is closed" if out.name == "stdout" else "standard error is closed"
+        return
+    try:
+        if isinstance(out.sink, int):  # unbuffered: nothing is left behind for a later flush to fail on
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out.sink, view) :]
+        else:
+            out.sink.write(data)
+            out.sink.flush()
+    except OSError as exc:
+        out.failure = exc.strerror or type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - a replaced stream (tests) may raise anything
+        out.failure = type(exc).__name__
+
+
+def _pump(out: "_Output", masker: Masker) -> None:
+    fd = out.read_fd
     try:
         while True:
             try:
@@ -41,20 +71,9 @@ def _pump(fd: int, sink: BinaryIO, masker: Masker) -> None:
                 break
             if not chunk:
                 break
-            out = masker.feed(chunk)
-            if out:
-                sink.write(out)
-                sink.flush()
-    except (OSError, ValueError):
-        pass
+            _write(out, masker.feed(chunk))
     finally:
-        tail = masker.flush()
-        try:
-            if tail:
-                sink.write(tail)
-            sink.flush()
-        except (OSError, ValueError):
-            pass
+        _write(out, masker.flush())
         try:
             os.close(fd)
         except OSError:
@@ -93,8 +112,19 @@ def _isatty(stream) -> bool:
 class _Output:
     """One of the child's output streams: a pipe, or a pty when ours is a terminal."""
 
-    def __init__(self, sink_stream, use_pty: bool) -> None:
-        self.sink = sink_stream.buffer if hasattr(sink_stream, "buffer") else sink_stream
+    def __init__(self, name: str, sink_stream, use_pty: bool) -> None:
+        self.name = name
+        self.failure = ""
+        self.sink: int | BinaryIO | None = None
+        if sink_stream is not None:
+            try:
+                sink_stream.flush()  # what we printed before comes first
+            except Exception:  # noqa: BLE001 - reported with the child's output below
+                pass
+            try:
+                self.sink = sink_stream.fileno()
+            except Exception:  # noqa: BLE001 - no descriptor (a test's stream): write to its buffer
+                self.sink = sink_stream.buffer if hasattr(sink_stream, "buffer") else sink_stream
         self.pty = use_pty
         if use_pty:
             import pty
@@ -111,13 +141,21 @@ class _Output:
 
 
 def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool = True, tty: bool | None = None) -> int:
+    """Run argv and return its exit status (see run_child)."""
+    return run_child(argv, env, secrets, mask=mask, tty=tty).status
+
+
+def run_child(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool = True, tty: bool | None = None) -> Outcome:
     """Run argv; `tty` forces (True) or forbids (False) a pseudo-terminal, default: when ours is one."""
     executable = resolve_command(argv, env)
+    closed = set(keep_standard_fds())  # the shell's closed streams stay closed for the child
     outputs: list[_Output] = []
     if mask:
-        for stream in (sys.stdout, sys.stderr):
-            use_pty = _isatty(stream) if tty is None else tty
-            outputs.append(_Output(stream, use_pty))
+        for fd, name, stream in ((1, "stdout", sys.stdout), (2, "stderr", sys.stderr)):
+            if fd in closed:
+                stream = None
+            use_pty = stream is not None and (_isatty(stream) if tty is None else tty)
+            outputs.append(_Output(name, stream, use_pty))
     in_main = threading.current_thread() is threading.main_thread()
     main = in_main and hasattr(signal, "sigtimedwait")
     waited = set(FORWARDED) | {signal.SIGCHLD}
@@ -138,6 +176,7 @@ def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool 
                 env=env,
                 stdout=outputs[0].child_fd if outputs else None,
                 stderr=outputs[1].child_fd if outputs else None,
+                preexec_fn=_closer(closed) if closed and not outputs else None,
             )
         except OSError as exc:
             for out in outputs:
@@ -151,7 +190,7 @@ def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool 
         # Threads inherit the blocked mask, so every signal comes to the wait below.
         pumps = []
         for out in outputs:
-            thread = threading.Thread(target=_pump, args=(out.read_fd, out.sink, Masker(secrets)), daemon=True)
+            thread = threading.Thread(target=_pump, args=(out, Masker(secrets)), daemon=True)
             thread.start()
             pumps.append(thread)
         for signum in early:
@@ -171,11 +210,17 @@ def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool 
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     for out in outputs:
-        try:
-            out.sink.flush()
-        except (OSError, ValueError):
-            pass
-    return 128 - returncode if returncode < 0 else returncode
+        _write(out, b"")
+    status = 128 - returncode if returncode < 0 else returncode
+    return Outcome(status, {out.name: out.failure for out in outputs if out.failure})
+
+
+def _closer(fds: set[int]):
+    def close() -> None:
+        for fd in fds:
+            os.close(fd)
+
+    return close
 
 
 def _send(child: subprocess.Popen, signum: int) -> None:

@@ -99,7 +99,10 @@ def choose(records: list[TokenRecord], target: Target, now: datetime) -> Choice:
             "name one with --token NAME"
         )
     if not target.repository:
-        raise NoTokenFits(f"cannot tell where `{target.command}` uploads ({target.problem}); name a token with --token NAME")
+        raise NoTokenFits(
+            f"cannot tell for certain where `{target.command}` would send the token: {target.problem}; "
+            "name the token to use with --token NAME"
+        )
     considered: list[Considered] = []
     fitting: list[tuple[int, TokenRecord]] = []
     for record in sorted(records, key=lambda r: r.name):

@@ -12,6 +12,7 @@ import click
 
 from tokenward import __version__
 from tokenward.errors import ExitStatus, InventoryError, LocalDataError, OutputError, TokenwardError, take_deferred
+from tokenward.output import keep_standard_fds
 
 LAZY_COMMANDS: dict[str, str] = {
     "add": "tokenward.cli.inventory_cmds:add",
@@ -206,6 +207,7 @@ def _report(error: TokenwardError) -> None:
 
 
 def main(argv: list[str] | None = None, prog_name: str = "tokens") -> None:
+    keep_standard_fds()
     args = sys.argv[1:] if argv is None else argv
     head = args[: args.index("--")] if "--" in args else args
     debug = "--debug" in head or os.environ.get("TOKENS_DEBUG") == "1"

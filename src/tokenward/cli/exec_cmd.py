@@ -25,7 +25,10 @@ def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, command):
 
     Without --token, the token is chosen from the command line: the tool (twine, uv,
     poetry, hatch, flit, pdm, npm, cargo, gh), the repository it uploads to, and the
-    projects in the dist files; the narrowest token that covers them wins.
+    projects in the dist files; the narrowest token that covers them wins. The
+    repository is read from every source the tool reads (its options, with its own
+    abbreviation rules; its variables; its config files), in the tool's order; when it
+    cannot be told for certain, exec refuses unless --token names the token.
 
     Each tool gets the variables it reads (twine: TWINE_USERNAME=__token__ and
     TWINE_PASSWORD; uv: UV_PUBLISH_TOKEN; ...). An upload to PyPI or TestPyPI gets a
@@ -39,8 +42,12 @@ def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, command):
     """
     argv = list(command)
     plan = plan_exec(app, token, argv, strict=strict, narrow=not no_narrow, allow_env=check_allow_names(allow_env))
+    target = plan.target
+    where = f" for {target.repository}" if target.publishes and target.repository else ""
+    if target.source and target.source != "default":
+        where += f" ({target.source})"
     if plan.narrowed:
-        term.note(f"tokens: using {plan.token}, narrowed to {', '.join(plan.target.projects)} for 15 minutes")
+        term.note(f"tokens: using {plan.token}{where}, narrowed to {', '.join(target.projects)} for 15 minutes")
     elif token is None:
-        term.note(f"tokens: using {plan.token}")
-    return run_exec(app, plan, argv, mask=not no_mask, warn=term.warn)
+        term.note(f"tokens: using {plan.token}{where}")
+    return run_exec(app, plan, argv, mask=not no_mask, warn=term.warn, error=term.error)

@@ -1,0 +1,182 @@
+"""What every publish tool module shares: the Target a command line resolves to, the
+Context parsing may look at, the Publisher protocol, and URL comparison.
+
+A tool module never guesses: when it cannot tell where its tool would send the token,
+it raises Unsure with the reason, and `tokens exec` refuses (unless --token names one).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD
+
+
+class Unsure(Exception):
+    """The destination cannot be told with certainty; the message says why (no secrets)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """Where a command uploads, and what."""
+
+    tool: str = ""  # a PUBLISHERS name, or "" for a command exec does not know
+    action: str = ""  # the subcommand: "upload", "publish", ...
+    publishes: bool = False  # the tool's upload (or registry) command, which needs the token
+    repository: str | None = None  # URL; None when it cannot be told
+    source: str = ""  # where `repository` came from: an option, a variable, a file, or "default"
+    repository_name: str = ""  # as named on the command line (twine -r, cargo --registry)
+    projects: tuple[str, ...] = ()  # PEP 503-normalised (npm/cargo/gh: as the tool spells them)
+    files: tuple[str, ...] = ()
+    problem: str = ""  # why the repository or the projects are unknown
+    options: frozenset[str] = field(default_factory=frozenset)  # long options present
+
+    @property
+    def command(self) -> str:
+        return f"{self.tool} {self.action}".strip() if self.tool else "the command"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What parsing may look at besides argv: the parent environment and the file system."""
+
+    env: Mapping[str, str]
+    cwd: Path
+    home: Path
+
+    @classmethod
+    def current(cls, env: Mapping[str, str] | None = None) -> "Context":
+        env = dict(os.environ if env is None else env)
+        home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+        return cls(env=env, cwd=Path.cwd(), home=home)
+
+    def path(self, name: str) -> Path:
+        """A path as the tool would read it: `~` is our home, relative is from cwd."""
+        if name == "~":
+            return self.home
+        if name.startswith("~/"):
+            return self.home / name[2:]
+        path = Path(name)
+        return path if path.is_absolute() else self.cwd / path
+
+    def at(self, directory: str | Path) -> "Context":
+        return Context(self.env, self.path(str(directory)), self.home)
+
+    def config_home(self) -> Path:
+        """$XDG_CONFIG_HOME when absolute, else ~/.config (as platformdirs and uv read it)."""
+        xdg = self.env.get("XDG_CONFIG_HOME", "")
+        return Path(xdg) if xdg and os.path.isabs(xdg) else self.home / ".config"
+
+
+class Publisher(Protocol):
+    name: str
+
+    def parse(self, args: list[str], ctx: Context) -> Target:
+        """Where `args` (the tool's arguments) upload; raises Unsure when it cannot be told."""
+
+    def env(self, target: Target, value: str) -> dict[str, str]:
+        """The variables that hand the tool the token, exactly as the tool reads them."""
+
+    def shadowing(self, target: Target, parent: Mapping[str, str], ctx: Context) -> list[str]:
+        """Warnings for settings the tool would prefer to the token we hand it."""
+
+    def prepare(self, target: Target, env: dict[str, str]) -> AbstractContextManager[None]:
+        """Set up what the child needs besides variables (npm: a userconfig), for its lifetime."""
+
+
+class BasePublisher:
+    """Defaults for the protocol: options and variables that beat ours are warned about."""
+
+    name = ""
+    shadowing_options: tuple[str, ...] = ()
+    shadowing_env: tuple[str, ...] = ()
+
+    def shadowing(self, target: Target, parent: Mapping[str, str], ctx: Context) -> list[str]:
+        warnings = [
+            f"{target.command} is given {option} on its command line, which beats the token tokens exec provides"
+            for option in self.shadowing_options
+            if option in target.options
+        ]
+        warnings += [
+            f"{var} is set in your environment and conflicts with the token tokens exec provides"
+            for var in self.shadowing_env
+            if parent.get(var)
+        ]
+        return warnings
+
+    def prepare(self, target: Target, env: dict[str, str]) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+def not_publishing(tool: str, action: str) -> Target:
+    return Target(tool=tool, action=action)
+
+
+# -- URLs ----------------------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """Compare upload URLs loosely: scheme/host case, default ports, one trailing slash."""
+    url = url.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower()
+    if port and not ((scheme == "https" and port == 443) or (scheme == "http" and port == 80)):
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/") + "/"
+    if host in ("upload.pypi.org", "pypi.python.org", "test.pypi.org", "testpypi.python.org"):
+        scheme = "https"  # as twine does
+    return urlunsplit((scheme, host, path, parts.query, ""))
+
+
+def is_pypi_server(url: str | None) -> bool:
+    """PyPI or TestPyPI themselves: the servers that check macaroon caveats."""
+    return bool(url) and normalize_url(url) in (normalize_url(PYPI_UPLOAD), normalize_url(TESTPYPI_UPLOAD))
+
+
+def check_url(url: str, where: str) -> str:
+    """An upload URL from a tool's config: http(s) with a host, else Unsure."""
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in url.strip()):
+        raise Unsure(f"{where} contains spaces or control characters")
+    try:
+        parts = urlsplit(url.strip())
+        ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise Unsure(f"{where} is not an http(s) URL")
+    return url.strip()
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file the tool reads; {} when absent; Unsure when the tool could not read it either."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise Unsure(f"cannot read {path} ({type(exc).__name__})") from None
+    return data
+
+
+def table(data: object, *keys: str) -> dict:
+    """data[k1][k2]... as a dict, {} when absent or not a table."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+

@@ -1,0 +1,71 @@
+"""cargo (clap): `cargo publish [--registry NAME | --index URL] ...`.
+
+cargo keys tokens by registry: `CARGO_REGISTRY_TOKEN` reaches crates.io only,
+`CARGO_REGISTRIES_<NAME>_TOKEN` the registry NAME only. Destination: `--index`, else
+`--registry NAME` (else `CARGO_REGISTRY_DEFAULT`) with its index from
+`CARGO_REGISTRIES_<NAME>_INDEX` or the `.cargo/config.toml` files, else crates.io.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenward.publishers._argv import scan, split_subcommand
+from tokenward.publishers.base import BasePublisher, Context, Target, not_publishing, read_toml, table
+
+CRATES_IO = "https://crates.io/"
+
+
+def _env_name(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def registry_url(ctx: Context, name: str) -> tuple[str | None, str]:
+    var = f"CARGO_REGISTRIES_{_env_name(name)}_INDEX"
+    if ctx.env.get(var):
+        return ctx.env[var], var
+    candidates = [d / ".cargo" / "config.toml" for d in (ctx.cwd, *ctx.cwd.parents)]
+    candidates.append(Path(ctx.env.get("CARGO_HOME") or ctx.home / ".cargo") / "config.toml")
+    for config in candidates:
+        entry = table(read_toml(config), "registries", name)
+        if entry.get("index"):
+            return str(entry["index"]), f"registries.{name} in {config}"
+    return None, ""
+
+
+class Cargo(BasePublisher):
+    name = "cargo"
+    shadowing_options = ("--token",)
+
+    def parse(self, args: list[str], ctx: Context) -> Target:
+        sub, rest, _ = split_subcommand(args, {"--config", "-Z", "--color"}, {})
+        if sub not in ("publish", "yank", "owner", "login", "logout"):
+            return not_publishing("cargo", sub)
+        parsed = scan(rest, {"--registry", "--index", "--package", "--manifest-path", "--token", "--features", "--target",
+                             "--target-dir", "--jobs", "--vers", "--version", "--add", "--remove", "--color", "--config"},
+                      {"-p": "--package", "-j": "--jobs", "-F": "--features", "-a": "--add", "-r": "--remove"})  # fmt: skip
+        name = parsed.last("--registry") or ctx.env.get("CARGO_REGISTRY_DEFAULT", "")
+        problem = ""
+        url: str | None
+        if parsed.last("--index"):
+            url, source = parsed.last("--index"), "--index"
+        elif name and name != "crates-io":
+            url, source = registry_url(ctx, name)
+            if not url:
+                problem = f"cargo registry {name!r} has no index in CARGO_REGISTRIES_*_INDEX or .cargo/config.toml"
+        else:
+            url, name, source = CRATES_IO, "", "default"
+        crate = parsed.last("--package") or (parsed.positionals[0] if sub in ("yank", "owner") and parsed.positionals else None)
+        if not crate and sub == "publish":
+            manifest = ctx.path(parsed.last("--manifest-path") or "Cargo.toml")
+            crate = table(read_toml(manifest), "package").get("name")
+            if not isinstance(crate, str) or not crate:
+                crate = None
+                problem = problem or f"no [package] name in {manifest}"
+        return Target(tool="cargo", action=sub, publishes=True, repository=url, source=source, repository_name=name,
+                      projects=(crate,) if crate else (), problem=problem, options=frozenset(parsed.options))  # fmt: skip
+
+    def env(self, target: Target, value: str) -> dict[str, str]:
+        if target.repository_name:
+            return {f"CARGO_REGISTRIES_{_env_name(target.repository_name)}_TOKEN": value}
+        return {"CARGO_REGISTRY_TOKEN": value}

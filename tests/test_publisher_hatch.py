@@ -1,0 +1,32 @@
+"""hatch: destination from -r/--repo, HATCH_INDEX_REPO and hatch's config file. hatch is
+not installed for the tests (too heavy for the CI budget): parsing and refusals only."""
+
+from __future__ import annotations
+
+from tests.publisher_helpers import PRIVATE, ctx, parse, refused  # noqa: F401 - fixture
+from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD
+
+
+def test_sources(ctx, tmp_path):
+    t = parse("hatch publish", ctx)
+    assert (t.repository, t.projects) == (PYPI_UPLOAD, ("foo-bar",))
+    assert parse("hatch publish -r test", ctx).repository == TESTPYPI_UPLOAD
+    assert parse(f"hatch publish --repo {PRIVATE} dist/foo_bar-1.0.tar.gz", ctx).repository == PRIVATE
+    assert parse("hatch -v publish", ctx, HATCH_INDEX_REPO="test").repository == TESTPYPI_UPLOAD
+    config = ctx.home / ".config" / "hatch" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[publish.index]\nrepo = "private"\n[publish.index.repos.private]\nurl = "{PRIVATE}"\n')
+    assert parse("hatch publish", ctx).repository == PRIVATE  # the config's default repo
+    config.write_text('[publish.index.repos.main]\nurl = "https://redirected.example/"\n')
+    assert parse("hatch publish", ctx).repository == "https://redirected.example/"  # main redefined
+    other = tmp_path / "other.toml"
+    other.write_text(f'[publish.index.repos.x]\nurl = "{PRIVATE}"\n')
+    assert parse(f"hatch --config {other} publish -r x", ctx).repository == PRIVATE
+    assert parse("hatch publish -r x", ctx, HATCH_CONFIG=str(other)).repository == PRIVATE
+    assert not parse("hatch build", ctx).publishes
+
+
+def test_refusals(ctx):
+    assert refused(parse("hatch publish -r nowhere", ctx), "'nowhere'")
+    assert refused(parse(f"hatch publish -o repo={PRIVATE}", ctx), "--option")
+    assert refused(parse("hatch publish --rep x", ctx), "--rep")  # click does not abbreviate
