@@ -8,6 +8,7 @@ read directly) to that value.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -128,3 +129,58 @@ def test_crashes_many(rig):
     seed = _seed()
     killed = crash_trials(rig, rotations=30, syncs=30, seed=seed)
     record_figure("crashes", trials=60, rotate_trials=30, sync_trials=30, killed=sum(killed.values()), seed=seed)
+
+
+def run_interrupted(rig: Rig, point: str, args: list[str], stdin: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run `tokens` until it reaches `point` (the test-only pause point), then Ctrl-C it."""
+    import signal
+
+    gate = tmp_path / f"gate-{time.monotonic_ns()}"
+    gate.mkdir()
+    env = dict(os.environ, **rig.env, TOKENWARD_TEST_PAUSE_AT=point, TOKENWARD_TEST_PAUSE_DIR=str(gate))
+    exe = servers.find_tool("tokens")
+    proc = subprocess.Popen([exe, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdin.write(stdin.encode())
+    proc.stdin.close()
+    proc.stdin = None
+    deadline = time.monotonic() + 60
+    while not list(gate.glob("reached-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the command ended before reaching the pause point"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(args, proc.returncode, stdout.decode(), stderr.decode())
+
+
+def test_ctrl_c_during_sync_after_its_writes_keeps_the_record(rig, tmp_path):
+    """Issue 9 item 5: what completed is in the inventory and the history; the message says
+    what did not and that `tokens sync` finishes it."""
+    new = rig.value("SIGINT")
+    rig.configure(aws_url=dead_url(), timeout=1)
+    assert rig("rotate", "alpha", input=new).returncode == 3  # AWS left behind
+    rig.configure()
+    result = run_interrupted(rig, "sync.written", ["sync"], "", tmp_path)
+    rig.assert_clean(result.stdout + result.stderr, "output")
+    assert result.returncode == 130, result
+    assert "wrote alpha -> aws" in result.stderr and "`tokens sync` finishes it" in result.stderr, result
+    assert rig.read("aws", "alpha") == new
+    history = rig("history", "alpha", "--json")
+    events = json.loads(history.stdout)
+    assert any(e["event"] == "sync" and e.get("stores") == ["aws"] for e in events), events
+    again = rig("sync")
+    assert again.returncode == 0 and "Nothing to do" in again.stdout, again
+    rig.assert_converged("alpha", new)
+
+
+def test_ctrl_c_during_rotate_names_the_stores_left_behind(rig, tmp_path):
+    """Issue 9 item 25: interrupted after the first store (Vault) got the new value."""
+    new = rig.value("SIGINT")
+    result = run_interrupted(rig, "rotate.store-written", ["rotate", "alpha"], new, tmp_path)
+    rig.assert_clean(result.stdout + result.stderr, "output")
+    assert result.returncode == 130, result
+    assert "new value is in vault but not yet in aws, keyring" in result.stderr, result
+    assert "run `tokens sync alpha`" in result.stderr
+    assert rig.read("vault", "alpha") == new and rig.read("keyring", "alpha") != new
+    synced = rig("sync")
+    assert synced.returncode == 0, synced
+    rig.assert_converged("alpha", new)

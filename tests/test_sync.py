@@ -398,16 +398,41 @@ def test_bad_input_is_one_line_and_exit_2(team):
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")
 
 
-def test_verify_reads_the_keyring_and_repairs_it(team):
-    """Without --verify the keyring is taken to hold what tokenward wrote; --verify checks."""
+def test_plain_sync_notices_a_keyring_entry_deleted_by_hand(team):
+    """Issue 9 item 25: the keyring carries no metadata, but plain `sync` confirms its
+    entries exist (one search on the Secret Service, no value read) and repairs a gap."""
     me = team.machine("laptop")
     value = team.value()
     assert me("add", "gh-foo", input=value).returncode == 0
     me.store("keyring").delete("gh-foo")  # removed behind tokenward's back
-    assert "Nothing to do" in me("sync").stdout
-    checked = me("sync", "--verify")
-    assert checked.returncode == 0 and "wrote keyring" in checked.stdout
+    result = me("sync")
+    assert result.returncode == 0, result
+    assert "Nothing to do" not in result.stdout and "wrote keyring" in result.stdout
     assert me.value_in("keyring", "gh-foo") == value
+    assert "Nothing to do" in me("sync").stdout
+    # --verify still reads every value.
+    checked = me("sync", "--verify")
+    assert checked.returncode == 0 and "Nothing to do" in checked.stdout
+
+
+def test_plan_a_store_not_checked_is_not_in_sync():
+    p = plan({"keyring": assumed(), "vault": vouched(), "aws": Seen("failed", error="down")})
+    assert p.status == "unchecked" and "not checked: aws" in p.message
+
+
+def test_a_token_not_checked_everywhere_is_not_reported_in_sync(team):
+    """Issue 15 item 24."""
+    me = team.machine("laptop", stores=("keyring", "vault"))
+    assert me("add", "gh-foo", input=team.value()).returncode == 0
+    me.configure(vault_url=dead_url())
+    data = json.loads(me("sync", "--json").stdout)
+    (item,) = data["tokens"]
+    assert item["status"] == "unchecked" and "vault" in item["unreachable"]
+    assert data["summary"]["in_sync"] == 0 and data["summary"]["unchecked"] == 1
+    result = me("sync")
+    assert result.returncode != 0
+    assert "0 in sync" in result.stdout and "1 not checked in every store" in result.stdout
+    assert "gh-foo  not checked:" in result.stdout
 
 
 def test_sync_json_reports_writes(team):

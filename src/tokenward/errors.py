@@ -95,6 +95,13 @@ class StoreConflict(StoreError):
     """A concurrent writer changed the secret (check-and-set failed)."""
 
 
+class Interrupted(TokenwardError):
+    """Ctrl-C in the middle of writing: the message says what was done, what was not,
+    and which command finishes it."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
 class TokenExpired(TokenwardError):
     exit_status = ExitStatus.BAD_INPUT
 

@@ -13,12 +13,11 @@ from datetime import timedelta
 from tokenward import audit
 from tokenward.app import App
 from tokenward.errors import (
-    ExitStatus,
+    Interrupted,
     SecretNotFound,
     StoreConflict,
     StoreError,
     TokenExists,
-    TokenwardError,
     UsageError,
 )
 from tokenward.inventory import TokenRecord, check_name
@@ -35,12 +34,6 @@ REMOTE_TYPES = ("vault", "aws")
 
 class NameTaken(UsageError):
     """`add` creates only: the name is already held by a target store."""
-
-
-class Interrupted(TokenwardError):
-    """Ctrl-C in the middle of writing: says what was done and what was not."""
-
-    exit_status = ExitStatus.INTERRUPTED
 
 
 @dataclass
@@ -316,8 +309,9 @@ def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> O
                 except StoreError as exc:
                     failed[store_name] = str(exc)
                     continue
-                crash_point("rotate.store-written")
                 written.append(store_name)
+                crash_point("rotate.store-written")
+                pause_point("rotate.store-written")
                 versions.pop(store_name, None)
                 if result.version:
                     versions[store_name] = result.version

@@ -31,6 +31,7 @@ from tokenward import audit
 from tokenward.app import App
 from tokenward.errors import (
     AccessDenied,
+    Interrupted,
     ExitStatus,
     SecretNotFound,
     StoreError,
@@ -45,7 +46,7 @@ from tokenward.registries.base import facts_from_metadata
 from tokenward.locks import token_lock
 from tokenward.policy import from_iso, to_iso
 from tokenward.stores.base import UNCHECKED
-from tokenward.testhooks import crash_point
+from tokenward.testhooks import crash_point, pause_point
 from tokenward.tokens import KINDS, fingerprint
 
 REMOTE_TYPES = ("vault", "aws")
@@ -90,7 +91,7 @@ class Write:
 @dataclass
 class TokenPlan:
     name: str
-    status: str  # in-sync | update | conflict | failed | lost
+    status: str  # in-sync | unchecked | update | conflict | failed | lost
     message: str = ""
     source: str | None = None
     winner: str | None = None  # fingerprint
@@ -258,6 +259,9 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
         plan.message += ("; " if plan.message else "") + f"rewrite {', '.join(refresh)} so its metadata describes its value"
     if plan.failed:
         plan.message += ("; " if plan.message else "") + "not checked: " + ", ".join(plan.failed)
+        if plan.status == "in-sync":
+            # The stores that answered agree, but a token not checked everywhere is not in sync.
+            plan.status = "unchecked"
 
     # Interrupted rotations of this token are finished when every store holds the winner.
     if state.journal and not plan.failed:
@@ -307,17 +311,22 @@ class Report:
         return int(status)
 
     def summary(self) -> dict[str, int]:
-        counts = {"tokens": len(self.plans), "in_sync": 0, "updated": 0, "writes": 0, "conflicts": 0, "failed": 0, "discovered": 0}
+        counts = {
+            "tokens": len(self.plans), "in_sync": 0, "unchecked": 0, "updated": 0, "writes": 0, "conflicts": 0,
+            "failed": 0, "discovered": 0,
+        }  # fmt: skip
         for plan in self.plans:
             if plan.status == "in-sync":
                 counts["in_sync"] += 1
+            elif plan.status == "unchecked":
+                counts["unchecked"] += 1
             elif plan.status == "update":
                 done = self.applied and not plan.write_errors
                 counts["updated"] += 1 if done or not self.applied else 0
                 counts["writes"] += len(plan.written) if self.applied else len(plan.writes)
             elif plan.status == "conflict":
                 counts["conflicts"] += 1
-            if plan.status in ("failed", "lost") or plan.write_errors or plan.failed:
+            if plan.status in ("failed", "lost") or plan.write_errors or (plan.failed and plan.status != "unchecked"):
                 counts["failed"] += 1
             if plan.discovered and plan.status == "update":
                 counts["discovered"] += 1
@@ -487,6 +496,7 @@ class Sync:
         # 3. What each store holds, reading values only where metadata cannot tell.
         to_read: dict[str, list[str]] = {}
         states: list[TokenState] = []
+        assumed_names: dict[str, list[str]] = {}
         for name in sorted({*records, *discovered}):
             record = records.get(name) or discovered[name]
             is_new = name in discovered
@@ -507,7 +517,9 @@ class Sync:
                     to_read.setdefault(store, []).append(name)
                 else:
                     seen[store] = Seen("present", fingerprint=record.fingerprint, rotated_at=record.rotated_at, assumed=True)
+                    assumed_names.setdefault(store, []).append(name)
             states.append(TokenState(name, record, seen, journal, discovered=is_new))
+        self._confirm_local(stores, states, assumed_names)
 
         reads = self._read(stores, to_read, report)
         for i, state in enumerate(states):
@@ -529,6 +541,28 @@ class Sync:
                         changed[store] = replace(seen, fingerprint=actual)
             states[i] = replace(state, seen=changed)
         return states, report
+
+    def _confirm_local(self, stores: dict, states: list[TokenState], names: dict[str, list[str]]) -> None:
+        """A local store (the keyring) carries no metadata, so sync takes it to hold what
+        the inventory says; but an entry deleted by hand must not pass for "in sync".
+        One cheap presence check per store (no value read on the Secret Service)."""
+        for store, wanted in names.items():
+            check = getattr(stores[store], "present", None)
+            if check is None:
+                continue
+            try:
+                held = check(wanted)
+                error = None
+            except StoreError as exc:
+                held, error = set(), str(exc)
+            for state in states:
+                seen = state.seen.get(store)
+                if seen is None or not seen.assumed or state.name not in wanted:
+                    continue
+                if error is not None:
+                    state.seen[store] = Seen("failed", error=error)
+                elif state.name not in held:
+                    state.seen[store] = Seen("missing")
 
     def _read(self, stores: dict, to_read: dict[str, list[str]], report: Report) -> dict[tuple[str, str], str | StoreError]:
         """Fingerprints (or errors) of the values that must be read; values kept in memory for apply."""
@@ -575,7 +609,25 @@ class Sync:
 
     # -- apply ---------------------------------------------------------------
     def apply(self, report: Report) -> Report:
-        todo = [p for p in report.plans if p.status == "update" or (p.status == "in-sync" and (p.close_journal or p.save))]
+        try:
+            return self._apply(report)
+        except KeyboardInterrupt:
+            raise Interrupted(self._interrupted_summary(report)) from None
+
+    @staticmethod
+    def _interrupted_summary(report: Report) -> str:
+        done = [f"{p.name} -> {', '.join(sorted(p.written))}" for p in report.plans if p.written]
+        left = sorted({p.name for p in report.plans if p.writes and set(w.store for w in p.writes) - set(p.written)})
+        text = "interrupted: "
+        text += f"wrote {'; '.join(done)} (recorded in the inventory and history)" if done else "nothing was written"
+        if left:
+            text += f"; not done: {', '.join(left)}"
+        return text + "; `tokens sync` finishes it"
+
+    def _apply(self, report: Report) -> Report:
+        todo = [
+            p for p in report.plans if p.status == "update" or (p.status in ("in-sync", "unchecked") and (p.close_journal or p.save))
+        ]
         done = 0
         total = len(todo)
         for start in range(0, total, BATCH):
@@ -596,10 +648,21 @@ class Sync:
                 lock.__enter__()
                 locks.append(lock)
             live = [p for p in batch if self._still_current(p)]
-            self._fetch_winners([p for p in live if p.writes], report)
-            crash_point("sync.fetched")
-            self._write([p for p in live if p.writes], report)
-            crash_point("sync.written")
+            try:
+                self._fetch_winners([p for p in live if p.writes], report)
+                crash_point("sync.fetched")
+                self._write([p for p in live if p.writes], report)
+                crash_point("sync.written")
+                pause_point("sync.written")
+            except KeyboardInterrupt:
+                # Keep what completed: the inventory, the history and the journal learn
+                # about every write that finished; the rest is left to the next sync.
+                for plan in live:
+                    for write in plan.writes:
+                        if write.store not in plan.written:
+                            plan.write_errors.setdefault(write.store, "interrupted")
+                self._save(live)
+                raise
             self._save(live)
         finally:
             for lock in reversed(locks):

@@ -16,7 +16,7 @@ def _plan_lines(report) -> list[str]:
     for plan in report.plans:
         if plan.status == "in-sync" and not plan.failed:
             continue
-        label = {"update": "discover" if plan.discovered else "update"}.get(plan.status, plan.status)
+        label = {"update": "discover" if plan.discovered else "update", "unchecked": "not checked"}.get(plan.status, plan.status)
         rows.append(f"  {plan.name.ljust(width)}  {label}: {plan.message}")
     return rows
 
@@ -36,7 +36,10 @@ def _result_lines(report) -> list[str]:
 def _summary_line(report) -> str:
     s = report.summary()
     verb = "would update" if report.dry_run else "updated"
-    parts = [f"{s['in_sync']} in sync", f"{s['updated']} {verb} ({s['writes']} writes)"]
+    parts = [f"{s['in_sync']} in sync"]
+    if s["unchecked"]:
+        parts.append(f"{s['unchecked']} not checked in every store")
+    parts.append(f"{s['updated']} {verb} ({s['writes']} writes)")
     if s["discovered"]:
         parts.append(f"{s['discovered']} discovered")
     parts.append(f"{s['conflicts']} conflict{'s' if s['conflicts'] != 1 else ''}")

@@ -159,6 +159,27 @@ class KeyringStore:
     def check_metadata(self, metadata: dict[str, str]) -> None:
         """The keyring keeps no metadata."""
 
+    def present(self, tokens) -> set[str]:
+        """Which of these tokens the keyring holds. On the Secret Service one search by
+        service lists them all without reading (or unlocking) a single secret; other
+        backends have no such call and are asked token by token."""
+        wanted = set(tokens)
+        if not wanted:
+            return set()
+        backend = self.backend()
+        if hasattr(backend, "get_preferred_collection") and hasattr(backend, "schemes"):
+
+            def search(b) -> set[str]:
+                from contextlib import closing
+
+                field = b.schemes[b.scheme]["username"]
+                collection = b.get_preferred_collection()
+                with closing(collection.connection):
+                    return {item.get_attributes().get(field) for item in collection.search_items(b._query(self.service))}
+
+            return wanted & (self._call("list", search) or set())
+        return {t for t in wanted if self._call("read", lambda b, t=t: b.get_password(self.service, t)) is not None}
+
     def delete(self, token: str) -> None:
         self._call("delete", lambda b: b.delete_password(self.service, token))
 
