@@ -214,3 +214,15 @@ def test_a_group_readable_inventory_of_ours_is_tightened_not_refused(user):
     os.chmod(path, 0o640)
     assert user("list").returncode == 0
     assert mode(path) == 0o600
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+def test_a_planted_sqlite_side_file_is_refused(user, suffix):
+    assert add(user).returncode == 0
+    data = user.base / "data"
+    planted = data / f"inventory.sqlite3{suffix}"
+    planted.write_bytes(b"")
+    user.foreign(planted)
+    result = user("list")
+    assert result.returncode == 2
+    one_error_line(result, str(planted), "belongs to nobody")

@@ -246,6 +246,8 @@ class Inventory:
             _create(directory, path)
         _check_header(path)
         private_file(path)
+        for suffix in ("-wal", "-shm"):
+            check_private_file(Path(f"{path}{suffix}"))  # SQLite would read a planted one
         try:
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.row_factory = sqlite3.Row
