@@ -171,7 +171,7 @@ def run_rotate_command(argv: tuple[str, ...], record: TokenRecord, timeout: floa
 @dataclass
 class Copy:
     where: str  # human description, no value
-    kind: str  # "store", "extra-store", "twine-keyring", "pypirc", "env", "unchecked"
+    kind: str  # "store", "extra-store", "twine-keyring", "pypirc", "env", "unchecked", "inventory"
     store: str | None = None
     section: str | None = None
 
@@ -179,6 +179,11 @@ class Copy:
 def find_copies(app, record: TokenRecord, old_fingerprint: str) -> list[Copy]:
     """Every place on this machine (and in the configured stores) holding the value."""
     copies: list[Copy] = []
+    # Other inventory entries with the same value: `tokens exec` keeps handing it out
+    # under those names until they are rotated too.
+    for other in app.inventory.with_fingerprint(old_fingerprint):
+        if other.name != record.name:
+            copies.append(Copy(f"inventory token {other.name} (the same value under another name)", "inventory", section=other.name))
     for store_name, config in app.config.stores.items():
         own = store_name in record.stores
         try:

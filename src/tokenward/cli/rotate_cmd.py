@@ -237,6 +237,11 @@ def _leaked(app, term, record, command, open_page: bool, yes: bool) -> int:
         elif copy.kind == "pypirc":
             path = rotation.pypirc_path()
             term.warn(f"{path} [{copy.section}] still holds the leaked value in plaintext: remove it (`tokens import {path} --scrub`)")
+        elif copy.kind == "inventory":
+            term.warn(
+                f"token {copy.section} holds the same leaked value and `tokens exec` still uses it: "
+                f"rotate it too (`tokens rotate {copy.section}`) or remove it (`tokens remove {copy.section}`)"
+            )
         elif copy.kind == "env":
             term.warn(f"${copy.section} still holds the leaked value in this shell: unset {copy.section}")
     audit.append(app.data_dir, "leak", name, copies=[c.kind for c in copies], stores=outcome.written)
