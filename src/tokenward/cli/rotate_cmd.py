@@ -18,7 +18,7 @@ from tokenward.values import read_value
 @click.option("--leaked", is_flag=True, help="Leak response for NAME: list every copy, rotate it everywhere, then the revoke step.")
 @click.option("--no-command", is_flag=True, help="Ignore a configured rotate_command: read the value from stdin or a prompt.")
 @click.option("--open", "open_page", is_flag=True, help="Open the registry's token page in a browser (guided mode).")
-@click.option("--yes", "-y", is_flag=True, help="Accept a new token whose scope differs from the old one's without asking.")
+@click.option("--yes", "-y", is_flag=True, help="Accept a new token whose scope differs from the old one's without asking (needed when piped).")
 @pass_app
 def rotate(app, term, name, due, leaked, no_command, open_page, yes):
     """Replace a token's value in every store it lives in.
@@ -61,8 +61,23 @@ def rotate(app, term, name, due, leaked, no_command, open_page, yes):
         return _write(app, term, name, value)
     if not _interactive():
         value = read_value(f"New value for {name}")
+        _check_piped(app, term, record, value, yes)
         return _write(app, term, name, value)
     return _guided(app, term, record, open_page, yes)
+
+
+def _check_piped(app, term, record, value: str, yes: bool) -> None:
+    """The guided checks without a terminal to ask on: another kind or registry is
+    refused; a changed scope (user-wide for a project token) needs --yes."""
+    from tokenward import rotation
+
+    fit = rotation.check_new_value(record, value, app.now)
+    if fit.errors:
+        raise UsageError(f"{fit.errors[0]}; nothing changed")
+    if fit.warnings and not yes:
+        raise UsageError(f"{fit.warnings[0]}; nothing changed (no terminal to ask on: pass --yes to accept it)")
+    for warning in fit.warnings:
+        term.warn(warning)
 
 
 def _interactive() -> bool:
@@ -215,6 +230,7 @@ def _leaked(app, term, record, command, open_page: bool, yes: bool) -> int:
         value = _ask_value(app, term, record, open_page, yes, step=2)
     else:
         value = read_value(f"New value for {name}")
+        _check_piped(app, term, record, value, yes)
     outcome = lifecycle.rotate_token(app, name, value)
     for warning in outcome.warnings:
         term.warn(warning)
