@@ -16,6 +16,7 @@ from pypitoken import Token
 
 from tests.conftest import CANARY
 from tests.test_remind import FakeMetadataStore, fake_team_store, remote, run_cli  # noqa: F401 - fixture
+from tests.test_schedule import crontab, home, run_cron_command, units  # noqa: F401 - fixtures
 from tokenward import calendar_feed
 from tokenward.inventory import TokenRecord
 from tokenward.policy import parse_period
@@ -225,3 +226,48 @@ def test_calendar_state_is_private(tokens, inventory, data_dir):
     assert tokens("calendar").returncode == 0
     assert stat.S_IMODE((data_dir / calendar_feed.STATE_FILE).stat().st_mode) == 0o600
     assert CANARY not in (data_dir / calendar_feed.STATE_FILE).read_text()
+
+
+# -- the scheduled job refreshes the feed ---------------------------------------------
+
+
+def test_schedule_install_calendar_refreshes_the_feed_with_the_reminder(tokens, inventory, home, crontab, tmp_path):
+    feed = tmp_path / "feeds" / "tokens.ics"
+    feed.parent.mkdir()
+    result = tokens("schedule", "install", "--cron", "--calendar", str(feed))
+    assert result.returncode == 0, result
+    assert len(parse(feed.read_bytes())) == 3  # written at once: a calendar can subscribe now
+    (line,) = crontab.read_text().splitlines()
+    assert f"calendar --quiet --output {feed}; " in line and line.index(" calendar ") < line.index(" remind --quiet")
+
+    feed.unlink()
+    run = run_cron_command(line, home)  # as cron runs it: sh, a minimal environment
+    assert run.returncode == 0 and run.stderr == "", run  # the feed job adds nothing for cron to mail
+    assert run.stdout.startswith("Due soon (1):")  # the reminder's own report
+    assert len(parse(feed.read_bytes())) == 3
+
+    # A feed that cannot be written is reported, and the reminder still runs.
+    feed.unlink()
+    feed.parent.rmdir()
+    run = run_cron_command(line, home)
+    assert run.stderr.startswith("Error: cannot write ") and run.returncode == 0
+
+    assert tokens("schedule", "install", "--systemd", "--calendar", str(tmp_path / "s.ics")).returncode == 0
+    service = (units(home) / "tokenward-remind.service").read_text()
+    first, second = [line for line in service.splitlines() if line.startswith("ExecStart=")]
+    assert first.startswith("ExecStart=-") and first.endswith(f"calendar --quiet --output {tmp_path / 's.ics'}")
+    assert " remind" in second and not second.startswith("ExecStart=-")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["install", "--cron", "--calendar", "/nonexistent-dir/tokens.ics"], "cannot write /nonexistent-dir/tokens.ics"),
+        (["print", "--github-actions", "--calendar", "x.ics"], "--calendar writes a file on this machine"),
+    ],
+)
+def test_schedule_calendar_bad_input_installs_nothing(tokens, file_keyring, home, crontab, args, message):
+    result = tokens("schedule", *args)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("Error: ") and message in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not crontab.exists()

@@ -40,12 +40,15 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     hour: int = 9
     minute: int = 0
+    # Commands run first, whose failure does not stop the reminder (the calendar feed).
+    before: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         # A line break in a path or name would end the crontab line or the unit's
         # ExecStart= and start one of the attacker's choosing: refuse it outright.
-        for word in self.argv:
-            _refuse_control(word, "the command" if word == self.argv[0] else f"the argument {word!r}")
+        for argv in (*self.before, self.argv):
+            for word in argv:
+                _refuse_control(word, "the command" if word == argv[0] else f"the argument {word!r}")
         for key, value in self.env.items():
             _refuse_control(key, "an environment variable name")
             _refuse_control(value, {"TOKENS_HOME": "the data dir (TOKENS_HOME)", "TOKENS_CONFIG": "the config path"}.get(key, key))
@@ -100,6 +103,7 @@ def make_job(
     channels: tuple[str, ...] = (),
     config_file: str | None = None,
     quiet: bool = False,
+    calendar: str | None = None,
 ) -> Job:
     from tokenward.paths import data_dir
 
@@ -111,7 +115,11 @@ def make_job(
     # default): cron and systemd run with neither variable of this shell.
     env["TOKENS_HOME"] = str(data_dir().expanduser().resolve())
     argv = (*tokens_command(), *remind_args(store=store, channels=channels, quiet=quiet))
-    return Job(argv=argv, env=env, hour=hour, minute=minute)
+    before = ()
+    if calendar:  # refresh the feed a calendar app subscribes to, then remind
+        feed = str(Path(calendar).expanduser().absolute())
+        before = ((*tokens_command(), "calendar", "--quiet", "--output", feed, *(("--store", store) if store else ())),)
+    return Job(argv=argv, env=env, hour=hour, minute=minute, before=before)
 
 
 # -- systemd ------------------------------------------------------------------------
@@ -144,7 +152,9 @@ def systemd_units(job: Job) -> dict[str, str]:
         "[Service]\n"
         "Type=oneshot\n"
         f"{environment}"
-        f"ExecStart={' '.join(_sd_quote(a, command=True) for a in job.argv)}\n"
+        # `-`: a calendar feed that cannot be written does not stop the reminder.
+        + "".join(f"ExecStart=-{' '.join(_sd_quote(a, command=True) for a in argv)}\n" for argv in job.before)
+        + f"ExecStart={' '.join(_sd_quote(a, command=True) for a in job.argv)}\n"
         "# 1 means \"some token is overdue\": the reminder did its job.\n"
         "SuccessExitStatus=1\n"
     )
@@ -243,8 +253,8 @@ def remove_systemd(directory: Path | None = None) -> Change:
 
 def cron_line(job: Job) -> str:
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(job.env.items()))
-    command = " ".join(shlex.quote(a) for a in job.argv)
-    command = f"{env} {command}" if env else command
+    commands = [" ".join(shlex.quote(a) for a in argv) for argv in (*job.before, job.argv)]
+    command = "; ".join(f"{env} {c}" if env else c for c in commands)
     # `%` ends a crontab command (the rest is stdin); the marker is a shell comment.
     return f"{job.minute} {job.hour} * * * {command.replace('%', chr(92) + '%')} {CRON_MARKER}"
 

@@ -16,6 +16,7 @@ def _job_options(func):
     func = click.option("--notify", "channels", multiple=True, type=click.Choice(("webhook", "email", "desktop")), help="Channel the job notifies (repeatable) [default: defaults.notify].")(func)
     func = click.option("--store", "store", metavar="STORE", default=None, help="Team mode: remind from this Vault/AWS store's metadata.")(func)
     func = click.option("--at", "at", metavar="HH:MM", default="09:00", show_default=True, help="Time of day to run (local time; UTC on GitHub).")(func)
+    func = click.option("--calendar", "calendar", metavar="PATH", default=None, type=click.Path(dir_okay=False), help="Also refresh this iCalendar feed (`tokens calendar`) every day, for a calendar app to subscribe to.")(func)
     return func
 
 
@@ -23,7 +24,7 @@ def _config_file(ctx: click.Context) -> str | None:
     return (ctx.find_root().obj or {}).get("config_file")
 
 
-def _job(ctx: click.Context, at: str, store: str | None, channels: tuple[str, ...], *, quiet: bool) -> tuple[sched.Job, str | None]:
+def _job(ctx: click.Context, at: str, store: str | None, channels: tuple[str, ...], *, quiet: bool, calendar: str | None = None) -> tuple[sched.Job, str | None]:
     """Check the job's options against the config before anything is written."""
     from tokenward import notify
     from tokenward.config import load_config
@@ -37,7 +38,7 @@ def _job(ctx: click.Context, at: str, store: str | None, channels: tuple[str, ..
             raise UsageError(f"store {store!r} is a keyring, which carries no metadata; --store needs a vault or aws store")
     for channel in channels:
         notify.channel_options(config, channel)
-    job = sched.make_job(at, store=store, channels=channels, config_file=config_file or (str(config.path) if config.path else None), quiet=quiet)
+    job = sched.make_job(at, store=store, channels=channels, config_file=config_file or (str(config.path) if config.path else None), quiet=quiet, calendar=calendar)
     return job, store_type
 
 
@@ -58,7 +59,7 @@ def schedule():
 @click.option("--cron", "kind", flag_value="cron", help="A line in your crontab.")
 @_job_options
 @click.pass_context
-def install(ctx, kind, at, store, channels):
+def install(ctx, kind, at, store, channels, calendar):
     """Install the daily reminder for the current user. Running it again changes nothing.
 
     Without --systemd or --cron: a systemd user timer when a user manager runs
@@ -67,6 +68,7 @@ def install(ctx, kind, at, store, channels):
     \b
     Example:
       tokens schedule install --systemd --at 08:30 --notify desktop
+      tokens schedule install --calendar ~/Calendars/tokens.ics
     """
     sched.parse_at(at)  # bad input first, wherever this runs
     if kind is None:
@@ -76,7 +78,11 @@ def install(ctx, kind, at, store, channels):
             kind = "cron"
         else:
             raise UsageError("no systemd user manager and no crontab here; use `tokens schedule print --github-actions` or run `tokens remind` from your own scheduler")
-    job, _ = _job(ctx, at, store, channels, quiet=kind == "cron")
+    job, _ = _job(ctx, at, store, channels, quiet=kind == "cron", calendar=calendar)
+    if calendar:  # the feed exists from now on, so a calendar can subscribe at once
+        from tokenward.cli.calendar_cmd import calendar as write_calendar
+
+        ctx.invoke(write_calendar, output=job.before[0][job.before[0].index("--output") + 1], store_name=store, quiet=True)
     if kind == "systemd":
         change = sched.install_systemd(job)
         where = f"systemd user timer {sched.UNIT}.timer, daily at {job.at}"
@@ -122,14 +128,16 @@ def remove(kind):
 @click.option("--github-actions", "kind", flag_value="github-actions", help="A GitHub Actions workflow (team mode).")
 @_job_options
 @click.pass_context
-def print_(ctx, kind, at, store, channels):
+def print_(ctx, kind, at, store, channels, calendar):
     """Print the job instead of installing it: the units, the line, or a workflow.
 
     \b
     Example:
       tokens schedule print --github-actions --store vault --notify webhook
     """
-    job, store_type = _job(ctx, at, store, channels, quiet=kind == "cron")
+    if calendar and kind == "github-actions":
+        raise UsageError("--calendar writes a file on this machine; it has no meaning in a GitHub Actions workflow")
+    job, store_type = _job(ctx, at, store, channels, quiet=kind == "cron", calendar=calendar)
     if kind == "systemd":
         for filename, text in sched.systemd_units(job).items():
             click.echo(f"# {sched.unit_dir() / filename}\n{text}")
