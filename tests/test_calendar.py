@@ -15,13 +15,30 @@ from dateutil.relativedelta import relativedelta
 from pypitoken import Token
 
 from tests.conftest import CANARY
-from tests.test_remind import FakeMetadataStore, fake_team_store, remote, run_cli  # noqa: F401 - fixture
+from tests.test_remind import FakeMetadataStore, remote, run_cli
 from tests.test_schedule import crontab, home, run_cron_command, units  # noqa: F401 - fixtures
 from tokenward import calendar_feed
 from tokenward.inventory import TokenRecord
 from tokenward.policy import parse_period
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class TeamStore(FakeMetadataStore):
+    """test_remind's in-memory metadata store, with the whole MetadataStore protocol."""
+
+    def entry(self, token: str):
+        return self.entries.get(token)
+
+
+@pytest.fixture
+def fake_team_store(monkeypatch, write_config):
+    from tokenward.stores import base
+
+    monkeypatch.setitem(base.REGISTRY, "vault", f"{__name__}:TeamStore")
+    TeamStore.entries = {}
+    write_config('[stores.keyring]\n[stores.team]\ntype = "vault"\nurl = "http://127.0.0.1:9"\n')
+    return TeamStore
 
 
 def day(offset: int) -> date:

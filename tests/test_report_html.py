@@ -22,7 +22,8 @@ import pytest
 
 from tests import servers
 from tests.conftest import CANARY
-from tests.test_remind import FakeMetadataStore, fake_team_store, remote, run_cli  # noqa: F401 - fixture
+from tests.test_calendar import fake_team_store  # noqa: F401 - fixture
+from tests.test_remind import remote, run_cli
 from tokenward import report_html
 from tokenward.inventory import TokenRecord
 from tokenward.policy import parse_period
