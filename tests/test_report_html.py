@@ -123,23 +123,24 @@ class Elements(HTMLParser):
         return [attrs for t, attrs in self.tags if t == tag]
 
 
-def hostile(url: str) -> str:
+def hostile(url: str) -> tuple[str, ...]:
+    """Markup that runs script or fetches from `url` if it is ever not escaped, in parts:
+    `tokens add` takes at most 200 characters of purpose."""
     return (
-        f"<script>document.body.setAttribute('data-pwned','script')</script>"
-        f"<img src=\"{url}/img.png\" onerror=\"document.body.setAttribute('data-pwned','img')\">"
-        f"</style><style>body{{background:url({url}/css.png)}}</style>"
-        f"</td></tr></table><link rel=stylesheet href=\"{url}/link.css\"><iframe src=\"{url}/frame\"></iframe>"
-        f"\x1b[31m\x07 & 'quotes' \"double\""
+        "<script>document.body.setAttribute('data-pwned','script')</script>",
+        f"<img src=\"{url}/img.png\" onerror=\"document.body.setAttribute('data-pwned','img')\">",
+        f"</style><style>body{{background:url({url}/css.png)}}</style></td></tr></table>",
+        f"<link rel=stylesheet href=\"{url}/link.css\"><iframe src=\"{url}/frame\"></iframe> & 'quotes' \"double\"",
     )
 
 
 @pytest.fixture
 def inventory(tokens, file_keyring, recorder):
     for args, value in (
-        (["gh-expired", "--created", stamp(-10), "--expires", stamp(-2), "--purpose", "release bot"], CANARY),
-        (["npm-old", "--created", stamp(-200), "--purpose", hostile(recorder.url)], "npm_abcdef0123456789"),
-        (["gl-soon", "--created", stamp(-85)], "glpat-abcdef0123456789"),
-        (["fine-1", "--kind", "generic", "--purpose", "plain"], "fine-value-0123"),
+        (["gh-expired", "--created", stamp(-10), "--expires", stamp(-2), "--purpose", hostile(recorder.url)[0]], CANARY),
+        (["npm-old", "--created", stamp(-200), "--purpose", hostile(recorder.url)[1]], "npm_abcdef0123456789"),
+        (["gl-soon", "--created", stamp(-85), "--purpose", hostile(recorder.url)[2]], "glpat-abcdef0123456789"),
+        (["fine-1", "--kind", "generic", "--purpose", hostile(recorder.url)[3]], "fine-value-0123"),
         (["fine-2", "--kind", "generic", "--rotate-every", "1y"], "fine-value-4567"),
     ):
         result = tokens("add", *args, input=value + "\n")
@@ -184,7 +185,6 @@ def test_page_in_chromium_shows_counts_statuses_names_and_timeline(tokens, inven
     assert "<script>document.body.setAttribute('data-pwned','script')</script>" in text
     assert f'<img src="{recorder.url}/img.png"' in text and "</style><style>" in text
     assert "&" in text and "'quotes'" in text and '"double"' in text
-    assert "\x1b" not in dom and "\x07" not in dom
     for tag in ("script", "img", "iframe", "link"):
         assert elements.named(tag) == [], tag
     assert len(elements.named("style")) == 1 and len(elements.named("table")) == 1
@@ -203,7 +203,7 @@ def test_the_browser_would_have_fetched_an_unescaped_page(tmp_path, recorder):
     """The control for the test above: the same markup unescaped, without a CSP, does
     reach the recorder, so an empty recorder there means the page fetched nothing."""
     page = tmp_path / "control.html"
-    page.write_text(f"<!DOCTYPE html><html><body><p>{hostile(recorder.url)}</p></body></html>")
+    page.write_text(f"<!DOCTYPE html><html><body><p>{''.join(hostile(recorder.url))}</p></body></html>")
     dom, connections = browse(page, tmp_path, "--dump-dom")
     assert {"/img.png", "/link.css"} <= set(recorder.paths)
     assert 'data-pwned="' in dom
@@ -224,13 +224,13 @@ def test_screenshot_of_the_page(tokens, inventory, tmp_path):
 
 def test_team_mode_and_stdout(fake_team_store, capsys, data_dir):
     fake_team_store.entries = {
-        "pypi-team": remote("pypi-team", rotated_days_ago=120, purpose="team <b>lib</b>\x00\ud800"),
+        "pypi-team": remote("pypi-team", rotated_days_ago=120, purpose="team <b>lib</b>\x00\ud800\x1b[31m\x07"),
         "gh-team": remote("gh-team", rotated_days_ago=80, kind="github"),
     }
     code, out, err = run_cli(capsys, "report", "--html", "-", "--store", "team")
     assert code == 0, err
     assert "from store &#x27;team&#x27;" in out
-    assert "team &lt;b&gt;lib&lt;/b&gt;" in out and "<b>lib" not in out
+    assert "team &lt;b&gt;lib&lt;/b&gt;\ufffd\ufffd\ufffd[31m\ufffd" in out and "<b>lib" not in out
     assert "<td>pypi-team</td>" in out and "<td>gh-team</td>" in out
     assert not (data_dir / "inventory.sqlite3").exists()
 
