@@ -180,7 +180,7 @@ def test_transient_webhook_error_is_retried(tokens, write_config, file_keyring):
         result = tokens("remind", "--json")
         assert result.returncode == 1, result
         delivery = json.loads(result.stdout)["notifications"][0]
-        assert delivery == {"channel": "webhook", "sent": ["gh-release", "npm-soon"], "held": [], "error": None, "attempts": 3}
+        assert delivery == {"channel": "webhook", "sent": ["gh-release", "npm-soon"], "held": [], "error": None, "attempts": 3, "refused": {}}
         assert len(receiver.requests) == 3
     finally:
         receiver.stop()
@@ -424,3 +424,227 @@ def test_channel_options_defaults():
     config = parse_config({"notify": {"email": {"host": "h", "from": "a@b", "to": ["c@d"]}}}, Path("c.toml"))
     assert notify.channel_options(config, "email")["host"] == "h"
     assert notify.channel_options(config, "desktop") == {}
+
+
+# -- issue 15: redirects, deadlines, broken peers, odd state, partial email, Basic auth ------
+
+from tests.notify_servers import (  # noqa: E402
+    MANY_HEADERS,
+    NOT_HTTP,
+    OK_THEN_SLOW_CLOSE,
+    RawServer,
+    smtp_trickling_greeting,
+    trickle,
+)
+
+
+def webhook_table(url: str, *, retries: int = 1, timeout: float = 5) -> str:
+    return f'[notify.webhook]\nurl = "{url}"\nretries = {retries}\ntimeout = {timeout}\n'
+
+
+def email_table(smtp, *, port: int | None = None, timeout: float = 5, retries: int = 1, to=("ops@example.test", "dev@example.test")) -> str:
+    recipients = ", ".join(f'"{a}"' for a in to)
+    return (
+        f'[notify.email]\nhost = "127.0.0.1"\nport = {port or smtp.port}\nstarttls = true\n'
+        f'from = "tokenward@example.test"\nto = [{recipients}]\nusername = "{SMTP_USER}"\n'
+        f'password_token = "smtp-pass"\ncafile = "{smtp.cafile}"\nretries = {retries}\ntimeout = {timeout}\n'
+    )
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failure_not_a_delivery(tokens, write_config, file_keyring, status):
+    add_tokens(tokens)
+    receiver = WebhookReceiver([status])
+    try:
+        write_config(webhook_table(receiver.url, retries=2))
+        result = tokens("remind", "--notify", "webhook", "--json")
+        assert result.returncode == 3, result
+        delivery = json.loads(result.stdout)["notifications"][0]
+        assert delivery["sent"] == [] and f"HTTP {status}, a redirect" in delivery["error"]
+        assert [r.get("method", "POST") for r in receiver.requests] == ["POST"]  # not followed, not retried
+        assert "moved-here" not in result.stderr and "SECRETPATH" not in result.stderr
+        # Not recorded as sent: the next run tries again.
+        assert tokens("remind", "--notify", "webhook").returncode == 3
+        assert len(receiver.requests) == 2
+    finally:
+        receiver.stop()
+
+
+def test_a_trickling_webhook_is_cut_at_the_deadline_and_email_still_goes(tokens, write_config, file_keyring, smtp):
+    add_tokens(tokens)
+    slow = RawServer(trickle(b"HTTP/1.1 200 OK\r\n"))
+    try:
+        write_config(webhook_table(slow.url, retries=0, timeout=1) + email_table(smtp))
+        result = tokens("remind", "--notify", "webhook", "--notify", "email", timeout=50)
+        assert result.returncode == 3, result
+        assert "notification by webhook failed: http://127.0.0.1:" in result.stderr
+        assert "did not answer within 1s" in result.stderr
+        assert "Notified by email: gh-release, npm-soon." in result.stderr
+        assert len(smtp.messages) == 1 and slow.connections == 1
+    finally:
+        slow.stop()
+
+
+def test_a_trickling_smtp_greeting_is_cut_at_the_deadline(tokens, write_config, file_keyring, smtp, webhook):
+    add_tokens(tokens)
+    slow = RawServer(smtp_trickling_greeting, http=False)
+    try:
+        write_config(email_table(smtp, port=slow.port, retries=0, timeout=1) + webhook_table(webhook.url))
+        result = tokens("remind", "--notify", "email", "--notify", "webhook", timeout=50)
+        assert result.returncode == 3, result
+        assert f"notification by email failed: SMTP 127.0.0.1:{slow.port} did not finish within 1s" in result.stderr
+        assert len(webhook.requests) == 1
+        assert_no_values(result.stdout, result.stderr)
+    finally:
+        slow.stop()
+
+
+def test_waiting_for_the_notify_state_lock_is_bounded(tokens, write_config, file_keyring, webhook, data_dir):
+    import fcntl
+
+    add_tokens(tokens)
+    write_config(webhook_table(webhook.url, retries=0, timeout=1))
+    lock = data_dir / notify.STATE_LOCK
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another `tokens remind` stuck in a send
+        result = tokens("remind", "--notify", "webhook", timeout=50)
+    finally:
+        os.close(fd)
+    assert result.returncode == 3, result
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("Error: another `tokens remind` is still sending notifications: ")
+    assert f"{lock} stayed locked for 11s; try again later" in lines[-1]
+    assert webhook.requests == []
+
+
+@pytest.mark.parametrize("script", [NOT_HTTP, MANY_HEADERS], ids=["ssh-banner", "150-headers"])
+def test_a_peer_that_does_not_speak_http_fails_only_its_channel(tokens, write_config, file_keyring, smtp, script):
+    add_tokens(tokens)
+    peer = RawServer(script)
+    try:
+        write_config(webhook_table(peer.url, retries=2) + email_table(smtp))
+        result = tokens("remind", "--notify", "webhook", "--notify", "email")
+        assert result.returncode == 3, result
+        assert "Overdue for rotation (1):" in result.stdout  # the report is printed
+        assert f"notification by webhook failed: http://127.0.0.1:{peer.port} did not answer with valid HTTP" in result.stderr
+        assert "Notified by email: gh-release, npm-soon." in result.stderr and len(smtp.messages) == 1
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+        assert peer.connections == 1  # not retried: it will not start speaking HTTP
+    finally:
+        peer.stop()
+
+
+def test_a_2xx_is_delivery_even_when_the_connection_then_hangs(tokens, write_config, file_keyring):
+    add_tokens(tokens)
+    peer = RawServer(OK_THEN_SLOW_CLOSE)
+    try:
+        write_config(webhook_table(peer.url, retries=2, timeout=2))
+        result = tokens("remind", "--notify", "webhook", timeout=50)
+        assert result.returncode == 1, result
+        assert "Notified by webhook: gh-release, npm-soon." in result.stderr
+        assert len(peer.requests) == 1  # POSTed once
+        again = tokens("remind", "--notify", "webhook", timeout=50)
+        assert again.returncode == 1, again
+        assert "Nothing new for webhook" in again.stderr and len(peer.requests) == 1
+    finally:
+        peer.stop()
+
+
+BAD_STATES = [
+    {"channels": {"webhook": []}},
+    {"channels": {"webhook": {"local:gh-release": {"status": "overdue", "rotated_at": "ROTATED"}}}},
+    {"channels": {"webhook": {"local:gh-release": {"status": "overdue", "rotated_at": "ROTATED", "sent_at": 12}}}},
+    {"channels": {"webhook": {"local:gh-release": {"status": "overdue", "rotated_at": "ROTATED", "sent_at": "yesterday"}}}},
+    {"channels": {"webhook": {"local:gh-release": {"status": "overdue", "rotated_at": "ROTATED", "sent_at": "2026-01-01T00:00:00"}}}},
+    {"channels": {"webhook": {"local:gh-release": {"status": "overdue", "rotated_at": "ROTATED", "sent_at": "9999-12-31T00:00:00+00:00"}}}},
+    {"channels": {"webhook": {"local:gh-release": {"status": ["overdue"], "rotated_at": 1, "sent_at": None}}}},
+    {"channels": {"webhook": {"local:gh-release": "sent"}}},
+    {"channels": []},
+    ["channels"],
+    "not an object",
+]
+
+
+@pytest.mark.parametrize("state", BAD_STATES, ids=[f"state{i}" for i in range(len(BAD_STATES))])
+def test_a_notify_state_of_the_wrong_shape_counts_as_absent(tokens, write_config, file_keyring, webhook, data_dir, state):
+    add_tokens(tokens)
+    write_config(webhook_table(webhook.url))
+    rotated = next(t["rotated_at"] for t in json.loads(tokens("list", "--json").stdout) if t["name"] == "gh-release")
+    data_dir.mkdir(exist_ok=True)
+    (data_dir / notify.STATE_FILE).write_text(json.dumps(state).replace("ROTATED", rotated))
+    result = tokens("remind", "--notify", "webhook")
+    assert result.returncode == 1, result
+    assert "Notified by webhook: gh-release, npm-soon." in result.stderr
+    saved = json.loads((data_dir / notify.STATE_FILE).read_text())
+    assert set(saved["channels"]["webhook"]) == {"local:gh-release", "local:npm-soon"}
+    assert tokens("remind", "--notify", "webhook").returncode == 1
+    assert len(webhook.requests) == 1  # and the repaired state holds the next run back
+
+
+def test_partial_email_delivery_is_reported(tokens, write_config, file_keyring, tmp_path):
+    server = start_smtp(tmp_path, username=SMTP_USER, password=SMTP_PASSWORD, refuse=("dev@example.test",))
+    try:
+        add_tokens(tokens)
+        write_config(email_table(server))
+        result = tokens("remind", "--notify", "email", "--json")
+        assert result.returncode == 3, result
+        assert len(server.messages) == 1 and server.messages[0]["X-Envelope-To"] == "ops@example.test"
+        delivery = json.loads(result.stdout)["notifications"][0]
+        assert delivery["sent"] == ["gh-release", "npm-soon"]
+        assert list(delivery["refused"]) == ["dev@example.test"]
+        assert delivery["refused"]["dev@example.test"].startswith("550 5.1.1 <dev@example.test>: no such user")
+        assert "Warning: notification by email did not reach every recipient; refused: dev@example.test (550 " in result.stderr
+        assert "\x1b" not in result.stderr + result.stdout  # the server's words are cleaned
+        assert_no_values(result.stderr)
+    finally:
+        server.stop()
+
+
+def test_every_recipient_refused_is_a_failure(tokens, write_config, file_keyring, tmp_path):
+    server = start_smtp(tmp_path, username=SMTP_USER, password=SMTP_PASSWORD, refuse=("ops@example.test", "dev@example.test"))
+    try:
+        add_tokens(tokens)
+        write_config(email_table(server))
+        result = tokens("remind", "--notify", "email")
+        assert result.returncode == 3, result
+        assert "refused every recipient: dev@example.test (550 5.1.1" in result.stderr
+        assert "\x1b" not in result.stderr and server.messages == []
+    finally:
+        server.stop()
+
+
+def test_webhook_basic_auth_from_the_url(tokens, write_config, file_keyring):
+    import base64
+
+    add_tokens(tokens)
+    receiver = WebhookReceiver([500, 200])
+    try:
+        url = receiver.url.replace("http://", "http://hook-user:pA%40ss%3Aw0rd@")
+        write_config(webhook_table(url, retries=0))
+        failed = tokens("remind", "--notify", "webhook")
+        assert failed.returncode == 3, failed
+        result = tokens("remind", "--notify", "webhook")
+        assert result.returncode == 1, result
+        expected = "Basic " + base64.b64encode(b"hook-user:pA@ss:w0rd").decode()
+        assert [r["headers"].get("Authorization") for r in receiver.requests] == [expected, expected]
+        for text in (failed.stdout, failed.stderr, result.stdout, result.stderr):
+            assert "pA" not in text and "w0rd" not in text and "hook-user" not in text
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://hook-user:s3cretPW@hooks.example.test/x", "over plain http; use https"),
+        ("http://127.0.0.1:99999/x", "notify.webhook.url has an invalid port"),
+        ("https://hooks.example.test/a b", "notify.webhook.url contains a space or control character"),
+    ],
+)
+def test_webhook_urls_refused_at_config_load(tokens, write_config, file_keyring, url, message):
+    write_config(webhook_table(url))
+    result = tokens("remind", "--notify", "webhook")
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert "s3cretPW" not in result.stderr and len(result.stderr.splitlines()) == 1

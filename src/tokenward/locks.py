@@ -5,24 +5,52 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from tokenward.errors import ExitStatus, TokenwardError
 from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
+
+POLL = 0.1  # seconds between tries while another process holds a lock
+
+
+class LockBusy(TokenwardError):
+    """Another process held the lock for longer than this one would wait."""
+
+    exit_status = ExitStatus.STORE
 
 
 @contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on `path` (created 0600) for the block."""
+def file_lock(path: Path, *, timeout: float | None = None, busy: str = "another tokens process holds it") -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created 0600) for the block. With `timeout`,
+    wait at most that many seconds, then raise LockBusy naming `busy` and the file."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    private_file(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        private_file(path)
+        _acquire(fd, path, timeout, busy)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _acquire(fd: int, path: Path, timeout: float | None, busy: str) -> None:
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                raise LockBusy(f"{busy}: {path} stayed locked for {timeout:g}s; try again later") from None
+            time.sleep(POLL)
 
 
 @contextmanager

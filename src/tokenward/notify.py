@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,12 +26,23 @@ from tokenward.paths import ensure_private_dir, open_private
 from tokenward.policy import Period, from_iso, parse_period, to_iso
 from tokenward.remind import ORDER, Reminder
 from tokenward.sanitize import safe
+from tokenward.senders import (  # noqa: F401 - the channels' senders, re-exported
+    DEFAULT_TIMEOUT,
+    ChannelError,
+    TransientError,
+    clean,
+    is_loopback,
+    origin,
+    send_desktop,
+    send_email,
+    send_webhook,
+    split_credentials,
+)
 
 CHANNELS = ("webhook", "email", "desktop")
 RANK = {"ok": 0, "due-soon": 1, "overdue": 2, "expired": 3, "invalid": 4, "revoked": 5}
 DEFAULT_REPEAT = "1d"
 DEFAULT_RETRIES = 3
-DEFAULT_TIMEOUT = 10.0
 BACKOFF = 1.0  # seconds before the first retry; doubles each time
 MAX_RETRY_AFTER = 30.0
 # A daily timer fires a little early or late: a reminder sent at 09:00:05 must be
@@ -41,17 +50,8 @@ MAX_RETRY_AFTER = 30.0
 REPEAT_SLACK = timedelta(hours=1)
 STATE_FILE = "notify-state.json"
 STATE_LOCK = "notify-state.lock"
-TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
-
-
-class ChannelError(Exception):
-    """A channel could not deliver. The message names the channel's endpoint only."""
-
-
-class TransientError(ChannelError):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+# What a run may spend besides its channels' sends (reading the SMTP password token).
+LOCK_SLACK = 10.0
 
 
 @dataclass
@@ -61,9 +61,17 @@ class Delivery:
     held: list[str] = field(default_factory=list)  # already sent, not repeated yet
     error: str | None = None
     attempts: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # email: recipients refused while others got it
 
     def as_json(self) -> dict:
-        return {"channel": self.channel, "sent": self.sent, "held": self.held, "error": self.error, "attempts": self.attempts}
+        return {
+            "channel": self.channel,
+            "sent": self.sent,
+            "held": self.held,
+            "error": self.error,
+            "attempts": self.attempts,
+            "refused": self.refused,
+        }
 
 
 # -- channel options ----------------------------------------------------------------
@@ -92,9 +100,7 @@ def channel_options(config: Config, channel: str) -> dict[str, Any]:
     if options.get("timeout", DEFAULT_TIMEOUT) <= 0:
         raise ConfigError(f"{where}.timeout must be more than 0 seconds")
     if channel == "webhook":
-        url = options.get("url", "")
-        if not url.startswith(("https://", "http://")):
-            raise ConfigError(f"{where}.url must be an http(s) URL")
+        _check_webhook_url(options.get("url", ""), where)
     elif channel == "email":
         for key in ("host", "from", "to"):
             if not options.get(key):
@@ -112,25 +118,86 @@ def channel_options(config: Config, channel: str) -> dict[str, Any]:
     return options
 
 
+def _check_webhook_url(url: str, where: str) -> None:
+    """A URL urllib can POST to; its user:password@ (Basic auth) only over TLS or to this
+    machine. Messages never repeat the URL: its path and credentials are secrets."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError(f"{where}.url must be an http(s) URL")
+    if any(not c.isprintable() or c.isspace() for c in url):
+        raise ConfigError(f"{where}.url contains a space or control character")
+    parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"{where}.url has an invalid port") from None
+    if not parts.hostname:
+        raise ConfigError(f"{where}.url has no host")
+    _, credentials = split_credentials(url)
+    if credentials is not None and parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{where}.url carries a user:password for {parts.hostname} over plain http; use https (Basic auth is sent as is)"
+        )
+
+
 # -- what was sent (no nagging) -------------------------------------------------
 
 
+def lock_wait(options: dict[str, dict[str, Any]]) -> float:
+    """How long another run with these channels can hold the state lock, at most."""
+    total = LOCK_SLACK
+    for channel, opts in options.items():
+        timeout = opts.get("timeout", DEFAULT_TIMEOUT)
+        retries = 0 if channel == "desktop" else opts.get("retries", DEFAULT_RETRIES)
+        total += (retries + 1) * timeout
+        total += sum(min(BACKOFF * 2**i, MAX_RETRY_AFTER) for i in range(retries))
+    return total
+
+
 @contextmanager
-def state_lock(data_dir: Path) -> Iterator[None]:
-    """One reminder run notifies at a time: two cron jobs never both send."""
+def state_lock(data_dir: Path, wait: float | None = None) -> Iterator[None]:
+    """One reminder run notifies at a time: two cron jobs never both send. A run waits
+    at most `wait` seconds for another one, then says so."""
     from tokenward.locks import file_lock
 
-    with file_lock(ensure_private_dir(data_dir) / STATE_LOCK):
+    with file_lock(
+        ensure_private_dir(data_dir) / STATE_LOCK,
+        timeout=wait,
+        busy="another `tokens remind` is still sending notifications",
+    ):
         yield
 
 
+def _usable(entry: Any) -> bool:
+    """A state entry select() can use; anything else counts as never sent."""
+    if not isinstance(entry, dict):
+        return False
+    status = entry.get("status")
+    if not isinstance(status, str) or status not in RANK or not isinstance(entry.get("rotated_at"), str):
+        return False
+    sent_at = entry.get("sent_at")
+    try:
+        return isinstance(sent_at, str) and from_iso(sent_at).tzinfo is not None
+    except (TypeError, ValueError):
+        return False
+
+
 def load_state(data_dir: Path) -> dict[str, dict[str, dict[str, str]]]:
+    """What each channel last sent. A file of the wrong shape, or entries of it, count as
+    absent: the worst outcome is one reminder sent again."""
     try:
         data = json.loads((data_dir / STATE_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, IsADirectoryError, ValueError):
         return {}
     channels = data.get("channels") if isinstance(data, dict) else None
-    return channels if isinstance(channels, dict) else {}
+    if not isinstance(channels, dict):
+        return {}
+    return {
+        channel: {key: entry for key, entry in seen.items() if _usable(entry)}
+        for channel, seen in channels.items()
+        if isinstance(seen, dict)
+    }
 
 
 def save_state(data_dir: Path, channels: dict) -> None:
@@ -160,12 +227,19 @@ def select(
             last is None
             or last.get("rotated_at") != to_iso(r.view.record.rotated_at)
             or RANK[r.view.status] > RANK.get(last.get("status", "ok"), 0)
-            or repeat.after(from_iso(last["sent_at"])) - REPEAT_SLACK <= now
+            or _repeat_due(last["sent_at"], repeat, now)
         ):
             send.append(r)
         else:
             hold.append(r)
     return send, hold
+
+
+def _repeat_due(sent_at: str, repeat: Period, now: datetime) -> bool:
+    try:
+        return repeat.after(from_iso(sent_at)) - REPEAT_SLACK <= now
+    except (OverflowError, ValueError, TypeError):  # a date no calendar can add to: send again
+        return True
 
 
 def remember(
@@ -253,148 +327,6 @@ def with_retries(func: Callable[[], None], retries: int, sleep: Callable[[float]
             sleep(min(max(delay, 0.0), MAX_RETRY_AFTER))
 
 
-def _origin(url: str) -> str:
-    """scheme://host[:port] only: a webhook's path is often its secret (Slack)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
-
-
-def send_webhook(options: dict, document: dict) -> None:
-    import urllib.error
-    import urllib.request
-
-    from tokenward import __version__
-
-    url = options["url"]
-    where = _origin(url)
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(document).encode("utf-8"),
-        headers={"Content-Type": "application/json", "User-Agent": f"tokenward/{__version__}"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=options.get("timeout", DEFAULT_TIMEOUT)) as response:
-            response.read(65536)
-    except urllib.error.HTTPError as exc:
-        code = exc.code
-        header = exc.headers.get("Retry-After") if exc.headers else None
-        exc.close()
-        if code in TRANSIENT_HTTP:
-            retry_after = None
-            if header and header.strip().isdigit():
-                retry_after = float(header.strip())
-            raise TransientError(f"{where} answered HTTP {code}", retry_after) from None
-        raise ChannelError(f"{where} refused the notification (HTTP {code})") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason if isinstance(exc.reason, str) else type(exc.reason).__name__
-        if isinstance(exc.reason, OSError) and exc.reason.strerror:
-            reason = exc.reason.strerror
-        raise TransientError(f"cannot reach {where} ({reason})") from None
-    except (TimeoutError, socket.timeout):
-        raise TransientError(f"{where} did not answer in time") from None
-    except (ConnectionError, OSError) as exc:
-        raise TransientError(f"cannot reach {where} ({exc.strerror or type(exc).__name__})") from None
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def send_email(options: dict, subject: str, text: str, password: str | None) -> None:
-    import smtplib
-    import ssl
-    from email.message import EmailMessage
-    from email.utils import formatdate, make_msgid
-
-    host = options["host"]
-    use_ssl = bool(options.get("ssl", False))
-    starttls = bool(options.get("starttls", not use_ssl))
-    port = options.get("port") or (465 if use_ssl else 587 if starttls else 25)
-    timeout = options.get("timeout", DEFAULT_TIMEOUT)
-    to = options["to"] if isinstance(options["to"], list) else [options["to"]]
-    username = options.get("username") or options["from"]
-    where = f"SMTP {host}:{port}"
-    if password is not None and not (use_ssl or starttls) and not _is_loopback(host):
-        raise ChannelError(f"refusing to send the SMTP password unencrypted to {host}; set starttls or ssl")
-
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = options["from"]
-    message["To"] = ", ".join(to)
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="tokenward.invalid")
-    message.set_content(text)
-    context = ssl.create_default_context(cafile=os.path.expanduser(options["cafile"]) if options.get("cafile") else None)
-
-    stage = "connect"
-    try:
-        if use_ssl:
-            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
-        with client:
-            client.ehlo()
-            if starttls:
-                stage = "starttls"
-                client.starttls(context=context)
-                client.ehlo()
-            if password is not None:
-                stage = "login"
-                client.login(username, password)
-            stage = "send"
-            client.send_message(message)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise ChannelError(f"{where} refused the login for {username} ({exc.smtp_code})") from None
-    except smtplib.SMTPNotSupportedError:
-        if stage == "starttls":
-            raise ChannelError(f"{where} does not offer STARTTLS (set ssl = true for implicit TLS)") from None
-        raise ChannelError(f"{where} does not offer {'AUTH' if stage == 'login' else 'what was asked'}") from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        refused = ", ".join(sorted(exc.recipients))
-        raise ChannelError(f"{where} refused the recipients {refused}") from None
-    except smtplib.SMTPResponseException as exc:
-        reply = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        reply = " ".join(reply.split())[:120]
-        if 400 <= exc.smtp_code < 500:
-            raise TransientError(f"{where} answered {exc.smtp_code} {reply}") from None
-        raise ChannelError(f"{where} answered {exc.smtp_code} {reply}") from None
-    except ssl.SSLError as exc:
-        raise ChannelError(f"{where}: TLS failed ({exc.reason or type(exc).__name__}); check cafile") from None
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError) as exc:
-        raise TransientError(f"cannot talk to {where} ({type(exc).__name__})") from None
-    except smtplib.SMTPException as exc:
-        raise ChannelError(f"{where} failed ({type(exc).__name__})") from None
-    except OSError as exc:
-        raise TransientError(f"cannot reach {where} ({exc.strerror or type(exc).__name__})") from None
-
-
-def send_desktop(options: dict, subject: str, text: str, urgent: bool) -> None:
-    exe = shutil.which("notify-send")
-    if exe is None:
-        raise ChannelError("notify-send not found (Debian/Ubuntu: apt install libnotify-bin)")
-    argv = [exe, "--app-name=tokenward", f"--urgency={'critical' if urgent else 'normal'}", subject, text]
-    try:
-        proc = subprocess.run(argv, capture_output=True, timeout=options.get("timeout", DEFAULT_TIMEOUT), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise ChannelError("notify-send did not finish in time") from None
-    except OSError as exc:
-        raise ChannelError(f"notify-send cannot run ({exc.strerror})") from None
-    if proc.returncode != 0:
-        first = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[0][:120]
-        raise ChannelError(f"notify-send exited with status {proc.returncode}" + (f": {first}" if first else ""))
-
-
 # -- one run ----------------------------------------------------------------------
 
 
@@ -416,7 +348,7 @@ def deliver(
     reminders = [r for status in ORDER for r in groups[status]]
     summary = {status: len(groups[status]) for status in ORDER}
     deliveries: list[Delivery] = []
-    with state_lock(data_dir):
+    with state_lock(data_dir, lock_wait(options)):
         state = load_state(data_dir)
         for channel in channels:
             opts = options[channel]
@@ -426,9 +358,12 @@ def deliver(
             delivery = Delivery(channel, held=[r.view.record.name for r in hold])
             if send:
                 try:
-                    delivery.attempts = _send(channel, opts, send, summary, source, now, smtp_password, sleep)
+                    delivery.attempts, delivery.refused = _send(channel, opts, send, summary, source, now, smtp_password, sleep)
                 except ChannelError as exc:
                     delivery.error = str(exc)
+                    send = []
+                except Exception as exc:  # noqa: BLE001 - one channel's surprise must not stop the others
+                    delivery.error = f"unexpected error ({type(exc).__name__})"
                     send = []
                 else:
                     delivery.sent = [r.view.record.name for r in send]
@@ -438,12 +373,13 @@ def deliver(
     return deliveries
 
 
-def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> int:
+def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> tuple[int, dict[str, str]]:
+    """(attempts, recipients refused while others got it)."""
     retries = opts.get("retries", DEFAULT_RETRIES)
     subject = title(send)
     if channel == "webhook":
         document = webhook_document(send, summary, source, now)
-        return with_retries(lambda: send_webhook(opts, document), retries, sleep)
+        return with_retries(lambda: send_webhook(opts, document), retries, sleep), {}
     if channel == "email":
         password = None
         token = opts.get("password_token")
@@ -455,7 +391,12 @@ def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> in
             except Exception as exc:  # noqa: BLE001 - store errors carry names only, never values
                 raise ChannelError(f"cannot read the SMTP password token {token!r}: {exc}") from None
         text = body(send, source)
-        return with_retries(lambda: send_email(opts, subject, text, password), retries, sleep)
+        refused: dict[str, str] = {}
+
+        def once() -> None:
+            refused.update(send_email(opts, subject, text, password))
+
+        return with_retries(once, retries, sleep), refused
     urgent = any(r.view.status in ("revoked", "invalid", "expired", "overdue") for r in send)
     send_desktop(opts, subject, body(send, source), urgent)
-    return 1
+    return 1, {}

@@ -93,6 +93,10 @@ def remind(app, term, within, channels, no_notify, store_name, quiet, as_json):
             term.warn(f"notification by {d.channel} failed: {d.error}")
         elif d.sent:
             term.note(f"Notified by {d.channel}: {', '.join(d.sent)}.")
+            if d.refused:  # partial delivery: some recipients never got it
+                failed = True
+                refused = "; ".join(f"{address} ({reply})" for address, reply in d.refused.items())
+                term.warn(f"notification by {d.channel} did not reach every recipient; refused: {refused}")
         elif d.held and not quiet:
             term.note(f"Nothing new for {d.channel}: {', '.join(d.held)} already notified.")
     if failed:
