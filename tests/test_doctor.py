@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.remote_stores import aws_table, dead_url, keyring_table, remote_env, unique, vault_table
 
 
@@ -38,3 +40,38 @@ def test_doctor_reports_bad_vault_token(tokens, write_config, file_keyring, open
     result = tokens("doctor", env=env)
     assert result.returncode == 3, result
     assert "store vault" in result.stdout and "not-a-real-token" not in result.stdout + result.stderr
+
+
+BAD_CONFIGS = [
+    ("[stores.keyring\n", "invalid TOML"),
+    ("[defaults]\nstorez = []\n", "is not a known key"),
+    ('[stores.v]\ntype = "nope"\n', "stores.v"),
+    (b"\xff\xfe[defaults]\n", "not UTF-8"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_CONFIGS, ids=["toml", "unknown-key", "store-type", "not-utf8"])
+def test_doctor_reports_a_bad_config_as_a_finding_in_json_too(tokens, tmp_path, monkeypatch, data_dir, text, message):
+    config = tmp_path / "bad-config.toml"
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
+    monkeypatch.setenv("TOKENS_CONFIG", str(config))
+    result = tokens("doctor", "--json")
+    assert result.returncode == 2, result
+    checks = {c["subject"]: c for c in json.loads(result.stdout)}
+    assert checks["config"]["state"] == "fail" and message in checks["config"]["detail"]
+    assert str(config) in checks["config"]["detail"]
+    assert checks["inventory"]["state"] == "ok"  # the rest is still checked
+    assert checks["stores"]["state"] == "warn"
+    assert result.stderr == ""
+
+    text_result = tokens("doctor")
+    assert text_result.returncode == 2, text_result
+    assert text_result.stdout.splitlines()[0].startswith(f"[FAIL] config: {config}")
+
+
+def test_doctor_reports_a_missing_named_config(tokens, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKENS_CONFIG", str(tmp_path / "nowhere.toml"))
+    result = tokens("doctor", "--json")
+    assert result.returncode == 2, result
+    config = json.loads(result.stdout)[0]
+    assert config == {"subject": "config", "state": "fail", "detail": f"{tmp_path / 'nowhere.toml'}: config file not found"}

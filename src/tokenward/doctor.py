@@ -6,7 +6,7 @@ import stat
 from dataclasses import dataclass
 
 from tokenward.app import App
-from tokenward.errors import ExitStatus, TokenwardError
+from tokenward.errors import ConfigError, ExitStatus, TokenwardError
 from tokenward.paths import DIR_MODE, FILE_MODE
 
 
@@ -46,8 +46,23 @@ def _permissions(app: App) -> list[Check]:
     return checks
 
 
-def run_checks(app: App) -> list[Check]:
-    checks = [Check("config", "ok", app.config.where)]
+def load_app(config_file: str | None) -> tuple[App, Check]:
+    """The App to check, and the config's own check. A config that does not load is
+    doctor's first finding, not a reason to stop: the data dir and the inventory are
+    still checked (with the built-in defaults standing in for the config)."""
+    from tokenward.config import Config
+    from tokenward.paths import data_dir
+
+    try:
+        app = App.load(config_file)
+    except ConfigError as exc:
+        return App(config=Config(path=None), data_dir=data_dir()), Check("config", "fail", str(exc), ExitStatus.BAD_INPUT)
+    return app, Check("config", "ok", app.config.where)
+
+
+def run_checks(app: App, config_check: Check | None = None) -> list[Check]:
+    config_check = config_check or Check("config", "ok", app.config.where)
+    checks = [config_check]
     checks.extend(_permissions(app))
     try:
         count = len(app.inventory)
@@ -57,6 +72,9 @@ def run_checks(app: App) -> list[Check]:
         )
     except TokenwardError as exc:
         checks.append(Check("inventory", "fail", str(exc), exc.exit_status))
+    if config_check.state == "fail":
+        checks.append(Check("stores", "warn", "not checked: the config did not load"))
+        return checks
     for name in app.config.stores:
         try:
             detail = app.store(name).describe()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
-from tokenward.cli.common import json_option, pass_app
-from tokenward.doctor import run_checks
+from tokenward.cli.common import json_option
+from tokenward.doctor import load_app, run_checks
 from tokenward.errors import ExitStatus
+from tokenward.output import Terminal
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @json_option
-@pass_app
-def doctor(app, term, as_json):
+@click.pass_context
+def doctor(ctx, as_json):
     """Check the config, each store's reachability and auth, the keyring backend,
     and the permissions of the data dir. Exits 3 when a store fails, 2 on config
     problems, else 0.
@@ -21,7 +22,12 @@ def doctor(app, term, as_json):
     Example:
       tokens doctor
     """
-    checks = run_checks(app)
+    app, config_check = load_app((ctx.find_root().obj or {}).get("config_file"))
+    term = Terminal.detect()
+    try:
+        checks = run_checks(app, config_check)
+    finally:
+        app.close()
     if as_json:
         term.json([c.as_json() for c in checks])
     else:
