@@ -11,9 +11,11 @@ from __future__ import annotations
 import configparser
 import os
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from tokenward import audit
 from tokenward.errors import ExitStatus, SecretNotFound, StoreError, TokenwardError, UsageError
@@ -135,11 +137,19 @@ def revoke_step(record: TokenRecord) -> str:
 # -- rotate_command -----------------------------------------------------------------
 
 
-def run_rotate_command(argv: tuple[str, ...], record: TokenRecord, timeout: float) -> str:
+def run_rotate_command(
+    argv: tuple[str, ...], record: TokenRecord, timeout: float, old_values: Callable[[], list[str]] | None = None
+) -> str:
     """Run the configured command; its stdout (one line) is the new value.
 
     It gets the token's name, kind, scope and repository in TOKENS_* variables, never
-    the old value. Its stderr goes to the user; its stdout is never shown."""
+    the old value. It runs in its own process group: at the timeout, and when it is
+    done, the whole group is killed, so nothing it started in the background outlives
+    it. Its stderr reaches the user once it has finished, with the new value and the
+    old one (`old_values()`, read only when there is stderr to show) masked; its stdout
+    is never shown."""
+    import signal
+
     env = dict(os.environ)
     env.update(
         TOKENS_NAME=record.name,
@@ -150,19 +160,76 @@ def run_rotate_command(argv: tuple[str, ...], record: TokenRecord, timeout: floa
     )
     what = f"rotate_command for {record.name} ({argv[0]})"
     try:
-        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env, timeout=timeout)
+        proc = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+        )
     except FileNotFoundError:
         raise RotateCommandError(f"{what}: command not found; nothing changed") from None
     except PermissionError:
         raise RotateCommandError(f"{what}: not executable; nothing changed") from None
+
+    def kill_group() -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # the group is gone already
+
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise RotateCommandError(f"{what}: no value within {timeout:g}s; nothing changed") from None
+        # Still running, or done while a background child holds its output open.
+        timed_out = proc.poll() is None
+        kill_group()
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a child that left the group still holds the pipes
+            proc.stdout.close()
+            proc.stderr.close()
+            proc.wait()
+            out, err = b"", b""
+    finally:
+        kill_group()
+    value: str | None = None
+    problem = ""
+    if not timed_out and proc.returncode == 0:
+        try:
+            value = decode_stdin(out[: MAX_VALUE_BYTES + 3])
+        except UsageError as exc:
+            problem = str(exc)
+    if err:
+        _show_masked(err, out, value, old_values)
+    if timed_out:
+        raise RotateCommandError(f"{what}: no value within {timeout:g}s; nothing changed")
     if proc.returncode != 0:
         raise RotateCommandError(f"{what} exited with status {proc.returncode}; nothing changed")
-    try:
-        return decode_stdin(proc.stdout[: MAX_VALUE_BYTES + 3])
-    except UsageError as exc:
-        raise RotateCommandError(f"{what} printed no usable value ({exc}); nothing changed") from None
+    if value is None:
+        raise RotateCommandError(f"{what} printed no usable value ({problem}); nothing changed")
+    return value
+
+
+def _show_masked(err: bytes, out: bytes, value: str | None, old_values: Callable[[], list[str]] | None) -> None:
+    """The command's stderr with every value it could contain masked: the new one (and
+    any line of stdout, should it not have decoded), and the old one."""
+    from tokenward.masking import Masker
+
+    secrets: list[str | bytes] = [value] if value else []
+    secrets += [line.strip() for line in out.splitlines() if len(line.strip()) >= 6]
+    if old_values is not None:
+        try:
+            secrets += [v for v in old_values() if v]
+        except Exception:  # noqa: BLE001 - a store down: say nothing rather than risk the old value
+            sys.stderr.write(f"(its stderr, {len(err)} bytes, is not shown: the old value could not be read to mask it)\n")
+            return
+    masker = Masker(secrets)
+    data = masker.feed(err) + masker.flush()
+    stream = getattr(sys.stderr, "buffer", None)
+    sys.stderr.flush()
+    if stream is not None:
+        stream.write(data)
+        stream.flush()
+    else:
+        sys.stderr.write(data.decode("utf-8", "replace"))
 
 
 # -- leaks --------------------------------------------------------------------------

@@ -103,7 +103,9 @@ def _from_command(app, term, record, command) -> str:
     from tokenward import rotation
 
     term.note(f"Getting a new value for {record.name} from its rotate_command ({command[0]}).")
-    value = rotation.run_rotate_command(command, record, app.config.rotate.timeout)
+    # The old value is read only if the command wrote to stderr, to mask it there.
+    old_values = lambda: [lifecycle.get_value(app, record.name)[0]]  # noqa: E731
+    value = rotation.run_rotate_command(command, record, app.config.rotate.timeout, old_values)
     fit = rotation.check_new_value(record, value, app.now)
     if fit.errors:
         raise UsageError(f"rotate_command for {record.name}: {fit.errors[0]}; nothing changed")
