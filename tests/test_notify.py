@@ -638,8 +638,8 @@ def test_webhook_basic_auth_from_the_url(tokens, write_config, file_keyring):
     "url, message",
     [
         ("http://hook-user:s3cretPW@hooks.example.test/x", "over plain http; use https"),
-        ("http://127.0.0.1:99999/x", "notify.webhook.url has an invalid port"),
-        ("https://hooks.example.test/a b", "notify.webhook.url contains a space or control character"),
+        ("http://hook-user:s3cretPW@127.0.0.1:99999/x", "notify.webhook.url must be an http(s) URL with a host (Port out of range"),
+        ("https://hook-user:s3cretPW@hooks.example.test/a b", "notify.webhook.url must be an http(s) URL with a host (it contains spaces"),
     ],
 )
 def test_webhook_urls_refused_at_config_load(tokens, write_config, file_keyring, url, message):

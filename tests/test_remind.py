@@ -131,6 +131,9 @@ class FakeMetadataStore:
         type(self).listed += 1
         return dict(self.entries)
 
+    def entry(self, token: str) -> RemoteEntry | None:
+        return self.entries.get(token)
+
 
 def remote(name: str, *, rotated_days_ago: int, rotate_every: str = "90d", kind: str = "pypi", purpose: str = "") -> RemoteEntry:
     rotated = NOW - timedelta(days=rotated_days_ago)

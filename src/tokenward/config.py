@@ -178,7 +178,9 @@ def _http_url(value: str) -> str | None:
     """An http(s) URL with a host, or "" for "not set"."""
     if value == "":
         return None
-    return None if http_url_problem(value) is None else f"must be an http(s) URL with a host, not {value!r}"
+    # The URL itself is not repeated: a webhook's path and any user:password@ are secrets.
+    problem = http_url_problem(value)
+    return None if problem is None else f"must be an http(s) URL with a host ({problem})"
 
 
 def _port(value: int) -> str | None:
