@@ -155,8 +155,9 @@ def test_piped_stdin_works_exactly_as_before(tokens, file_keyring):
     assert result.returncode == 0, result
     assert result.stdout == ""
     assert result.stderr == "Rotated pypi-foo in keyring.\nNext: revoke the old pypi token at https://pypi.org/manage/account/token/.\n"
-    # No prompt and no confirmation for scripts, even for a wider scope.
-    assert tokens("rotate", "pypi-foo", input=WIDER + "\n").returncode == 0
+    # No prompt for scripts; a wider scope is refused unless --yes accepts it (issue 9 item 4).
+    assert tokens("rotate", "pypi-foo", input=WIDER + "\n").returncode == 2
+    assert tokens("rotate", "pypi-foo", "--yes", input=WIDER + "\n").returncode == 0
 
 
 def test_guided_rotation_on_the_real_keyring(tokens, real_keyring, write_config):
