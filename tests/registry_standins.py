@@ -87,6 +87,7 @@ class StandIn:
 class _Handler(BaseHTTPRequestHandler):
     owner: StandIn
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # headers and body in one segment: no delayed-ACK stall per request
 
     def log_message(self, *args) -> None:  # quiet
         pass

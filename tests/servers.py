@@ -215,6 +215,8 @@ auth:
   htpasswd:
     file: {htpasswd}
     max_users: 1000
+    algorithm: bcrypt
+    rounds: 4
 uplinks: {{}}
 packages:
   '@*/*':
@@ -232,7 +234,9 @@ log: {{ type: stdout, format: pretty, level: warn }}
 
 def start_verdaccio(workdir: Path) -> Server:
     """A real npm registry (verdaccio 6.8.0, installed by `scripts/bootstrap test` into
-    tests/verdaccio/) with htpasswd auth and a throw-away storage; HOME is the workdir."""
+    tests/verdaccio/) with htpasswd auth and a throw-away storage; HOME is the workdir.
+    bcrypt at 4 rounds: verdaccio checks the password behind a token on every request, and
+    at its default cost one request takes ~0.25 s of its single thread."""
     exe = VERDACCIO_DIR / "node_modules" / ".bin" / "verdaccio"
     node = shutil.which("node")
     if node is None or not exe.exists():

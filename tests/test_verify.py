@@ -179,3 +179,39 @@ def test_npm_publish_verify_and_revoke_on_verdaccio(tokens, file_keyring, verdac
     again = tokens("verify", "npm-pub", "--json")
     assert again.returncode == 1 and json.loads(again.stdout)[0]["result"] == "invalid"
     assert tokens("get", "npm-pub").stdout.strip() == value
+
+
+@pytest.mark.parametrize("fault", [None, "5xx", "malformed", "redirect", "wrong-types"])
+def test_verify_and_revoke_never_show_the_value(tokens, file_keyring, gh, data_dir, fault):
+    from tests.conftest import CANARY
+
+    gh.reset()
+    gh.tokens[CANARY] = {"login": "octo"}
+    assert tokens("add", "leak", "--kind", "github", "--repository", gh.url, input=CANARY).returncode == 0
+    gh.fault = fault
+    runs = [
+        tokens("verify"),
+        tokens("--debug", "verify", "--json"),
+        tokens("revoke", "leak", "--leaked", "--yes"),
+        tokens("--debug", "verify", "leak"),
+    ]
+    for result in runs:
+        assert CANARY not in result.stdout and CANARY not in result.stderr, result
+        assert "Traceback" not in result.stderr
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert CANARY not in path.read_bytes().decode("latin-1"), path
+    assert any(CANARY in s.credential for s in gh.seen)  # it did go to its registry
+
+
+def test_remind_verify_asks_first_and_plain_remind_stays_offline(tokens, live_gh):
+    live_gh.tokens.clear()  # revoked at the registry since it was added
+    plain = tokens("remind")
+    assert plain.returncode == 0 and live_gh.seen == []  # offline: it cannot know
+    checked = tokens("remind", "--verify")
+    assert checked.returncode == 1, checked
+    assert "Refused by the registry (1):" in checked.stdout and "gh (github, invalid" in checked.stdout
+    live_gh.fault = "5xx"
+    flaky = tokens("remind", "--verify")
+    assert "gh: not verified: registry 127.0.0.1:" in flaky.stderr and flaky.returncode == 1
+    assert tokens("remind", "--verify", "--store", "x").returncode == 2

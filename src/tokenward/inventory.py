@@ -390,15 +390,23 @@ class Inventory:
     def update_if_value(self, name: str, fingerprint: str, **changes) -> TokenRecord | None:
         """Like update, but only while the record still describes the value with this
         fingerprint (a rotation in between makes what was learned about the old value moot)."""
+        return self.update_many_if_value([(name, fingerprint, changes)])[0]
+
+    def update_many_if_value(self, updates: list[tuple[str, str, dict]]) -> list[TokenRecord | None]:
+        """update_if_value for many tokens in one transaction."""
+        out: list[TokenRecord | None] = []
         with self.transaction() as conn:
-            row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
-            if row is None or row["fingerprint"] != fingerprint:
-                return None
-            record = TokenRecord.from_row(row).with_(**changes)
-            data = record.to_row()
-            assignments = ", ".join(f"{c} = :{c}" for c in changes)
-            conn.execute(f"UPDATE tokens SET {assignments} WHERE name = :name", data)
-        return record
+            for name, fingerprint, changes in updates:
+                row = conn.execute("SELECT * FROM tokens WHERE name = ?", (name,)).fetchone()
+                if row is None or row["fingerprint"] != fingerprint:
+                    out.append(None)
+                    continue
+                record = TokenRecord.from_row(row).with_(**changes)
+                data = record.to_row()
+                assignments = ", ".join(f"{c} = :{c}" for c in changes)
+                conn.execute(f"UPDATE tokens SET {assignments} WHERE name = :name", data)
+                out.append(record)
+        return out
 
     def delete(self, name: str) -> None:
         with self.transaction() as conn:

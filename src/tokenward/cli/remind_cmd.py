@@ -24,17 +24,21 @@ CHANNELS = ("webhook", "email", "desktop")
 @click.option("--no-notify", is_flag=True, help="Only print the report, even when defaults.notify names channels.")
 @click.option("--store", "store_name", metavar="STORE", default=None, help="Team mode: build the report from this Vault/AWS store's metadata instead of the local inventory.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when no token needs attention (cron mails any output).")
+@click.option("--verify", "verify_first", is_flag=True, help="Ask each token's registry first, as `tokens verify` does (network; reads values).")
 @json_option
 @pass_app
-def remind(app, term, within, channels, no_notify, store_name, quiet, as_json):
+def remind(app, term, within, channels, no_notify, store_name, quiet, as_json, verify_first):
     """Report expired, overdue and due-soon tokens; for cron, systemd timers and CI.
 
     Reads the local inventory only: no store and no network, unless a channel
     needs them (a webhook POST; email reads its SMTP password token from its
-    store). Each channel is sent only what is news: a token whose status got
+    store) or --verify asks the registries first (a registry it cannot reach
+    is a warning; the report then uses what the inventory knew). Each channel is sent only what is news: a token whose status got
     worse, or whose last reminder is older than the channel's `repeat` (1d).
 
-    Exit status: 1 when any token is overdue or expired, 3 when a notification
+    Revoked and invalid tokens (see `tokens verify`) are reported like expired ones.
+
+    Exit status: 1 when any token is revoked, invalid, overdue or expired, 3 when a notification
     could not be delivered, else 0.
 
     \b
@@ -50,6 +54,18 @@ def remind(app, term, within, channels, no_notify, store_name, quiet, as_json):
         from tokenward import notify
 
         options = {channel: notify.channel_options(app.config, channel) for channel in chosen}
+
+    if verify_first:
+        if store_name:
+            raise UsageError("--verify reads values from the local inventory's stores; it cannot be used with --store")
+        from tokenward.registries.checks import carry_to_stores, verify_tokens
+
+        run = verify_tokens(app)
+        for warning in run.warnings + carry_to_stores(app, run.checks):
+            term.warn(warning)
+        for check in run.checks:
+            if check.verdict.result == "unreachable":
+                term.warn(f"{check.record.name}: not verified: {check.verdict.reason}")
 
     entries: dict = {}
     if store_name:

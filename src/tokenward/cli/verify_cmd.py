@@ -12,7 +12,7 @@ from tokenward.errors import ExitStatus, UsageError
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--jobs", type=click.IntRange(1, 64), default=8, show_default=True, help="Registry requests in flight at once.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=16, show_default=True, help="Registry requests in flight at once (a bounded pool).")
 @json_option
 @pass_app
 def verify(app, term, names, jobs, as_json):

@@ -23,7 +23,7 @@ from tokenward.registries.base import LeakReporter, Revoker, Verdict, Verifier, 
 from tokenward.registries.http import HttpClient
 from tokenward.tokens import fingerprint
 
-DEFAULT_JOBS = 8
+DEFAULT_JOBS = 16
 FAILING = ("invalid", "revoked", "expired")
 
 
@@ -114,32 +114,39 @@ def verify_tokens(app: App, names: list[str] | tuple[str, ...] = (), *, jobs: in
         run.requests = client.requests
         if own_client:
             client.close()
-    for check, (_r, _l, print_, _f) in zip(run.checks, pending):
-        _save(app, check, print_)
+    _save(app, [(check, print_) for check, (_r, _l, print_, _f) in zip(run.checks, pending)])
     return run
 
 
-def _save(app: App, check: Check, value_fingerprint: str | None) -> None:
-    v = check.verdict
-    record = check.record
-    audit.append(app.data_dir, "verify", record.name, result=v.result, registry=check.registry)
-    if v.result == "unreachable":
-        return  # nothing learned: the inventory keeps what it knew
-    print_ = value_fingerprint or record.fingerprint
-    if value_fingerprint is not None and value_fingerprint != record.fingerprint:
-        return  # a store held another value than the inventory's: it says nothing about the recorded one
-    changes = dict(
-        verified_at=check.checked_at,
-        verify_result=v.result,
-        registry_expires_at=v.expires_at,
-        registry_scopes=v.scopes,
-    )
-    if v.key is not None:
-        changes["registry_key"] = v.key
-    updated = app.inventory.update_if_value(record.name, print_, **changes)
-    if updated is not None:
-        check.record = updated
-        check.saved = True
+def _save(app: App, checks: list[tuple[Check, str | None]]) -> None:
+    """Keep what was learnt, in one transaction: never for an unreachable registry (nothing
+    was learnt), nor when a store held another value than the inventory records."""
+    updates: list[tuple[str, str, dict]] = []
+    kept: list[Check] = []
+    for check, value_fingerprint in checks:
+        v = check.verdict
+        record = check.record
+        audit.append(app.data_dir, "verify", record.name, result=v.result, registry=check.registry)
+        if v.result == "unreachable":
+            continue
+        if value_fingerprint is not None and value_fingerprint != record.fingerprint:
+            continue
+        changes = dict(
+            verified_at=check.checked_at,
+            verify_result=v.result,
+            registry_expires_at=v.expires_at,
+            registry_scopes=v.scopes,
+        )
+        if v.key is not None:
+            changes["registry_key"] = v.key
+        updates.append((record.name, record.fingerprint, changes))
+        kept.append(check)
+    if not updates:
+        return
+    for check, updated in zip(kept, app.inventory.update_many_if_value(updates)):
+        if updated is not None:
+            check.record = updated
+            check.saved = True
 
 
 def carry_to_stores(app: App, checks: list[Check]) -> list[str]:
