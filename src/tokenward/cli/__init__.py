@@ -16,6 +16,7 @@ from tokenward.output import keep_standard_fds
 
 LAZY_COMMANDS: dict[str, str] = {
     "add": "tokenward.cli.inventory_cmds:add",
+    "edit": "tokenward.cli.edit_cmd:edit",
     "list": "tokenward.cli.inventory_cmds:list_",
     "show": "tokenward.cli.inventory_cmds:show",
     "get": "tokenward.cli.inventory_cmds:get",
@@ -38,6 +39,7 @@ LAZY_COMMANDS: dict[str, str] = {
 
 SHORT_HELP = {
     "add": "Add a token: metadata to the inventory, value to its stores.",
+    "edit": "Change a token's metadata (never its value), here and in its stores.",
     "list": "List tokens with age, due date and status.",
     "show": "Show one token's record and where it is stored.",
     "get": "Print a token's value (for pipes).",
