@@ -215,3 +215,27 @@ def test_remind_verify_asks_first_and_plain_remind_stays_offline(tokens, live_gh
     flaky = tokens("remind", "--verify")
     assert "gh: not verified: registry 127.0.0.1:" in flaky.stderr and flaky.returncode == 1
     assert tokens("remind", "--verify", "--store", "x").returncode == 2
+
+
+def test_exec_chooses_around_a_revoked_token(tokens, file_keyring, tmp_path):
+    def pypi(identifier):
+        return Token.create(domain="pypi.org", identifier=identifier, key="k" * 32).dump()
+
+    assert tokens("add", "pypi-old", input=pypi("old")).returncode == 0
+    assert tokens("add", "pypi-new", input=pypi("new")).returncode == 0
+    fake = tmp_path / "bin" / "twine"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho uploaded\n")
+    fake.chmod(0o755)
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "foo-1.0.tar.gz").write_bytes(b"")
+    env = {"PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    argv = ("exec", "--", "twine", "upload", str(dist / "foo-1.0.tar.gz"))
+    tie = tokens(*argv, env=env)
+    assert tie.returncode == 2 and "uploaded" not in tie.stdout  # two user-wide tokens: a tie
+    assert tokens("revoke", "pypi-old", "--yes").returncode == 0
+    chosen = tokens(*argv, env=env)
+    assert chosen.returncode == 0 and "uploaded" in chosen.stdout, chosen
+    assert json.loads(tokens("show", "pypi-new", "--json").stdout)["last_used_at"]
+    assert json.loads(tokens("show", "pypi-old", "--json").stdout)["last_used_at"] is None

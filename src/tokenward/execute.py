@@ -95,7 +95,7 @@ def plan_exec(
         record = app.inventory.get(token)
         if target.publishes and target.repository:
             _width, reason = fit(record, target, app.now)
-            if reason and not reason.startswith("expired"):
+            if reason and not reason.startswith(("expired", "revoked", "invalid")):
                 warnings.append(f"{token} may not fit {describe_target(target)}: {reason}")
         elif target.publishes:
             warnings.append(f"cannot tell where `{target.command}` sends the token ({target.problem}); using {token} as --token says")
