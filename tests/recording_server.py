@@ -1,9 +1,10 @@
 """A request-recording HTTP server on 127.0.0.1, for proving where a publish tool sends a token.
 
+
 It is a stand-in for an upload endpoint, built only from what the tools need of one
 (REFERENCE.md, "Where a publish tool really sends the token"): every request is recorded
 (method, path, the credentials of its Authorization header) and answered 200, so twine's
-and uv's legacy-API uploads succeed; GETs (uv's --check-url) are answered with an empty
+and uv's legacy-API uploads (POST) and npm's publish (PUT) succeed; GETs (uv's --check-url) are answered with an empty
 PEP 691 JSON page. A test then asserts which credentials each server received.
 
 Usable as a fixture (`recording_servers`) or on its own (`python -m tests.recording_server`).
@@ -48,7 +49,7 @@ class RecordingServer:
         return any(value in c for c in self.secrets())
 
     def uploads(self) -> list[Request]:
-        return [r for r in self.requests if r.method == "POST"]
+        return [r for r in self.requests if r.method in ("POST", "PUT")]
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -79,6 +80,15 @@ def _handler(server: RecordingServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"OK")
+
+        def do_PUT(self) -> None:  # noqa: N802 - npm publish
+            self._record()
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def do_GET(self) -> None:  # noqa: N802
             self._record()
