@@ -239,3 +239,24 @@ def test_exec_chooses_around_a_revoked_token(tokens, file_keyring, tmp_path):
     assert chosen.returncode == 0 and "uploaded" in chosen.stdout, chosen
     assert json.loads(tokens("show", "pypi-new", "--json").stdout)["last_used_at"]
     assert json.loads(tokens("show", "pypi-old", "--json").stdout)["last_used_at"] is None
+
+
+def test_rotate_leaked_revokes_the_old_value_at_the_registry(tokens, file_keyring):
+    gl = StandIn("gitlab").start()
+    try:
+        old, new = "glpat-" + "o1" * 10, "glpat-" + "n2" * 10
+        gl.tokens[old] = {"user_id": 3}
+        gl.tokens[new] = {"user_id": 3}
+        assert tokens("add", "gl", "--kind", "gitlab", "--repository", gl.url, input=old).returncode == 0
+        piped = tokens("rotate", "--leaked", "gl", input=new)
+        assert piped.returncode == 0, piped
+        assert "rerun with --yes" in piped.stderr and old not in gl.revoked  # asked, not done
+        assert tokens("add", "gl2", "--kind", "gitlab", "--repository", gl.url, input=old).returncode == 0
+        result = tokens("rotate", "--leaked", "gl2", "--yes", input="glpat-" + "m3" * 10)
+        assert result.returncode == 0, result
+        assert old in gl.revoked and "DELETE /personal_access_tokens/self" in result.stderr
+        assert "NOW: revoke" not in result.stderr
+        assert old not in result.stdout + result.stderr
+        assert _status(tokens, "gl2") == "ok"  # the new value is not the revoked one
+    finally:
+        gl.stop()

@@ -225,6 +225,7 @@ def _leaked(app, term, record, command, open_page: bool, yes: bool) -> int:
         term.note(f"   - {copy.where}")
     if not copies:
         term.note("   (none found in the configured stores or on this machine)")
+    leaked_value = _old_value_to_revoke(app, term, record)
 
     if command:
         value = _from_command(app, term, record, command)
@@ -266,8 +267,43 @@ def _leaked(app, term, record, command, open_page: bool, yes: bool) -> int:
 
     page = TOKEN_PAGE.get(record.kind)
     where = f" at {page}" if page else " where it was issued"
-    term.note(f"NOW: revoke the leaked token{where}. Until you do, it works for whoever has it.")
+    if leaked_value is None or not _revoke_leaked(app, term, record, leaked_value, yes):
+        term.note(f"NOW: revoke the leaked token{where}. Until you do, it works for whoever has it.")
     if outcome.failed:
         term.note(f"Not yet written to {', '.join(outcome.failed)}: `tokens sync {name}` finishes it.")
         return int(ExitStatus.STORE)
     return 0
+
+
+def _old_value_to_revoke(app, term, record):
+    """The leaked value, read before it is replaced, when its registry can revoke it by API."""
+    from tokenward.errors import StoreError
+    from tokenward.registries.checks import can_revoke_by_api
+
+    if not can_revoke_by_api(record, app.now):
+        return None
+    try:
+        return lifecycle.get_value(app, record.name)[0]
+    except StoreError as exc:
+        term.warn(f"cannot read the leaked value to revoke it by API ({exc})")
+        return None
+
+
+def _revoke_leaked(app, term, record, value: str, yes: bool) -> bool:
+    """Offer `revoke` of the leaked value at its registry; True when it was revoked."""
+    from tokenward.errors import RegistryError
+    from tokenward.registries.checks import revoke_old_value
+
+    if not yes:
+        if not _interactive():
+            term.note("The registry can revoke the leaked value by API: rerun with --yes, or revoke it at its page.")
+            return False
+        if not click.confirm("Revoke the leaked value at its registry now?", default=True, err=True):
+            return False
+    try:
+        message = revoke_old_value(app, record, value)
+    except RegistryError as exc:
+        term.warn(f"the leaked value was not revoked: {exc}")
+        return False
+    term.note(f"The leaked value of {record.name}: {message}.")
+    return True

@@ -251,3 +251,29 @@ __all__ = [
     "revoke_token",
     "verify_tokens",
 ]
+
+
+def can_revoke_by_api(record: TokenRecord, now: datetime) -> bool:
+    """Whether the registry revokes this kind of token by API (a leaked GitHub value counts)."""
+    try:
+        registry = open_registry(record, HttpClient(), now)
+    except RegistryError:
+        return False
+    return isinstance(registry, (Revoker, LeakReporter))
+
+
+def revoke_old_value(app: App, record: TokenRecord, value: str) -> str:
+    """Revoke a value the token no longer holds (`rotate --leaked`): the record is not
+    marked revoked, its new value is live. Raises RegistryError."""
+    registry = open_registry(record, HttpClient(), app.now)
+    try:
+        if isinstance(registry, Revoker):
+            message = registry.revoke(value)
+        elif isinstance(registry, LeakReporter):
+            message = registry.report_leak(value)
+        else:
+            raise RegistryError(record.kind, "no revoke API")
+    except RegistryRefused as exc:
+        message = f"{exc.reason} (nothing left to revoke)"
+    audit.append(app.data_dir, "revoke-old", record.name, registry=getattr(registry, "label", record.kind))
+    return message
