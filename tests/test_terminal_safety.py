@@ -130,3 +130,17 @@ def test_terminal_safety_figures():
     from tests.invariants import record_figure
 
     record_figure("terminal-safety", fields=len(HOSTILE), outputs=len(OUTPUTS) + 3)
+
+
+@pytest.mark.parametrize("name", ["evil\x1b[2J", "ok\nforged", "fine\u202e"])
+def test_a_remote_name_with_control_characters_is_skipped(name):
+    """Names are checked whole (a valid start followed by an escape sequence is no name)."""
+    from tokenward.inventory import NAME_RE
+    from tokenward.remind import records_from_entries
+    from tokenward.stores.base import RemoteEntry
+
+    meta = {"tokenward": "1", "kind": "github", "rotated_at": "2026-01-01T00:00:00+00:00", "fingerprint": "ab" * 8}
+    records, warnings = records_from_entries({name: RemoteEntry(name, meta, "1")}, "team")
+    assert records == [] and len(warnings) == 1
+    assert not NAME_RE.fullmatch(name)
+    assert all(ch.isprintable() for ch in warnings[0])

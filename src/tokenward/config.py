@@ -381,7 +381,7 @@ def _parse_rotate(table: dict, path: Path) -> RotateConfig:
         by_kind[kind] = _parse_command(path, f"rotate.kind.{kind}", command)
     by_token: dict[str, tuple[str, ...]] = {}
     for name, command in table.get("token", {}).items():
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             raise ConfigError(f"{_where(path, f'rotate.token.{name}')}: not a valid token name")
         by_token[name] = _parse_command(path, f"rotate.token.{name}", command)
     return RotateConfig(timeout=float(timeout), by_kind=by_kind, by_token=by_token)

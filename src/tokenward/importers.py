@@ -430,7 +430,7 @@ def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str
     for entry in source.found:
         entry.name = (prefix + entry.name) if prefix else entry.name
         where = f"{source.path or source.format} {entry.where}"
-        if not NAME_RE.match(entry.name):
+        if not NAME_RE.fullmatch(entry.name):
             raise UsageError(f"{where}: invalid token name {entry.name!r} (use --prefix or --name)")
         if entry.name in seen:
             raise UsageError(f"{where}: the name {entry.name!r} is also used by {seen[entry.name]}")

@@ -72,6 +72,10 @@ class Terminal:
         return f"\x1b[{COLOURS[status]}m{text}\x1b[0m"
 
 
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable()  # the common case, checked in C
+
+
 def _lines(text: str) -> str:
     """Our own line breaks stay; anything else unsafe in a message is shown escaped."""
     return "\n".join(safe(line) for line in str(text).split("\n"))
@@ -80,7 +84,7 @@ def _lines(text: str) -> str:
 def table(rows: list[list[str]], headers: list[str], painter=None, status_col: int | None = None) -> str:
     """Left-aligned columns; `painter(text, status)` colours the status column after padding.
     Cells are passed through `safe()`: they hold metadata a teammate may have written."""
-    rows = [[safe(cell) for cell in row] for row in rows]
+    rows = [row if _plain("".join(row)) else [safe(cell) for cell in row] for row in rows]
     columns = list(zip(headers, *rows))
     widths = [max(map(len, column)) for column in columns]
     widths[-1] = 0  # the last column is not padded

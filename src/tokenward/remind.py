@@ -132,7 +132,7 @@ def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenReco
         meta = dict(entry.metadata or {})
         name = entry.name or meta.get("name", "")
         try:
-            if not NAME_RE.match(name or ""):
+            if not NAME_RE.fullmatch(name or ""):
                 raise ValueError("not a valid token name")
             rotate_every = meta.get("rotate_every") or None
             if rotate_every:

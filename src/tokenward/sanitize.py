@@ -38,6 +38,6 @@ def _escape(ch: str) -> str:
 def safe(text: object) -> str:
     """`text` as a string with every unsafe character shown as an escape (`\\x1b`, `\\n`)."""
     text = "" if text is None else str(text)
-    if unsafe_char(text) is None:
+    if (text.isascii() and text.isprintable()) or unsafe_char(text) is None:
         return text
     return "".join(_escape(ch) if unicodedata.category(ch) in UNSAFE_CATEGORIES else ch for ch in text)

@@ -422,7 +422,7 @@ class Sync:
         if prefer is not None:
             app.config.store(prefer)  # unknown store: usage error
         for name in self.names:
-            if not NAME_RE.match(name):
+            if not NAME_RE.fullmatch(name):
                 raise UsageError(f"invalid token name {name!r}")
 
     # -- observe -------------------------------------------------------------
@@ -482,7 +482,7 @@ class Sync:
         if self.discover:
             for token, where in sorted(found.items()):
                 metas = [listings[s][token].metadata for s in where]
-                if not NAME_RE.match(token) or not any(m.get("tokenward") == "1" for m in metas):
+                if not NAME_RE.fullmatch(token) or not any(m.get("tokenward") == "1" for m in metas):
                     report.skipped_remote.append(f"{where[0]}:{token}")
                     continue
                 vouched = [
