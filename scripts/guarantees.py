@@ -28,6 +28,7 @@ AREAS = {
     "crashes": ["tests/test_crashes.py"],
     "concurrency": ["tests/test_concurrency.py", "tests/test_inventory.py::test_concurrent_processes_lose_nothing"],
     "bad-input": ["tests/test_bad_input.py"],
+    "data-dir": ["tests/test_datadir.py", "tests/test_envpolicy.py"],
 }
 
 
@@ -128,6 +129,19 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
             f"{f['hypothesis_examples']} generated names",
             "exit 2, one line on stderr, inventory byte-for-byte unchanged",
             _result(outcomes["bad-input"]),
+        ))
+    data_dir = outcomes.get("data-dir")
+    if data_dir:
+        rows.append((
+            "Data-dir trust",
+            f"{sum(data_dir.values())} cases, run as a real second Unix user: a data dir, parent, inventory, "
+            "audit log or SQLite side file that belongs to another user, is writable by others (777, 1777 shared, "
+            "non-sticky or shared-group parent), is a symlink or a file; sticky `/tmp`-like and user-private-group "
+            "parents; umask 000; a planted inventory whose env template sets BASH_ENV; 16 code-running variables "
+            "in `add --env`, import and `exec`",
+            "refused with one `Error:` line naming the path and the fix (exit 2) before anything is read, run or "
+            "chmod-ed; our own dirs created 0700; `--allow-env VAR` the only way past the env rule",
+            _result(data_dir),
         ))
     lines = ["| Area | What was tried | Promise checked | Result |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
