@@ -173,3 +173,24 @@ def test_hostile_values_are_cleaned():
     assert clean_text("a" * 500).endswith("...") and len(clean_text("a" * 500)) == 200
     assert parse_time("2026-03-01 12:00:00 UTC").isoformat() == "2026-03-01T12:00:00+00:00"
     assert parse_time("not a date") is None and parse_time(12) is None and parse_time("9" * 100) is None
+
+
+def test_abilities_match_the_contract_table():
+    """SPEC Part 2's table: which registries verify, revoke by API, or take leaked values."""
+    from datetime import datetime, timezone
+
+    from tokenward.inventory import TokenRecord
+    from tokenward.registries.base import LeakReporter, Registry, Revoker, Verifier, open_registry
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    table = {
+        "pypi": set(), "testpypi": set(), "github": {"leak"}, "gitlab": {"revoke"},
+        "npm": {"revoke"}, "crates": {"revoke"}, "dockerhub": set(), "generic": set(),
+    }  # fmt: skip
+    for kind, abilities in table.items():
+        record = TokenRecord(name="t", kind=kind, created_at=now, rotated_at=now, stores=(), fingerprint="")
+        registry = open_registry(record, HttpClient(), now)
+        assert isinstance(registry, Registry) and isinstance(registry, Verifier), kind
+        found = {"revoke"} if isinstance(registry, Revoker) else set()
+        found |= {"leak"} if isinstance(registry, LeakReporter) else set()
+        assert found == abilities, kind
