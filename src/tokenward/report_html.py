@@ -10,6 +10,7 @@ label and a symbol (and its own marker shape on the timeline)."""
 from __future__ import annotations
 
 import html
+import math
 from datetime import datetime, timedelta, timezone
 
 from tokenward.duedates import Deadline, clean, effective_deadline
@@ -191,11 +192,12 @@ def _timeline(rows: list[Row], now: datetime) -> str:
         f' role="img" aria-labelledby="tl-title"><title id="tl-title">The {len(shown)} earliest deadlines of'
         f" {len(dated)} tokens, from 30 days ago to {end.date().isoformat()}</title>\n"
     ]
-    # Month ticks, then today's line.
+    # Month ticks (every `step` months, so labels never overlap), then today's line.
+    step = max(1, math.ceil(64 / ((PLOT_X1 - PLOT_X0) * 30.44 * 86400 / span)))
     tick = datetime(start.year, start.month, 1, tzinfo=timezone.utc)
     while tick <= end:
-        if tick >= start:
-            x = x_of(tick)
+        x = x_of(tick)
+        if tick >= start and (tick.year * 12 + tick.month - 1) % step == 0 and x + 52 <= WIDTH:
             parts.append(
                 f'<line x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{bottom}" stroke="#d0d7de"/>'
                 f'<text x="{x + 3:.1f}" y="{bottom + 16}" class="muted">{tick.strftime("%Y-%m")}</text>\n'
