@@ -1,5 +1,7 @@
 """pdm: destination from -r (a name or URL), PDM_PUBLISH_REPO and pdm's global config,
-with argparse's abbreviations. pdm is not installed for the tests: parsing and refusals."""
+with argparse's abbreviations. Not proven with the real pdm: the current pdm from PyPI
+fails at start-up here (its hishel dependency moved), so these prove the parsing and the
+refusals, from pdm's source (`Config.get_repository_config`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""poetry: destination from -r, POETRY_REPOSITORIES_<NAME>_URL, poetry.toml and the user's
-config.toml, in poetry's order. poetry is not installed for the tests (its install costs
-more than the CI budget allows): these prove the parsing and the refusals."""
+"""poetry: destination from -r, POETRY_REPOSITORIES_<NAME>_URL, poetry.toml, the user's
+config.toml and [[tool.poetry.source]], in poetry's order. Each expectation was checked
+once against the real poetry 2 and a recording server; poetry is not a test dependency
+(about 20 s to install, and its pins would move packages the rest of the suite uses), so
+these prove the parsing and the refusals."""
 
 from __future__ import annotations
 
@@ -45,3 +47,11 @@ def test_directory_and_shadowing(ctx, tmp_path):
     t = parse(f"poetry -C {other} publish -r r", ctx)
     assert t.repository == PRIVATE and t.projects == ("elsewhere",)
     assert any("POETRY_HTTP_BASIC_R_PASSWORD" in w for w in shadowing(t, {"POETRY_HTTP_BASIC_R_PASSWORD": "x"}))
+
+
+def test_source_in_pyproject_and_dotted_names(ctx):
+    (ctx.cwd / "pyproject.toml").write_text(f'[project]\nname = "foo"\n[[tool.poetry.source]]\nname = "x"\nurl = "{PRIVATE}"\n')
+    t = parse("poetry publish -r x", ctx)
+    assert t.repository == PRIVATE and "tool.poetry.source" in t.source  # poetry uploads there, token and all
+    # poetry does not map POETRY_REPOSITORIES_MY_REPO_URL to a repository named my.repo
+    assert refused(parse("poetry publish -r my.repo", ctx, POETRY_REPOSITORIES_MY_REPO_URL=PRIVATE), "'my.repo'")

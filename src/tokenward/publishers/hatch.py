@@ -1,9 +1,10 @@
 """hatch (click: exact long options): `hatch [--config FILE] publish [-r REPO] ...`.
 
 Destination (hatch's index publisher): `-r/--repo`, else `HATCH_INDEX_REPO`, else the
-config's `publish.index.repo`, else `main`; `main` and `test` are PyPI and TestPyPI
-unless the config's `publish.index.repos` redefines them; a name is looked up in
-`publish.index.repos`; anything else must be a URL. Config: `--config`, else
+config's `publish.index.repo`, else `main`; `main` and `test` are always PyPI and TestPyPI (hatch
+1.14 ignores a `repos.main` in its config); another name is looked up in
+`publish.index.repos`; anything else must be a URL. The project's
+`[tool.hatch.publish.index]` is not read by hatch for the repository. Config: `--config`, else
 `HATCH_CONFIG`, else `$XDG_CONFIG_HOME/hatch/config.toml`. Publisher options (`-o`) and
 other publishers (`-p`) are refused: exec cannot tell what they change.
 """
@@ -53,13 +54,13 @@ class Hatch(BasePublisher):
         repos = index.get("repos", {})
         entry = repos.get(repo) if isinstance(repos, dict) else None
         name = ""
-        if entry is not None:
+        if repo in BUILT_IN:
+            url, name, source = BUILT_IN[repo], repo, how
+        elif entry is not None:
             url = entry.get("url") if isinstance(entry, dict) else entry
             if not isinstance(url, str):
                 raise Unsure(f"hatch repository {repo!r} in {config_path} has no url")
             name, source = repo, f"publish.index.repos.{repo} in {config_path} ({how})"
-        elif repo in BUILT_IN:
-            url, name, source = BUILT_IN[repo], repo, how
         elif "://" in repo:
             url, source = repo, how
         else:

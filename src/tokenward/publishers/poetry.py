@@ -1,9 +1,11 @@
 """poetry (cleo: exact long options): `poetry [-C DIR | -P DIR] publish [-r NAME] ...`.
 
-Destination (poetry's Publisher): no `-r` -> PyPI; `-r NAME` -> `repositories.NAME.url`
-from `POETRY_REPOSITORIES_<NAME>_URL`, else the project's `poetry.toml`, else the user's
-`config.toml` (`$POETRY_CONFIG_DIR`, else `$XDG_CONFIG_HOME/pypoetry`); `-r pypi` is PyPI
-unless one of those redefines it.
+Destination (poetry 2's Publisher; each case checked against the real poetry): no `-r` ->
+PyPI; `-r NAME` -> `repositories.NAME.url` from `POETRY_REPOSITORIES_<NAME>_URL` (names
+without a dot only), else the project's `poetry.toml`, else the user's `config.toml`
+(`$POETRY_CONFIG_DIR`, else `$XDG_CONFIG_HOME/pypoetry`), else a `[[tool.poetry.source]]`
+of that name in pyproject.toml (poetry uploads to its url, token and all); `-r pypi` is
+PyPI unless one of those redefines it.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class Poetry(BasePublisher):
         if not name:
             return PYPI_UPLOAD, "default"
         var = f"POETRY_REPOSITORIES_{repo_env(name)}_URL"
-        if ctx.env.get(var):
+        if ctx.env.get(var) and "." not in name:
             return ctx.env[var], var
         for config in (root / "poetry.toml", config_dir(ctx) / "config.toml"):
             url = table(read_toml(config), "repositories", name).get("url")
@@ -79,6 +81,13 @@ class Poetry(BasePublisher):
                 if not isinstance(url, str):
                     raise Unsure(f"repositories.{name}.url in {config} is not a string")
                 return url, f"repositories.{name} in {config}"
+        pyproject = root / "pyproject.toml"
+        sources = table(read_toml(pyproject), "tool", "poetry").get("source") or []
+        for source in sources if isinstance(sources, list) else []:
+            if isinstance(source, dict) and source.get("name") == name:
+                if not isinstance(source.get("url"), str):
+                    raise Unsure(f"the poetry source {name!r} in {pyproject} has no url")
+                return source["url"], f"[[tool.poetry.source]] {name!r} in {pyproject}"
         if name == "pypi":
             return PYPI_UPLOAD, "-r pypi"
         raise Unsure(f"poetry repository {name!r} has no URL in {var}, poetry.toml or {config_dir(ctx) / 'config.toml'}")
