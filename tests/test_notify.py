@@ -648,3 +648,18 @@ def test_webhook_urls_refused_at_config_load(tokens, write_config, file_keyring,
     assert result.returncode == 2, result
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert "s3cretPW" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "what, message",
+    [(notify.STATE_FILE, "cannot record what was notified in"), (notify.STATE_LOCK, "cannot open the lock file")],
+)
+def test_a_state_or_lock_path_that_is_a_directory_is_one_error_line(tokens, write_config, file_keyring, webhook, data_dir, what, message):
+    add_tokens(tokens)
+    write_config(webhook_table(webhook.url))
+    (data_dir / what).mkdir()
+    result = tokens("remind", "--notify", "webhook")
+    assert result.returncode == 3, result
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: ") and message in last and str(data_dir / what) in last
+    assert "internal error" not in result.stderr

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from tokenward.errors import ExitStatus, TokenwardError
+from tokenward.errors import ExitStatus, LocalDataError, TokenwardError
 from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
 
 POLL = 0.1  # seconds between tries while another process holds a lock
@@ -26,7 +26,10 @@ class LockBusy(TokenwardError):
 def file_lock(path: Path, *, timeout: float | None = None, busy: str = "another tokens process holds it") -> Iterator[None]:
     """Hold an exclusive flock on `path` (created 0600) for the block. With `timeout`,
     wait at most that many seconds, then raise LockBusy naming `busy` and the file."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+    except OSError as exc:
+        raise LocalDataError(f"cannot open the lock file {path} ({exc.strerror or type(exc).__name__})") from None
     try:
         private_file(path)
         _acquire(fd, path, timeout, busy)

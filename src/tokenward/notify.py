@@ -201,14 +201,22 @@ def load_state(data_dir: Path) -> dict[str, dict[str, dict[str, str]]]:
 
 
 def save_state(data_dir: Path, channels: dict) -> None:
+    from tokenward.errors import LocalDataError
+
     path = data_dir / STATE_FILE
     tmp = data_dir / f".{STATE_FILE}.{os.getpid()}"
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"version": 1, "channels": channels}, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"version": 1, "channels": channels}, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LocalDataError(
+            f"cannot record what was notified in {path} ({exc.strerror or type(exc).__name__}); the next run sends it again"
+        ) from None
 
 
 def state_key(source: str, name: str) -> str:
