@@ -226,3 +226,15 @@ def test_a_planted_sqlite_side_file_is_refused(user, suffix):
     result = user("list")
     assert result.returncode == 2
     one_error_line(result, str(planted), "belongs to nobody")
+
+
+def test_a_planted_keyring_backend_choice_is_refused(user):
+    """The cached keyring backend names the code `get`/`exec` load to read values."""
+    assert add(user).returncode == 0
+    cache = user.base / "data" / "keyring-backend"
+    cache.write_text("tests.keyring_backend.FileKeyring\n")
+    user.foreign(cache)
+    result = user("get", "t1", env={"PYTHON_KEYRING_BACKEND": None})
+    assert result.returncode == 2, result
+    one_error_line(result, str(cache), "belongs to nobody")
+    assert "ghp_" not in result.stdout

@@ -175,3 +175,20 @@ def test_guided_rotate_skips_and_counts_unreadable_audit_lines(tokens, file_keyr
     child.close()
     assert child.exitstatus == 0
     assert tokens("get", "t1").stdout.strip() == NEW_VALUE
+
+
+def test_a_read_only_data_dir_still_serves_reads_and_refuses_writes_first(user):
+    assert user("add", "t1", input=VALUE).returncode == 0
+    data = user.base / "data"
+    os.chmod(data, 0o500)
+    try:
+        for command in (["list"], ["show", "t1"], ["remind"], ["history", "t1"]):
+            result = user(*command)
+            assert result.returncode == 0, result
+        assert "t1" in user("list").stdout
+        added = user("add", "t2", input=NEW_VALUE)
+        assert added.returncode == 3, added
+        one_error_line(added.stderr, str(data), "not writable", "nothing was done")
+        assert mode(data) == 0o500
+    finally:
+        os.chmod(data, 0o700)

@@ -100,6 +100,13 @@ def _check_header(path: Path) -> None:
         raise damaged(path, "not an SQLite database")
 
 
+def _frozen(directory: Path, path: Path) -> bool:
+    """Nothing can write here now (a directory without write permission, and no WAL
+    content waiting), so reading the database file as immutable is exact."""
+    wal = Path(f"{path}-wal")
+    return not os.access(directory, os.W_OK) and (not wal.exists() or wal.stat().st_size == 0)
+
+
 def _create(directory: Path, path: Path) -> None:
     """Build a new inventory beside its place, then link it in: another process never
     sees a half-made (empty) file, and a file that appeared meanwhile is kept."""
@@ -249,21 +256,37 @@ class Inventory:
         for suffix in ("-wal", "-shm"):
             check_private_file(Path(f"{path}{suffix}"))  # SQLite would read a planted one
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            inventory = cls(conn, path)
-            inventory._migrate()
+            try:
+                inventory = cls._connect(path)
+            except sqlite3.OperationalError:
+                if not _frozen(directory, path):
+                    raise
+                # A data dir made read-only: SQLite cannot make its WAL index there,
+                # but reads (list, show, remind) still work on the file as it is.
+                inventory = cls._connect(path, read_only=True)
         except sqlite3.OperationalError as exc:
             raise local_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise damaged(path, str(exc)) from None
         for suffix in ("-wal", "-shm"):
             private_file(Path(f"{path}{suffix}"))
+        return inventory
+
+    @classmethod
+    def _connect(cls, path: Path, *, read_only: bool = False) -> "Inventory":
+        if read_only:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+        else:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not read_only:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        inventory = cls(conn, path)
+        inventory._migrate()
         return inventory
 
     def close(self) -> None:

@@ -68,9 +68,12 @@ class KeyringStore:
         if self._cache is None:
             return ""
         try:
-            return self._cache.read_text().strip()
+            # Checked like every data file: a planted one would choose the code that runs.
+            fd = open_private(self._cache, os.O_RDONLY)
         except OSError:
             return ""
+        with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
+            return handle.read().strip()
 
     def _remember(self, backend) -> None:
         if self._cache is None:
