@@ -143,6 +143,19 @@ def test_sequence_never_goes_back_when_the_state_is_lost(tokens, inventory, data
     assert tokens("calendar").returncode == 0
 
 
+def test_feed_is_written_when_revisions_cannot_be_remembered(tokens, inventory, data_dir):
+    first = parse(tokens("calendar").stdout)
+    state = data_dir / calendar_feed.STATE_FILE
+    state.unlink()
+    state.mkdir()  # unreadable and unwritable as a file, even for root
+    result = tokens("calendar")
+    assert result.returncode == 0, result
+    assert result.stderr.startswith(f"Warning: cannot remember the feed's revisions in {state} (")
+    again = parse(result.stdout)
+    assert set(again) == set(first)
+    assert int(again["gh-ci"]["SEQUENCE"]) >= int(first["gh-ci"]["SEQUENCE"])
+
+
 def test_registry_expiry_is_a_deadline_when_verify_learnt_it_about_the_current_value():
     created = NOW - timedelta(days=5)
     record = TokenRecord(

@@ -202,23 +202,37 @@ def render(items: list[EventContent], revs: dict[str, Revision], *, name: str) -
     return "".join(parts).encode("utf-8")
 
 
+@dataclass
+class Feed:
+    data: bytes
+    events: int
+    warning: str = ""
+
+
 def build_feed(
     records: list[TokenRecord], *, warn_before: Period, now: datetime, data_dir: Path, source: str, name: str
-) -> tuple[bytes, int]:
-    """The feed's bytes and its number of events. Remembers revisions in the data dir."""
+) -> Feed:
+    """The feed. Remembers revisions in the data dir; when it cannot (a read-only data
+    dir), the feed is still right: every event counts as changed now, so SEQUENCE grows."""
     from tokenward.locks import file_lock
 
     items = contents(records, warn_before)
-    ensure_private_dir(data_dir)
-    with file_lock(ensure_private_dir(data_dir / "locks") / "calendar.lock"):
-        states = _read_state(data_dir / STATE_FILE)
-        revs = revisions(items, states.get(source, {}), now)
-        data = render(items, revs, name=name)
-        remembered = remember(items, revs)
-        if states.get(source) != remembered:  # the daily job usually changes nothing
-            states[source] = remembered
-            _write_state(data_dir / STATE_FILE, states)
-    return data, len(items)
+    path = data_dir / STATE_FILE
+    try:
+        ensure_private_dir(data_dir)
+        with file_lock(ensure_private_dir(data_dir / "locks") / "calendar.lock"):
+            states = _read_state(path)
+            revs = revisions(items, states.get(source, {}), now)
+            data = render(items, revs, name=name)
+            remembered = remember(items, revs)
+            if states.get(source) != remembered:  # the daily job usually changes nothing
+                states[source] = remembered
+                _write_state(path, states)
+    except OSError as exc:
+        revs = revisions(items, {}, now)
+        warning = f"cannot remember the feed's revisions in {path} ({exc.strerror or type(exc).__name__}); every event is marked changed"
+        return Feed(render(items, revs, name=name), len(items), warning)
+    return Feed(data, len(items))
 
 
 def _read_state(path: Path) -> dict:

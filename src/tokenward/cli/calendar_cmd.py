@@ -33,13 +33,15 @@ def calendar(app, term, output, store_name, quiet):
 
     records, source = records_for(app, term, store_name)
     name = "tokenward: token deadlines" if source == "local" else f"tokenward: token deadlines ({store_name})"
-    data, count = build_feed(
+    feed = build_feed(
         records, warn_before=app.config.warn_before, now=app.now, data_dir=app.data_dir, source=source, name=name
     )
+    if feed.warning:
+        term.warn(feed.warning)
     if output == "-":
-        click.echo(data.decode("utf-8"), nl=False)
+        click.echo(feed.data.decode("utf-8"), nl=False)
         return 0
-    path = write_output(output, data)
+    path = write_output(output, feed.data)
     if not quiet:
-        term.note(f"Wrote {count} events to {path}.")
+        term.note(f"Wrote {feed.events} events to {path}.")
     return 0
