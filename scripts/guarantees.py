@@ -29,6 +29,7 @@ AREAS = {
     "concurrency": ["tests/test_concurrency.py", "tests/test_inventory.py::test_concurrent_processes_lose_nothing"],
     "bad-input": ["tests/test_bad_input.py"],
     "data-dir": ["tests/test_datadir.py", "tests/test_envpolicy.py"],
+    "import-scrub": ["tests/test_scrub_matrix.py", "tests/test_scrub.py"],
 }
 
 
@@ -142,6 +143,21 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
             "refused with one `Error:` line naming the path and the fix (exit 2) before anything is read, run or "
             "chmod-ed; our own dirs created 0700; `--allow-env VAR` the only way past the env rule",
             _result(data_dir),
+        ))
+    scrub = outcomes.get("import-scrub")
+    if scrub:
+        rows.append((
+            "Import and scrub",
+            "`tokens import --scrub` on .pypirc, .env and JSON lines × 5 layouts (plain, link, chain of links, "
+            "linked directory, relative link) and × 7 unsafe set-ups (another user's file or directory, hard link, "
+            "world-writable directory or a link into one, the value also in a comment, a FIFO); plus `[DEFAULT]` "
+            "and `[ corp ]` passwords, indented options then a real twine upload, CR line endings, a read-only "
+            "directory as an unprivileged user, planted temp/backup links under umask 000, the group kept, an edit "
+            "during the import, twine's keyring slot",
+            "the value is gone from the file as twine reads it (read back through the links; links and every other "
+            "line kept; 0600 backup next to the path named) — or one `Error:` line, nothing imported, the file "
+            "byte for byte unchanged, nothing left behind",
+            _result(scrub),
         ))
     lines = ["| Area | What was tried | Promise checked | Result |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
