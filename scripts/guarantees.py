@@ -30,6 +30,7 @@ AREAS = {
     "bad-input": ["tests/test_bad_input.py"],
     "data-dir": ["tests/test_datadir.py", "tests/test_envpolicy.py"],
     "import-scrub": ["tests/test_scrub_matrix.py", "tests/test_scrub.py"],
+    "terminal-safety": ["tests/test_terminal_safety.py"],
 }
 
 
@@ -158,6 +159,18 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
             "line kept; 0600 backup next to the path named) — or one `Error:` line, nothing imported, the file "
             "byte for byte unchanged, nothing left behind",
             _result(scrub),
+        ))
+    terminal = by_area["terminal-safety"]
+    if terminal:
+        f = terminal[0]
+        rows.append((
+            "Terminal safety (control characters)",
+            f"{f['fields']} metadata fields (purpose, scope, repository, kind) holding newlines, ANSI escapes, a bidi "
+            f"override and Unicode line breaks, written by a teammate to a shared AWS store (moto) and discovered, "
+            f"× {f['outputs']} outputs (list, show, remind, remind --store, history, webhook, desktop "
+            f"notification, team webhook) = {f['fields'] * f['outputs']} cases; {f['names']} hostile remote names",
+            "every such character shown as an escape, no forged line; names checked whole",
+            _result(outcomes["terminal-safety"]),
         ))
     lines = ["| Area | What was tried | Promise checked | Result |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]

@@ -214,6 +214,17 @@ LATER_CASES = [
     (["rotate", "--due", "seed"], None),
     (["remind", "--notify", "sms"], None),
     (["remind", "--within", "2m"], None),
+    # tokens edit: checked like add (issue 9 item 18)
+    (["edit", "seed"], None),  # nothing to change
+    (["edit", "seed", "--scope", "everything"], None),
+    (["edit", "seed", "--purpose", "two\nlines"], None),
+    (["edit", "seed", "--purpose", "esc\x1b[2J"], None),
+    (["edit", "seed", "--repository", "ftp://x"], None),
+    (["edit", "seed", "--rotate-every", "5m"], None),
+    (["edit", "seed", "--expires", "2025"], None),
+    (["edit", "seed", "--expires", "2001-01-01"], None),  # before it was created
+    (["edit", "nosuch", "--purpose", "x"], None),
+    (["edit", "seed", "--env", "NOEQUALS"], None),
 ]
 
 

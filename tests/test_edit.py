@@ -94,28 +94,6 @@ def test_an_edit_does_not_describe_a_value_this_machine_has_not_seen(team, openb
     assert teammate("sync", "gh-moved").returncode == 0
 
 
-EDIT_REFUSED = [
-    ["edit", "gh-local"],
-    ["edit", "gh-local", "--scope", "everything"],
-    ["edit", "gh-local", "--purpose", "two\nlines"],
-    ["edit", "gh-local", "--repository", "ftp://x"],
-    ["edit", "gh-local", "--rotate-every", "5m"],
-    ["edit", "gh-local", "--expires", "2025"],
-    ["edit", "gh-local", "--expires", "2001-01-01"],
-    ["edit", "nosuch", "--purpose", "x"],
-]
-
-
-@pytest.mark.parametrize("args", EDIT_REFUSED, ids=[" ".join(a[2:]) or "nothing" for a in EDIT_REFUSED])
-def test_bad_edits_change_nothing(tokens, file_keyring, data_dir, args):
-    assert tokens("add", "gh-local", "--purpose", "kept", input=VALUE).returncode == 0
-    before = (data_dir / "inventory.sqlite3").read_bytes()
-    result = tokens(*args)
-    assert result.returncode == 2, result
-    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")
-    assert (data_dir / "inventory.sqlite3").read_bytes() == before
-
-
 def test_edit_of_a_keyring_token_is_local_and_audited(tokens, file_keyring):
     assert tokens("add", "gh-local", "--purpose", "old", input=VALUE).returncode == 0
     result = tokens("edit", "gh-local", "--purpose", "new", "--env", "MY_TOKEN={value}")

@@ -129,7 +129,7 @@ def test_team_reminder_notification_is_escaped_too(tokens, hostile):
 def test_terminal_safety_figures():
     from tests.invariants import record_figure
 
-    record_figure("terminal-safety", fields=len(HOSTILE), outputs=len(OUTPUTS) + 3)
+    record_figure("terminal-safety", fields=len(HOSTILE), outputs=len(OUTPUTS) + 3, names=3)
 
 
 @pytest.mark.parametrize("name", ["evil\x1b[2J", "ok\nforged", "fine\u202e"])
