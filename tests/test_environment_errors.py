@@ -192,3 +192,16 @@ def test_a_read_only_data_dir_still_serves_reads_and_refuses_writes_first(user):
         assert mode(data) == 0o500
     finally:
         os.chmod(data, 0o700)
+
+
+def test_an_inventory_refusing_the_record_takes_the_value_back_out(user):
+    """The inventory refuses the new record after the value reached the keyring (made
+    read-only after the up-front check): the value is removed again, exit 3, never 70."""
+    assert user("add", "t1", input=VALUE).returncode == 0
+    os.chmod(user.base / "data" / "inventory.sqlite3", 0o400)
+    before = keyring(user)
+    result = user("add", "t2", input=NEW_VALUE, prelude=SKIP_CHECK)
+    assert result.returncode == 3, result
+    one_error_line(result.stderr, "inventory.sqlite3", "read-only")
+    assert keyring(user) == before
+    assert "t2" not in user("list").stdout

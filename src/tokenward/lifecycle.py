@@ -13,6 +13,7 @@ from datetime import timedelta
 from tokenward import audit
 from tokenward.app import App
 from tokenward.errors import (
+    InventoryError,
     Interrupted,
     SecretNotFound,
     StoreConflict,
@@ -164,6 +165,11 @@ def add_token(
         except KeyboardInterrupt:
             _undo_writes(app, name, written)
             raise Interrupted(f"interrupted: {name} was not added; nothing was kept") from None
+        except InventoryError:
+            # The inventory refused the record (disk full, made read-only meanwhile): a value
+            # in the stores that no record names would only be found by accident.
+            _undo_writes(app, name, written)
+            raise
     audit.append(app.data_dir, "add", name, stores=list(chosen), fingerprint=record.fingerprint)
     return Outcome(record, warnings, written)
 
