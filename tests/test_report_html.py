@@ -205,7 +205,7 @@ def test_the_browser_would_have_fetched_an_unescaped_page(tmp_path, recorder):
     page = tmp_path / "control.html"
     page.write_text(f"<!DOCTYPE html><html><body><p>{''.join(hostile(recorder.url))}</p></body></html>")
     dom, connections = browse(page, tmp_path, "--dump-dom")
-    assert {"/img.png", "/link.css"} <= set(recorder.paths)
+    assert {"/img.png", "/link.css"} <= set(recorder.paths), recorder.paths
     assert 'data-pwned="' in dom
     assert any(address.endswith(recorder.url.rsplit(":", 1)[1]) for address in connections)
 

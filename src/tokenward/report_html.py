@@ -137,8 +137,9 @@ def _table(rows: list[Row], now: datetime) -> str:
     if not rows:
         return '<section aria-labelledby="tokens"><h2 id="tokens">Tokens</h2><p>No tokens.</p></section>\n'
     out = [
-        '<section aria-labelledby="tokens"><h2 id="tokens">Tokens</h2>\n<table>\n<thead><tr><th>Name</th><th>Kind</th>'
-        "<th>Status</th><th>Deadline</th><th>Purpose</th><th>Stores</th><th>Last rotated</th></tr></thead>\n<tbody>\n"
+        '<section aria-labelledby="tokens"><h2 id="tokens">Tokens</h2>\n<table>\n<thead><tr><th scope="col">Name</th>'
+        '<th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Deadline</th><th scope="col">Purpose</th>'
+        '<th scope="col">Stores</th><th scope="col">Last rotated</th></tr></thead>\n<tbody>\n'
     ]
     append = out.append
     for row in rows:
