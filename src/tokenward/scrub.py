@@ -19,7 +19,7 @@ from typing import Iterable
 
 from tokenward import rewrite
 from tokenward.errors import UsageError
-from tokenward.importers import Found, Source, dotenv_values, physical_lines, scrub_json
+from tokenward.importers import Found, Source, dotenv_values, physical_lines, scrub_json, shown
 
 def _normalised(lines: list[str]) -> str:
     """The text as open() in text mode hands it to configparser (universal newlines)."""
@@ -123,12 +123,12 @@ def _pypirc_problems(old: str, new: str, values: set[str]) -> list[str]:
     expected = {key: value for key, value in before.items() if key not in removed}
     if after != expected:
         changed = sorted({k for k in expected.keys() ^ after.keys()} | {k for k in expected.keys() & after.keys() if expected[k] != after[k]})
-        problems.extend(f"[{s}] {o} would change" for s, o in changed[:3])
+        problems.extend(f"[{shown(s)}] {shown(o)} would not be kept as it was" for s, o in changed[:3])
     for section in [view.default_section, *view.sections()]:
         items = view.defaults().items() if section == view.default_section else view.items(section)
         for option, value in items:
             if any(v in value for v in values):
-                problems.append(f"[{section}] {option} still holds it")
+                problems.append(f"[{shown(section)}] {shown(option)} still holds an imported value")
     return problems
 
 
@@ -162,11 +162,11 @@ def _json_problems(new: str, values: set[str]) -> list[str]:
             documents.extend(json.loads(line) for line in new.split("\n") if line.strip())
     except ValueError:
         return ["the result is not valid JSON"]
-    return ["a record still holds it" for doc in documents for s in _strings(doc) if any(v in s for v in values)][:1]
+    return ["a record still holds an imported value" for doc in documents for s in _strings(doc) if any(v in s for v in values)][:1]
 
 
 def _dotenv_problems(new: str, values: set[str]) -> list[str]:
-    return [f"line {number} still holds it" for number, value in dotenv_values(new) if any(v in value for v in values)]
+    return [f"line {number} still holds an imported value" for number, value in dotenv_values(new) if any(v in value for v in values)]
 
 
 # -- the proof ---------------------------------------------------------------------------
