@@ -103,3 +103,25 @@ def test_edit_of_a_keyring_token_is_local_and_audited(tokens, file_keyring):
     assert "edit" in tokens("history", "gh-local").stdout
     ran = tokens("exec", "--token", "gh-local", "--no-mask", "--", "sh", "-c", 'echo "$MY_TOKEN"')
     assert ran.stdout.strip() == VALUE
+
+
+def test_a_store_down_during_an_edit_gets_it_when_the_edit_is_run_again(team, openbao, tmp_path):
+    from tests.remote_stores import dead_url
+
+    machine, _ = team
+    me, newcomer = machine("me"), machine("newcomer")
+    assert me("add", "gh-down", "--purpose", "first", input=VALUE).returncode == 0
+    config = tmp_path / "team.toml"
+    good = config.read_text()
+    config.write_text(good.replace(openbao.url, dead_url()))
+    result = me("edit", "gh-down", "--purpose", "second")
+    assert result.returncode == 3, result
+    assert "Changed purpose of gh-down in the inventory, aws." in result.stderr
+    assert "Error: not written to store 'vault'" in result.stderr and "store 'vault': store" not in result.stderr
+
+    config.write_text(good)
+    again = me("edit", "gh-down", "--purpose", "second")
+    assert again.returncode == 0, again
+    assert "written again to vault, aws" in again.stderr
+    assert newcomer("sync", "--discover").returncode == 0
+    assert json.loads(newcomer("show", "gh-down", "--json").stdout)["purpose"] == "second"

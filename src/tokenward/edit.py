@@ -107,7 +107,7 @@ def edit_token(
             try:
                 reason = _carry(app, updated, store_name, {k: new_meta[k] for k in keys if k in new_meta})
             except StoreError as exc:
-                reason = str(exc)
+                reason = str(exc).removeprefix(f"store {store_name!r}: ")
             if reason:
                 outcome.not_carried[store_name] = reason
             else:
