@@ -3,7 +3,7 @@ CARGO_REGISTRIES_<NAME>_INDEX or .cargo/config.toml; the token variable is per r
 
 from __future__ import annotations
 
-from tests.publisher_helpers import ctx, parse  # noqa: F401 - fixture
+from tests.publisher_helpers import ctx, parse, refused  # noqa: F401 - fixture
 from tokenward.publishers import tool_env
 
 
@@ -22,3 +22,14 @@ def test_cargo(ctx):
     assert not parse("cargo build", ctx).publishes
     unknown = parse("cargo publish --registry nowhere", ctx)
     assert unknown.repository is None and "nowhere" in unknown.problem
+
+
+def test_default_registry_from_config_and_refused_overrides(ctx):
+    (ctx.cwd / "Cargo.toml").write_text('[package]\nname = "c"\nversion = "0.1.0"\n')
+    (ctx.cwd / ".cargo").mkdir()
+    (ctx.cwd / ".cargo" / "config.toml").write_text(
+        '[registry]\ndefault = "company"\n[registries.company]\nindex = "sparse+https://company.example/"\n'
+    )
+    t = parse("cargo publish", ctx)
+    assert t.repository == "sparse+https://company.example/" and tool_env(t, "v") == {"CARGO_REGISTRIES_COMPANY_TOKEN": "v"}
+    assert refused(parse("cargo --config registry.default=x publish", ctx), "--config")

@@ -2,8 +2,9 @@
 
 cargo keys tokens by registry: `CARGO_REGISTRY_TOKEN` reaches crates.io only,
 `CARGO_REGISTRIES_<NAME>_TOKEN` the registry NAME only. Destination: `--index`, else
-`--registry NAME` (else `CARGO_REGISTRY_DEFAULT`) with its index from
-`CARGO_REGISTRIES_<NAME>_INDEX` or the `.cargo/config.toml` files, else crates.io.
+`--registry NAME` (else `CARGO_REGISTRY_DEFAULT`, else `registry.default` in the
+`.cargo/config.toml` files) with its index from `CARGO_REGISTRIES_<NAME>_INDEX` or those
+files, else crates.io. `--config` overrides on the command line are refused.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenward.publishers._argv import scan, split_subcommand
-from tokenward.publishers.base import BasePublisher, Context, Target, not_publishing, read_toml, table
+from tokenward.publishers.base import BasePublisher, Context, Target, Unsure, not_publishing, read_toml, table
 
 CRATES_IO = "https://crates.io/"
 
@@ -20,13 +21,29 @@ def _env_name(name: str) -> str:
     return name.upper().replace("-", "_")
 
 
+def config_files(ctx: Context) -> list[Path]:
+    """cargo's config files, most specific first (`config` without .toml too)."""
+    directories = [d / ".cargo" for d in (ctx.cwd, *ctx.cwd.parents)]
+    directories.append(Path(ctx.env.get("CARGO_HOME") or ctx.home / ".cargo"))
+    files = []
+    for directory in directories:
+        files += [directory / "config.toml", directory / "config"]
+    return files
+
+
+def default_registry(ctx: Context) -> tuple[str, str]:
+    for config in config_files(ctx):
+        name = table(read_toml(config), "registry").get("default")
+        if isinstance(name, str) and name:
+            return name, f"registry.default in {config}"
+    return "", ""
+
+
 def registry_url(ctx: Context, name: str) -> tuple[str | None, str]:
     var = f"CARGO_REGISTRIES_{_env_name(name)}_INDEX"
     if ctx.env.get(var):
         return ctx.env[var], var
-    candidates = [d / ".cargo" / "config.toml" for d in (ctx.cwd, *ctx.cwd.parents)]
-    candidates.append(Path(ctx.env.get("CARGO_HOME") or ctx.home / ".cargo") / "config.toml")
-    for config in candidates:
+    for config in config_files(ctx):
         entry = table(read_toml(config), "registries", name)
         if entry.get("index"):
             return str(entry["index"]), f"registries.{name} in {config}"
@@ -38,13 +55,17 @@ class Cargo(BasePublisher):
     shadowing_options = ("--token",)
 
     def parse(self, args: list[str], ctx: Context) -> Target:
-        sub, rest, _ = split_subcommand(args, {"--config", "-Z", "--color"}, {})
+        sub, rest, before = split_subcommand(args, {"--config", "-Z", "--color"}, {})
         if sub not in ("publish", "yank", "owner", "login", "logout"):
             return not_publishing("cargo", sub)
         parsed = scan(rest, {"--registry", "--index", "--package", "--manifest-path", "--token", "--features", "--target",
                              "--target-dir", "--jobs", "--vers", "--version", "--add", "--remove", "--color", "--config"},
                       {"-p": "--package", "-j": "--jobs", "-F": "--features", "-a": "--add", "-r": "--remove"})  # fmt: skip
+        if before.has("--config") or parsed.has("--config"):
+            raise Unsure("cargo --config may change the registry")
         name = parsed.last("--registry") or ctx.env.get("CARGO_REGISTRY_DEFAULT", "")
+        if not name:
+            name, _where = default_registry(ctx)
         problem = ""
         url: str | None
         if parsed.last("--index"):
