@@ -34,3 +34,12 @@ def test_refusals(ctx):
     assert refused(parse("hatch publish -r nowhere", ctx), "'nowhere'")
     assert refused(parse(f"hatch publish -o repo={PRIVATE}", ctx), "--option")
     assert refused(parse("hatch publish --rep x", ctx), "--rep")  # click does not abbreviate
+
+
+def test_hostile_config_types_are_refused(ctx):
+    config = ctx.home / ".config" / "hatch" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[publish.index.repos.x]\nurl = 5\n")
+    assert refused(parse("hatch publish -r x", ctx), "no url")
+    config.write_text('[publish.index.repos]\nx = "javascript:alert(1)"\n')
+    assert refused(parse("hatch publish -r x", ctx), "not an http(s) URL")

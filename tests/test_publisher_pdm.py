@@ -31,3 +31,12 @@ def test_refusals(ctx):
     assert refused(parse("pdm publish -r company", ctx), "'company'")
     (ctx.cwd / "pdm.toml").write_text(f'[repository.company]\nurl = "{PRIVATE}"\n')
     assert refused(parse("pdm publish -r company", ctx), "pdm.toml")
+
+
+def test_hostile_config_types_are_refused(ctx):
+    config = ctx.home / ".config" / "pdm" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[repository.x]\nurl = [1]\n")
+    assert refused(parse("pdm publish -r x", ctx), "'x'")
+    config.write_text("[repository\n")
+    assert refused(parse("pdm publish -r x", ctx), "cannot read")

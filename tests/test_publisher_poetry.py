@@ -55,3 +55,10 @@ def test_source_in_pyproject_and_dotted_names(ctx):
     assert t.repository == PRIVATE and "tool.poetry.source" in t.source  # poetry uploads there, token and all
     # poetry does not map POETRY_REPOSITORIES_MY_REPO_URL to a repository named my.repo
     assert refused(parse("poetry publish -r my.repo", ctx, POETRY_REPOSITORIES_MY_REPO_URL=PRIVATE), "'my.repo'")
+
+
+def test_hostile_config_types_are_refused(ctx):
+    (ctx.cwd / "poetry.toml").write_text("[repositories.x]\nurl = 5\n")
+    assert refused(parse("poetry publish -r x", ctx), "not a string")
+    (ctx.cwd / "poetry.toml").write_text('[repositories.x]\nurl = "http://x.example/\\u0085"\n')
+    assert refused(parse("poetry publish -r x", ctx), "control characters")

@@ -188,3 +188,18 @@ def test_real_uv_refused_when_unsure(harness, source, files, argv, env, why):
     write_all(harness, files)
     assert harness.tokens("remove", "pypi-main", "--yes", env=harness.env).returncode == 0  # PyPI itself: no token
     harness.assert_refused(harness.run(uv(), "publish", *argv, env=env), why)
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("publish-url = 5\n", "not a string"),
+        ('index = "private"\n', "not a table"),
+        ('publish-url = "ftp://x.example/"\n', "not an http(s) URL"),
+        ('publish-url = "https://x.example/\\u001b[2J"\n', "control characters"),
+        ("publish-url = [\n", "cannot read"),
+    ],
+)
+def test_hostile_uv_toml_is_refused(ctx, text, why):
+    (ctx.cwd / "uv.toml").write_text(text)
+    assert refused(parse("uv publish", ctx), why)

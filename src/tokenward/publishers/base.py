@@ -147,17 +147,18 @@ def is_pypi_server(url: str | None) -> bool:
 
 def check_url(url: str, where: str) -> str:
     """An upload URL from a tool's config: http(s) with a host, else Unsure."""
-    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in url.strip()):
+    url = url.strip(" ")
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in url):
         raise Unsure(f"{where} contains spaces or control characters")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         ok = False
     if not ok:
         raise Unsure(f"{where} is not an http(s) URL")
-    return url.strip()
+    return url
 
 
 def read_toml(path: Path) -> dict:
