@@ -1,10 +1,15 @@
+import os
 import stat
+import subprocess
+import uuid
 
 import keyring
 import pytest
 
+from tests import servers
 from tokenward.config import StoreConfig
-from tokenward.errors import SecretNotFound, StoreUnavailable
+from tokenward.errors import AccessDenied, SecretNotFound, StoreUnavailable
+from tokenward.stores import secret_service
 from tokenward.stores.keyring_store import CACHE_FILE, KeyringStore
 
 
@@ -102,3 +107,91 @@ class TestRealSecretService:
         assert result.returncode == 0
         assert tokens("remove", "real-cli", "--yes").returncode == 0
         assert keyring.get_password("tokenward", "real-cli") is None
+
+
+def _keyring_cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    """The `keyring` command line, a separate process with keyring's own discovery."""
+    exe = servers.find_tool("keyring")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+    return subprocess.run([exe, *args], input=input, capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.usefixtures("real_keyring")
+class TestSecretServiceFastPath:
+    """The fast read path (stores/secret_service.py) reads the very items keyring's
+    SecretService backend reads and writes, on the real gnome-keyring."""
+
+    def remembered(self, data_dir, service="tokenward-fast") -> KeyringStore:
+        data_dir.mkdir(mode=0o700, exist_ok=True)
+        (data_dir / CACHE_FILE).write_text(secret_service.BACKEND + "\n")
+        (data_dir / CACHE_FILE).chmod(0o600)
+        return store(data_dir, service=service)
+
+    def no_keyring(self, monkeypatch):
+        """Any read through keyring fails the test: the value must come from the fast path."""
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("read through keyring, not the fast path")
+
+        monkeypatch.setattr(KeyringStore, "_call", refuse)
+
+    def test_keyring_writes_fast_path_reads(self, data_dir, monkeypatch):
+        assert _keyring_cli("set", "tokenward-fast", "by-cli", input="cli-Válue-1\n").returncode == 0
+        keyring.set_password("tokenward-fast", "by-api", "api-value-2")
+        s = self.remembered(data_dir)
+        self.no_keyring(monkeypatch)
+        assert s.get("by-cli") == "cli-Válue-1"
+        assert s.get("by-api") == "api-value-2"
+        assert secret_service.read("tokenward-fast", "by-api") == "api-value-2"
+        # Another service's item of the same name is not this one.
+        keyring.set_password("tokenward-other", "by-api", "other-service")
+        assert s.get("by-api") == "api-value-2"
+
+    def test_tokens_writes_keyring_reads(self, data_dir, monkeypatch):
+        s = self.remembered(data_dir)
+        s.put("by-tokens", "tokens-value-3", {})
+        s.put("by-tokens", "tokens-value-4", {})  # replaced, not a second item
+        assert _keyring_cli("get", "tokenward-fast", "by-tokens").stdout == "tokens-value-4\n"
+        assert keyring.get_password("tokenward-fast", "by-tokens") == "tokens-value-4"
+        self.no_keyring(monkeypatch)
+        assert self.remembered(data_dir).get("by-tokens") == "tokens-value-4"  # a later run
+
+    def test_config_backend_takes_the_fast_path(self, data_dir, monkeypatch):
+        keyring.set_password("tokenward-fast", "configured", "configured-value")
+        s = store(data_dir, service="tokenward-fast", backend=secret_service.BACKEND)
+        self.no_keyring(monkeypatch)
+        assert s.get("configured") == "configured-value"
+
+    def test_cli_hot_commands_read_what_keyring_wrote(self, tokens, data_dir):
+        name = f"cli-fast-{uuid.uuid4().hex[:8]}"  # the test keyring is shared by the whole run
+        assert tokens("add", name, "--kind", "generic", input="first-value\n").returncode == 0
+        assert (data_dir / CACHE_FILE).read_text().strip() == secret_service.BACKEND
+        # Changed behind tokens' back by another keyring user.
+        keyring.set_password("tokenward", name, "second-value")
+        assert tokens("get", name).stdout == "second-value"
+        ran = tokens("exec", "--token", name, "--", "sh", "-c", 'test "$TOKEN" = second-value')
+        assert ran.returncode == 0, ran.stderr
+
+    def test_missing_item_is_not_found_through_keyring(self, data_dir):
+        with pytest.raises(SecretNotFound):
+            self.remembered(data_dir).get("never-written")
+
+    def test_unknown_keyring_property_leaves_the_read_to_keyring(self, data_dir, monkeypatch):
+        keyring.set_password("tokenward-fast", "prop", "prop-value")
+        monkeypatch.setenv("KEYRING_PROPERTY_SOMETHING", "x")
+        assert secret_service.read("tokenward-fast", "prop") is secret_service.MISS
+        assert self.remembered(data_dir).get("prop") == "prop-value"
+
+    def test_locked_collection_still_reports_the_locked_keyring(self, data_dir, monkeypatch):
+        """A locked collection is left to keyring, which tries to unlock it and, when no
+        one does, raises KeyringLocked: the same clear error as before the fast path.
+        (Really locking the test keyring would lock it for good: its password is gone,
+        so the lock state is what is faked here, for both paths alike.)"""
+        import secretstorage.collection
+
+        keyring.set_password("tokenward-fast", "locked", "locked-value")
+        monkeypatch.setattr(secretstorage.collection.Collection, "is_locked", lambda self: True)
+        monkeypatch.setattr(secretstorage.collection.Collection, "unlock", lambda self, timeout=None: True)
+        assert secret_service.read("tokenward-fast", "locked") is secret_service.MISS
+        with pytest.raises(AccessDenied, match="the keyring is locked; unlock it and retry"):
+            self.remembered(data_dir).get("locked")

@@ -143,8 +143,25 @@ class KeyringStore:
                 raise StoreUnavailable(self.name, f"keyring {what} failed ({type(exc).__name__}); {FIX}") from None
         raise StoreError(self.name, f"keyring {what} failed")  # pragma: no cover
 
+    def _fast_read(self, token: str):
+        """The value read straight from the Secret Service when that is the backend
+        keyring would use here (chosen in config or PYTHON_KEYRING_BACKEND, or remembered),
+        else MISS. Anything the fast path is unsure of is left to keyring."""
+        from tokenward.stores import secret_service
+
+        if self._backend is not None:
+            return secret_service.MISS
+        if (self._explicit_choice() or self._cached_choice()) != secret_service.BACKEND:
+            return secret_service.MISS
+        return secret_service.read(self.service, token)
+
     # -- the Store interface -----------------------------------------------------
     def get(self, token: str) -> str:
+        from tokenward.stores.secret_service import MISS
+
+        value = self._fast_read(token)
+        if value is not MISS:
+            return value
         value = self._call("read", lambda b: b.get_password(self.service, token))
         if value is None:
             raise SecretNotFound(self.name, token)

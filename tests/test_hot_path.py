@@ -1,0 +1,60 @@
+"""The hot commands import only what they use (issue 13): `tokens exec --token` and
+`tokens get` on the Secret Service read the value with secretstorage, without keyring
+(whose import pulls in urllib.request, http.client, email and tarfile), and load no
+store SDK or pypitoken that the run does not need. Checked on the real CLI in a fresh
+process with Python's own import log (PYTHONPROFILEIMPORTTIME)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pypitoken
+import pytest
+
+from tokenward.stores.keyring_store import CACHE_FILE
+
+pytestmark = pytest.mark.usefixtures("real_keyring")
+
+NEVER_ON_A_READ = {"keyring", "hvac", "boto3", "botocore", "requests", "urllib.request", "http.client", "pypitoken", "jsonschema"}
+
+
+def imported(tokens, *args: str, input: str | None = None) -> set[str]:
+    result = tokens(*args, input=input, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("import time:") and "|" in line]
+    names = {line.rsplit("|", 1)[1].strip() for line in lines}
+    assert "tokenward.cli" in names  # the log is really there
+    return names
+
+
+@pytest.fixture
+def generic(tokens, data_dir):
+    name = f"hot-{uuid.uuid4().hex[:8]}"  # the test keyring is shared by the whole run
+    assert tokens("add", name, "--kind", "generic", input="hot-path-value-0123\n").returncode == 0
+    assert (data_dir / CACHE_FILE).exists()
+    return name
+
+
+def test_exec_with_a_named_token_imports_no_keyring_sdk_or_pypitoken(tokens, generic):
+    names = imported(tokens, "exec", "--token", generic, "--", "true")
+    assert "secretstorage" in names
+    assert not names & NEVER_ON_A_READ, sorted(names & NEVER_ON_A_READ)
+
+
+def test_get_imports_no_keyring_sdk_or_pypitoken(tokens, generic):
+    names = imported(tokens, "get", generic)
+    assert not names & NEVER_ON_A_READ, sorted(names & NEVER_ON_A_READ)
+
+
+def test_a_pypi_token_not_narrowed_does_not_import_pypitoken(tokens):
+    value = pypitoken.Token.create(domain="pypi.org", identifier="hot", key="k").dump()
+    name = f"hot-pypi-{uuid.uuid4().hex[:8]}"
+    assert tokens("add", name, input=value + "\n").returncode == 0
+    names = imported(tokens, "exec", "--token", name, "--", "true")
+    assert not names & NEVER_ON_A_READ, sorted(names & NEVER_ON_A_READ)
+
+
+def test_a_write_still_goes_through_keyring(tokens):
+    """The control: the import log does see keyring when a command uses it."""
+    names = imported(tokens, "add", f"hot-w-{uuid.uuid4().hex[:8]}", "--kind", "generic", input="hot-path-write-4567\n")
+    assert "keyring" in names
