@@ -137,13 +137,17 @@ def make_runner() -> Runner:
     base = Path(tempfile.mkdtemp(prefix="tokenward-user-"))
     if os.geteuid() != 0:
         return Runner(os.geteuid(), os.getegid(), base, sys.executable, None)
-    uid, gid = ensure_user()
-    os.chown(base, uid, gid)
     try:
-        nobody = pwd.getpwnam("nobody").pw_uid
-    except KeyError:
-        servers.unavailable("no `nobody` user to own the \"someone else's\" files")
-    return Runner(uid, gid, base, _python_for(uid, gid), nobody)
+        uid, gid = ensure_user()
+        os.chown(base, uid, gid)
+        try:
+            nobody = pwd.getpwnam("nobody").pw_uid
+        except KeyError:
+            servers.unavailable("no `nobody` user to own the \"someone else's\" files")
+        return Runner(uid, gid, base, _python_for(uid, gid), nobody)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)  # skipped or failed: leave nothing in /tmp
+        raise
 
 
 def private_group_of(uid: int) -> int:
