@@ -13,9 +13,11 @@ def read_pypirc(path: Path) -> configparser.RawConfigParser | None:
     """The parsed file, None when absent; Unsure when the tool could not read it either."""
     parser = configparser.RawConfigParser()
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-        parser.read_string(text)
+        # As twine and flit read it (`RawConfigParser.read`): text mode, so universal
+        # newlines (a lone CR ends a line too), and a BOM is not stripped (configparser
+        # then finds no section header, and the tools stop: so do we).
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle, str(path))
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, UnicodeDecodeError):

@@ -65,7 +65,17 @@ class Context:
         return path if path.is_absolute() else self.cwd / path
 
     def at(self, directory: str | Path) -> "Context":
-        return Context(self.env, self.path(str(directory)), self.home)
+        """After the tool changes directory (`--directory`, `-C`): the kernel resolves `..` and
+        links, so the new cwd (and every parent the tool walks from it) is the real path."""
+        return Context(self.env, Path(os.path.realpath(self.path(str(directory)))), self.home)
+
+    def real(self, name: str | Path) -> Path:
+        """A directory a tool walks upwards from, as the tool resolves it (`Path.resolve()`)."""
+        return Path(os.path.realpath(self.path(str(name))))
+
+    def absolute(self, name: str | Path) -> Path:
+        """`..` removed textually (`os.path.abspath`, uv's `normalize_path`), links kept."""
+        return Path(os.path.abspath(self.path(str(name))))
 
     def config_home(self) -> Path:
         """$XDG_CONFIG_HOME when absolute, else ~/.config (as platformdirs and uv read it)."""
@@ -162,7 +172,9 @@ def check_url(url: str, where: str) -> str:
 
 
 def read_toml(path: Path) -> dict:
-    """A TOML file the tool reads; {} when absent; Unsure when the tool could not read it either."""
+    """A TOML file the tool reads; {} when absent; Unsure when we cannot read it. Never
+    skipped: the tool's parser may accept what tomllib refuses (uv's reads TOML 1.1: `\\e`,
+    `\\x41`, times without seconds, multi-line inline tables; a BOM)."""
     import tomllib
 
     try:
@@ -171,7 +183,7 @@ def read_toml(path: Path) -> dict:
     except (FileNotFoundError, NotADirectoryError):
         return {}
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise Unsure(f"cannot read {path} ({type(exc).__name__})") from None
+        raise Unsure(f"cannot read {path} as TOML ({type(exc).__name__}), and the tool may read it") from None
     return data
 
 

@@ -41,16 +41,23 @@ def package_json(path: Path) -> dict:
 
     try:
         if path.is_dir():
-            data = json.loads((path / "package.json").read_text(encoding="utf-8"))
+            data = json.loads(_strip_bom((path / "package.json").read_text(encoding="utf-8")))
         elif path.name.endswith((".tgz", ".tar.gz")):
             with tarfile.open(path) as archive:
                 member = archive.extractfile("package/package.json")
-                data = json.loads(member.read().decode("utf-8")) if member else {}
+                data = json.loads(_strip_bom(member.read().decode("utf-8"))) if member else {}
         else:
-            return None
-    except (OSError, ValueError, KeyError, tarfile.TarError):
+            return {}
+    except (FileNotFoundError, NotADirectoryError, KeyError):
         return {}
+    except (OSError, ValueError, tarfile.TarError):
+        # npm may read what we cannot (its publishConfig may move the registry): refuse.
+        raise Unsure(f"cannot read the package.json of {path}") from None
     return data if isinstance(data, dict) else {}
+
+
+def _strip_bom(text: str) -> str:
+    return text[1:] if text.startswith("\ufeff") else text  # as npm's JSON parser does
 
 
 def _project_root(start: Path, ctx: Context) -> Path:
@@ -80,6 +87,8 @@ def _npmrc(path: Path, ctx: Context) -> dict[str, str]:
         return {}
     except (OSError, UnicodeDecodeError):
         raise Unsure(f"cannot read {path}") from None
+    if text.startswith("\ufeff"):
+        raise Unsure(f"{path} starts with a byte order mark; tokens exec cannot tell how npm reads it")
     found: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()
@@ -160,7 +169,10 @@ class Npm(BasePublisher):
             keys.insert(0, package.split("/", 1)[0].lower() + ":registry")
         cli = {name[2:]: values[-1] for name, values in options.items() if name.startswith("--") and values}
         env = {k[len("npm_config_"):].lower(): v for k, v in ctx.env.items() if k.lower().startswith("npm_config_")}
-        root = _project_root(Path(cli.get("prefix") or env.get("prefix") or "") if (cli.get("prefix") or env.get("prefix")) else ctx.cwd, ctx)
+        prefix = cli.get("prefix") or env.get("prefix")
+        # npm takes an explicit prefix as the project root (node's path.resolve: `..` removed
+        # textually, no search upwards); else it searches up from the cwd.
+        root = ctx.absolute(prefix) if prefix else _project_root(ctx.cwd, ctx)
         user = ctx.path(cli.get("userconfig") or env.get("userconfig") or "~/.npmrc")
         layers: list[tuple[str, dict[str, str]]] = [
             ("the command line", cli),

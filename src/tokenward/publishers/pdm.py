@@ -37,7 +37,7 @@ class Pdm(BasePublisher):
         if parsed.get("--help"):
             return not_publishing("pdm", "publish")
         directory = parsed.get("--project") or glob_opts.last("--project")
-        root = project_root(ctx.path(str(directory)) if directory else ctx.cwd)
+        root = project_root(ctx.real(str(directory)) if directory else ctx.cwd)
         repo = str(parsed.get("--repository") or ctx.env.get("PDM_PUBLISH_REPO") or "pypi")
         global_config = Path(glob_opts.last("--config") or ctx.env.get("PDM_CONFIG_FILE") or ctx.config_home() / "pdm" / "config.toml")
         name = ""

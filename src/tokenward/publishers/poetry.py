@@ -55,7 +55,7 @@ class Poetry(BasePublisher):
         project = parsed.last("--project") or glob_opts.last("--project")
         if directory:
             ctx = ctx.at(directory)
-        root = project_root(ctx.path(project) if project else ctx.cwd)
+        root = project_root(ctx.real(project) if project else ctx.cwd)  # poetry: Path.resolve()
         name = parsed.last("--repository") or ""
         url, source = self._url(name, ctx, root)
         url = check_url(url, f"poetry's repository URL (from {source})")

@@ -86,10 +86,10 @@ def _from_directory(directory: Path) -> Settings | None:
         return _settings(uv_toml, read_toml(uv_toml))
     pyproject = directory / "pyproject.toml"
     if pyproject.is_file():
-        try:
-            data = read_toml(pyproject)
-        except Unsure:
-            return None  # uv warns about an invalid pyproject.toml and keeps searching
+        # uv skips a pyproject.toml it cannot parse, but uv's TOML parser accepts files
+        # tomllib refuses (TOML 1.1 escapes, a BOM, ...): a file we cannot read may be one
+        # uv reads, so read_toml's Unsure stands (exec refuses rather than skip it).
+        data = read_toml(pyproject)
         if "uv" in table(data, "tool"):
             return _settings(pyproject, table(data, "tool", "uv"))
     return None
@@ -108,10 +108,7 @@ def _workspace_root(project_dir: Path) -> Path | None:
     root = next((d for d in (project_dir, *project_dir.parents) if (d / "pyproject.toml").is_file()), None)
     if root is None:
         return None
-    try:
-        data = read_toml(root / "pyproject.toml")
-    except Unsure:
-        return None
+    data = read_toml(root / "pyproject.toml")  # unreadable: refused (see _from_directory)
     if "workspace" in table(data, "tool", "uv"):
         return root
     if "project" not in data:
@@ -162,7 +159,7 @@ def configuration(glob_opts: Parsed, ctx: Context, project: str | None) -> list[
         return [_settings(path, read_toml(path))]
     if glob_opts.has("--no-config") or glob_opts.has("--isolated") or _boolish(ctx, "UV_NO_CONFIG"):
         return []
-    project_dir = ctx.path(project) if project else ctx.cwd
+    project_dir = ctx.absolute(project) if project else ctx.cwd
     start = _workspace_root(project_dir) or project_dir
     found = [_find(start)]
     user = ctx.config_home() / "uv" / "uv.toml"
@@ -188,8 +185,10 @@ class Uv(BasePublisher):
             return not_publishing("uv", "publish")
         directory = glob_opts.last("--directory") or ctx.env.get("UV_WORKING_DIR")
         if directory:
-            ctx = ctx.at(directory)
+            ctx = ctx.at(directory)  # uv changes directory: the real path
         project = glob_opts.last("--project") or ctx.env.get("UV_PROJECT")
+        if project:
+            project = str(ctx.absolute(project))  # uv: std::path::absolute, then normalize_path
         url, source, name = self._destination(glob_opts, ctx, project)
         url = check_url(url, f"uv's publish URL (from {source})")
         files = expand_files(parsed.positionals or ["dist/*"], ctx)

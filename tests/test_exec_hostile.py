@@ -1,0 +1,116 @@
+"""A hostile try-out of `tokens exec`: config files the tools read but tomllib or a naive
+reader does not, relative directories with `..`, plain http to PyPI, env templates that move
+the destination, and the first-upload hint. Each case runs the real tool (uv, twine from
+.venv) against recording servers on 127.0.0.1 (tests/recording_server.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures_pypiserver import write_wheel
+from tests.publisher_helpers import RIGHT, harness, recording_servers  # noqa: F401 - fixtures
+from tests.test_publisher_twine import twine
+from tests.test_publisher_uv import PYPROJECT, uv
+
+# -- item 1: a config file exec cannot read is refused, never skipped ----------------------
+
+# Each is valid for uv (TOML 1.1, or a BOM) but refused by Python's tomllib.
+TOML_ONLY_UV_READS = {
+    "escape \\e": '[tool.other]\nesc = "\\e"\n',
+    "escape \\x41": '[tool.other]\nt = "\\x41"\n',
+    "time without seconds": "[tool.other]\nt = 07:32\n",
+    "multi-line inline table": "[tool.other]\nt = {\n  a = 1,\n}\n",
+}
+
+
+@pytest.mark.parametrize("extra", TOML_ONLY_UV_READS.values(), ids=TOML_ONLY_UV_READS.keys())
+def test_uv_pyproject_tomllib_refuses_is_refused_not_skipped(harness, extra):
+    """Before: exec skipped the file, chose the PyPI token, and uv published it to {B}."""
+    harness.write("pyproject.toml", PYPROJECT + '[tool.uv]\npublish-url = "{B}"\n' + extra)
+    harness.assert_refused(harness.run(uv(), "publish"), "pyproject.toml")
+    assert not harness.b.received(harness.pypi_value)
+
+
+def test_uv_pyproject_with_bom_is_refused(harness):
+    path = harness.work / "pyproject.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + harness.sub(PYPROJECT + '[tool.uv]\npublish-url = "{B}"\n').encode())
+    harness.assert_refused(harness.run(uv(), "publish"), "pyproject.toml")
+
+
+def test_npm_config_with_bom_and_unreadable_package_json_are_refused(tmp_path):
+    from tokenward.publishers import Context, parse_command
+
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "package.json").write_text('\ufeff{"name": "p", "publishConfig": {"registry": "https://evil.example/"}}')
+    ctx = Context(env={"PATH": ""}, cwd=work, home=tmp_path)
+    assert parse_command(["npm", "publish"], ctx).repository == "https://evil.example/"  # npm strips the BOM
+    (work / "package.json").write_text('{"name": "p", "publishConfig": {"registry": "https://evil.example/"},}')
+    assert parse_command(["npm", "publish"], ctx).repository is None
+    (work / "package.json").write_text('{"name": "p"}')
+    (work / ".npmrc").write_text("\ufeffregistry=https://evil.example/\n")
+    target = parse_command(["npm", "publish"], ctx)
+    assert target.repository is None and ".npmrc" in target.problem
+
+
+# -- item 2: relative directories with `..` are resolved before searching upwards ----------
+
+
+def test_uv_directory_with_dotdot_reads_the_config_uv_reads(harness):
+    """`--directory ../deep/d/../../other`: uv searches other, its parents, then the user's
+    config ({A}); before, exec walked the text's parents and found deep/uv.toml ({B})."""
+    top = harness.work.parent
+    (top / "deep" / "d").mkdir(parents=True)
+    (top / "deep" / "uv.toml").write_text(harness.sub('publish-url = "{B}"\n'))
+    (top / "other" / "dist").mkdir(parents=True)
+    write_wheel(top / "other" / "dist", "tw-right", "1.0")
+    harness.write("~/.config/uv/uv.toml", 'publish-url = "{A}"\n')
+    harness.assert_only_a_got_its_token(harness.run(uv(), "--directory", "../deep/d/../../other", "publish"))
+
+
+@pytest.mark.parametrize("how", ["--project", "UV_PROJECT", "UV_WORKING_DIR"])
+def test_uv_project_with_dotdot(harness, how):
+    top = harness.work.parent
+    (top / "deep" / "d").mkdir(parents=True)
+    (top / "deep" / "uv.toml").write_text(harness.sub('publish-url = "{B}"\n'))
+    (top / "other").mkdir()
+    harness.write("~/.config/uv/uv.toml", 'publish-url = "{A}"\n')
+    relative = "../deep/d/../../other"
+    if how == "--project":
+        result = harness.run(uv(), "publish", "--project", relative, str(harness.work / "dist" / "*"))
+    else:
+        result = harness.run(uv(), "publish", str(harness.work / "dist" / "*"), env={how: relative})
+    harness.assert_only_a_got_its_token(result)
+
+
+def test_other_tools_resolve_dotdot(tmp_path):
+    """`../deep/d/../../other` is tmp/other; its text's parents include tmp/deep, where the
+    wrong settings are. The tools never look there."""
+    from tokenward.publishers import Context, parse_command
+
+    work, deep, other = tmp_path / "work", tmp_path / "deep" / "d", tmp_path / "other"
+    for d in (work, deep, other):
+        d.mkdir(parents=True)
+    relative = "../deep/d/../../other"
+    (tmp_path / "deep" / "package.json").write_text('{"name": "wrong"}')
+    (tmp_path / "deep" / ".npmrc").write_text("registry=https://wrong.example/\n")
+    ctx = Context(env={"PATH": ""}, cwd=work, home=tmp_path / "home")
+    assert parse_command(["npm", "publish", "--prefix", relative], ctx).repository == "https://registry.npmjs.org/"
+    (tmp_path / "deep" / "pyproject.toml").write_text('[project]\nname = "wrong"\n')
+    for argv in (["poetry", "-C", relative, "publish"], ["poetry", "publish", "--project", relative], ["pdm", "-p", relative, "publish"]):
+        assert parse_command(argv, ctx).projects == (), argv
+
+
+# -- item 3: a .pypirc is read as the Python tools read it (universal newlines) -------------
+
+
+def test_twine_pypirc_with_lone_cr(harness):
+    """`[pypi]\\rrepository = {A}`: twine reads two lines; before, exec read one, thought
+    PyPI and handed the PyPI token to {A}."""
+    (harness.home / ".pypirc").write_text(harness.sub("[distutils]\nindex-servers = pypi\n[pypi]\rrepository = {A}\n"), newline="")
+    harness.assert_only_a_got_its_token(harness.run(twine(), "upload", "dist/*"))
+
+
+def test_twine_pypirc_with_bom_is_refused(harness):
+    (harness.home / ".pypirc").write_bytes(b"\xef\xbb\xbf" + harness.sub("[pypi]\nrepository = {A}\n").encode())
+    harness.assert_refused(harness.run(twine(), "upload", "dist/*"), ".pypirc")
