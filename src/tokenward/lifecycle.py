@@ -23,7 +23,6 @@ from tokenward.errors import (
 )
 from tokenward.inventory import TokenRecord, check_name
 from tokenward.locks import token_lock
-from tokenward.metadata import check_new
 from tokenward.policy import parse_date, parse_period, to_iso
 from tokenward.stores.base import UNCHECKED
 from tokenward.testhooks import crash_point, pause_point
@@ -105,6 +104,8 @@ def add_token(
 
     Create only: a name that any target store already holds is refused before
     anything is written (a teammate's token is brought in by `sync --discover`)."""
+    from tokenward.metadata import check_new  # not on the hot path (get, exec)
+
     chosen = check_name_and_stores(app, name, stores)
     checked = check_new(value, kind=kind, purpose=purpose, scope=scope, repository=repository)
     warnings: list[str] = []
