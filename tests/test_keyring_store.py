@@ -188,9 +188,11 @@ class TestSecretServiceFastPath:
         (Really locking the test keyring would lock it for good: its password is gone,
         so the lock state is what is faked here, for both paths alike.)"""
         import secretstorage.collection
+        import secretstorage.item
 
         keyring.set_password("tokenward-fast", "locked", "locked-value")
         monkeypatch.setattr(secretstorage.collection.Collection, "is_locked", lambda self: True)
+        monkeypatch.setattr(secretstorage.item.Item, "is_locked", lambda self: True)
         monkeypatch.setattr(secretstorage.collection.Collection, "unlock", lambda self, timeout=None: True)
         assert secret_service.read("tokenward-fast", "locked") is secret_service.MISS
         with pytest.raises(AccessDenied, match="the keyring is locked; unlock it and retry"):

@@ -63,11 +63,11 @@ def read(service: str, username: str):
         return MISS
     try:
         collection = Collection(connection, props.get("preferred_collection") or DEFAULT_COLLECTION)
-        if collection.is_locked():
-            return MISS  # keyring prompts to unlock, or reports the locked keyring
         items = list(collection.search_items({username_attr: username, service_attr: service}))
-        if len(items) != 1 or items[0].is_locked():
+        if len(items) != 1:
             return MISS
+        # The items of a locked collection are locked: get_secret raises LockedException
+        # without prompting, and keyring prompts to unlock or reports the locked keyring.
         return items[0].get_secret().decode("utf-8")
     except Exception:  # noqa: BLE001 - D-Bus and secretstorage errors vary; none may carry the value
         return MISS
