@@ -114,3 +114,28 @@ def test_twine_pypirc_with_lone_cr(harness):
 def test_twine_pypirc_with_bom_is_refused(harness):
     (harness.home / ".pypirc").write_bytes(b"\xef\xbb\xbf" + harness.sub("[pypi]\nrepository = {A}\n").encode())
     harness.assert_refused(harness.run(twine(), "upload", "dist/*"), ".pypirc")
+
+
+# -- item 4: a token never crosses plain http unless its own repository says http:// --------
+
+
+@pytest.mark.parametrize("token", [None, "pypi-main"])
+def test_uv_plain_http_to_pypi_is_refused(harness, token):
+    """uv keeps http:// (twine upgrades PyPI hosts to https). {B} stands in as the user's
+    HTTP proxy, so what uv would put on the wire to upload.pypi.org is recorded on 127.0.0.1:
+    before, exec chose the PyPI token and uv sent it there in clear text."""
+    proxy = {"HTTP_PROXY": harness.b.url, "http_proxy": harness.b.url, "ALL_PROXY": harness.b.url, "NO_PROXY": ""}
+    result = harness.run(uv(), "publish", "--publish-url", "http://upload.pypi.org/legacy/", env=proxy, token=token)
+    assert harness.b.secrets() == [], harness.received()  # (a narrowed copy before)
+    harness.assert_refused(result, "http://upload.pypi.org/legacy/", *(["plain http"] if token else ["no token fits"]))
+
+
+def test_twine_upgrades_pypi_hosts_as_twine_does(harness):
+    """twine itself sends http://upload.pypi.org to https (its exact host list); exec agrees."""
+    from tokenward.publishers import Context, parse_command
+
+    ctx = Context(env={}, cwd=harness.work, home=harness.home)
+    assert parse_command(["twine", "upload", "--repository-url", "http://upload.pypi.org/legacy/", "dist/*"], ctx).repository == "https://upload.pypi.org/legacy/"
+    assert parse_command(["uv", "publish", "--publish-url", "http://upload.pypi.org/legacy/"], ctx).repository == "http://upload.pypi.org/legacy/"
+    # twine compares the host exactly: another spelling stays http
+    assert parse_command(["twine", "upload", "--repository-url", "http://UPLOAD.pypi.org/legacy/", "dist/*"], ctx).repository == "http://UPLOAD.pypi.org/legacy/"

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
+from urllib.parse import urlsplit
 
 from tokenward import runner
 from tokenward.app import App
@@ -19,7 +20,7 @@ from tokenward.errors import OutputError, TokenExpired, TokenwardError, UsageErr
 from tokenward.lifecycle import get_value, record_use
 from tokenward.publishers import PUBLISHERS, Context, Publisher, Target, env_for_kind, is_pypi_server, parse_command, render_env
 from tokenward.report import view
-from tokenward.selection import choose, describe_target, fit
+from tokenward.selection import choose, describe_target, fit, record_repository
 from tokenward.tokens import normalize_project
 
 NARROW_LIFETIME = timedelta(minutes=15)
@@ -72,6 +73,20 @@ def child_environment(parent: dict[str, str], added: dict[str, str]) -> tuple[di
     return env, warnings
 
 
+def _refuse_plain_http(record, target: Target) -> None:
+    """A token crosses plain http only when its own repository URL says http://."""
+    if not (target.publishes and target.repository):
+        return
+    if urlsplit(target.repository.strip()).scheme.lower() != "http":
+        return
+    own = record_repository(record)
+    if urlsplit(own).scheme.lower() != "http":
+        raise UsageError(
+            f"`{target.command}` would send {record.name} over plain http to {target.repository}, and its repository is "
+            f"{own or 'not recorded'}: refused whatever --token says (use an https URL)"
+        )
+
+
 def plan_exec(
     app: App,
     token: str | None,
@@ -100,6 +115,7 @@ def plan_exec(
         elif target.publishes:
             warnings.append(f"cannot tell where `{target.command}` sends the token ({target.problem}); using {token} as --token says")
     name = record.name
+    _refuse_plain_http(record, target)
     if record.env:
         # Before the value is read: a template may not make the child run someone's code.
         check_templates(record.env, allow_env, owner=name)

@@ -131,7 +131,8 @@ def not_publishing(tool: str, action: str) -> Target:
 
 
 def normalize_url(url: str) -> str:
-    """Compare upload URLs loosely: scheme/host case, default ports, one trailing slash."""
+    """Compare upload URLs loosely: scheme/host case, default ports, one trailing slash
+    (never http against https)."""
     url = url.strip()
     if not url:
         return ""
@@ -145,8 +146,9 @@ def normalize_url(url: str) -> str:
     if port and not ((scheme == "https" and port == 443) or (scheme == "http" and port == 80)):
         host = f"{host}:{port}"
     path = parts.path.rstrip("/") + "/"
-    if host in ("upload.pypi.org", "pypi.python.org", "test.pypi.org", "testpypi.python.org"):
-        scheme = "https"  # as twine does
+    # The scheme is part of the destination: http://upload.pypi.org is not PyPI's upload
+    # URL (uv and others send the token there in clear text). twine's own upgrade to https
+    # is applied where twine applies it (twine.py).
     return urlunsplit((scheme, host, path, parts.query, ""))
 
 

@@ -8,6 +8,8 @@ Destination, in twine's order (`settings.py`, `utils.get_repository_from_config`
 
 from __future__ import annotations
 
+from urllib.parse import urlparse, urlunparse
+
 from tokenward.publishers import _pypirc
 from tokenward.publishers._argv import Option, argparse_parse
 from tokenward.publishers._dists import expand_files, projects_from_files
@@ -49,6 +51,16 @@ def _command(args: list[str]) -> tuple[str, list[str]]:
     return rest[0], rest[1:]
 
 
+# twine's utils._HOSTNAMES: these exact netlocs are sent over https whatever the URL says.
+UPGRADED_HOSTS = {"pypi.python.org", "testpypi.python.org", "upload.pypi.org", "test.pypi.org"}
+
+
+def normalize_repository_url(url: str) -> str:
+    """twine's `utils.normalize_repository_url`: https for the PyPI hosts (exact netloc)."""
+    parsed = urlparse(url)
+    return urlunparse(("https", *parsed[1:])) if parsed.netloc in UPGRADED_HOSTS else url
+
+
 class Twine(BasePublisher):
     name = "twine"
     shadowing_options = ("--username", "--password")
@@ -79,7 +91,7 @@ class Twine(BasePublisher):
             path = ctx.path(str(config) if config else "~/.pypirc").resolve()
             url = _pypirc.twine_repository(path, name, explicit_file=bool(config))
             source = f"[{name}] in {path} ({how})"
-        url = check_url(url, f"twine's repository URL (from {source})")
+        url = check_url(normalize_repository_url(url), f"twine's repository URL (from {source})")
         files = [f for f in expand_files(positionals, ctx) if not f.endswith(".asc")]
         projects, problem = projects_from_files(files)
         return Target(tool="twine", action="upload", publishes=True, repository=url, source=source, repository_name=name,
