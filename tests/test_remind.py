@@ -276,3 +276,48 @@ def test_team_mode_against_real_store(kind, request, tokens, write_config, monke
     assert report["tokens"][0]["purpose"] == "publish from CI"
     assert report["tokens"][0]["action"].startswith("tokens rotate team-old")
     assert CANARY not in result.stdout + result.stderr
+
+
+# -- far-future dates (issue 15 follow-up, item 1) -----------------------------------
+
+
+@pytest.mark.parametrize("far", ["9999-12-31T23:59:59+00:00", "9999-12-30", "9999-12-31T23:59:59-05:00"])
+def test_one_far_future_date_skips_that_entry_not_the_job(fake_team_store, capsys, tmp_path, far):
+    bad = remote("far-future", rotated_days_ago=1)
+    bad.metadata["rotated_at"] = far
+    fake_team_store.entries = {"far-future": bad, "ok-old": remote("ok-old", rotated_days_ago=100)}
+    code, out, err = run_cli(capsys, "remind", "--store", "team")
+    assert code == 1, err
+    assert "ok-old" in out and "far-future" not in out
+    assert "skipping 'far-future'" in err and "rotated_at is out of range" in err and "internal error" not in err
+    feed, html = tmp_path / "team.ics", tmp_path / "team.html"
+    code, _, err = run_cli(capsys, "calendar", "--store", "team", "-o", str(feed))
+    assert code == 0, err
+    assert "ok-old" in feed.read_text() and "far-future" not in feed.read_text()
+    code, _, err = run_cli(capsys, "report", "--html", str(html), "--store", "team")
+    assert code in (0, 1), err
+    assert "ok-old" in html.read_text() and "internal error" not in err
+
+
+def test_local_deadline_beyond_the_calendar_is_clamped_not_a_crash(tokens, file_keyring, tmp_path, data_dir):
+    import sqlite3
+
+    result = tokens("add", "far", "--rotate-every", "100y", input="far-value-0123\n")
+    assert result.returncode == 0, result
+    # A row synced from another machine's store, 100 years before Python's last date.
+    with sqlite3.connect(data_dir / "inventory.sqlite3") as db:
+        db.execute("UPDATE tokens SET rotated_at = '9999-12-31T23:59:59+00:00' WHERE name = 'far'")
+    for args in (["remind"], ["list"], ["calendar", "-o", str(tmp_path / "f.ics")], ["report", "--html", str(tmp_path / "r.html")]):
+        result = tokens(*args)
+        assert result.returncode == 0, (args, result)
+        assert "internal error" not in result.stderr
+
+
+def test_period_arithmetic_never_overflows():
+    from tokenward.policy import MAX_MOMENT, MIN_MOMENT, parse_period
+
+    top = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    bottom = datetime(1, 1, 2, tzinfo=timezone.utc)
+    for text in ("1d", "2w", "1mo", "100y"):
+        assert parse_period(text).after(top) == MAX_MOMENT
+        assert parse_period(text).before(bottom) == MIN_MOMENT

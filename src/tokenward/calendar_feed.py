@@ -98,6 +98,8 @@ def contents(records: list[TokenRecord], warn_before: Period) -> list[EventConte
         if not found:
             continue
         day = earliest_of(found).moment.astimezone(timezone.utc).date()
+        if day >= date.max:  # beyond the calendar (a clamped deadline): no one-day event fits
+            continue
         warn_days = warn_days_on.get(day)
         if warn_days is None:
             before = warn_before.before(datetime.combine(day, datetime.min.time())).date()

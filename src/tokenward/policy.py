@@ -18,6 +18,10 @@ STATUSES = ("revoked", "invalid", "expired", "overdue", "due-soon", "ok")
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*([a-z]+)\s*$", re.IGNORECASE)
 _UNIT_WORDS = {"d": "days", "w": "weeks", "mo": "months", "y": "years"}
 _LIMITS = {"d": 36600, "w": 5220, "mo": 1200, "y": 100}  # a century at most
+# The latest and earliest moments date arithmetic gives: a deadline beyond the calendar
+# is "never" for every purpose here, and must not stop a report (OverflowError).
+MAX_MOMENT = datetime.max.replace(tzinfo=timezone.utc)
+MIN_MOMENT = datetime.min.replace(tzinfo=timezone.utc)
 PERIOD_FORMS = "a number and a unit: d (days), w (weeks), mo (months), y (years), e.g. 90d, 12w, 6mo, 1y"
 
 
@@ -41,10 +45,18 @@ class Period:
         return relativedelta(**{_UNIT_WORDS[self.unit]: self.amount})
 
     def after(self, moment: datetime) -> datetime:
-        return moment + self.delta
+        """`moment` plus the period, clamped to MAX_MOMENT (never OverflowError)."""
+        try:
+            return moment + self.delta
+        except (OverflowError, ValueError):  # timedelta: OverflowError; relativedelta: ValueError
+            return MAX_MOMENT
 
     def before(self, moment: datetime) -> datetime:
-        return moment - self.delta
+        """`moment` minus the period, clamped to MIN_MOMENT."""
+        try:
+            return moment - self.delta
+        except (OverflowError, ValueError):
+            return MIN_MOMENT
 
 
 @lru_cache(maxsize=256)
@@ -136,6 +148,29 @@ def to_iso(moment: datetime | None) -> str | None:
 
 def from_iso(text: str | None) -> datetime | None:
     return None if not text else datetime.fromisoformat(text)
+
+
+def stored_moment(text: object, *, what: str = "date") -> datetime | None:
+    """A date read from a store's metadata or another machine: ISO 8601 (naive or
+    date-only is UTC), in UTC, with the year between 1900 and 9998 like local input.
+    None for empty; ValueError (naming `what`, never echoing the text) otherwise."""
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str) or len(text) > 64:
+        raise ValueError(f"{what} is not a date")
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{what} is not an ISO 8601 date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        moment = MAX_MOMENT if moment.year > 1900 else MIN_MOMENT
+    if not 1900 <= moment.year <= 9998:
+        raise ValueError(f"{what} is out of range (the year must be between 1900 and 9998)")
+    return moment
 
 
 def due_at(rotated_at: datetime, rotate_every: str | None) -> datetime | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenward.inventory import NAME_RE, TokenRecord
-from tokenward.policy import Period, from_iso, stored_period, to_iso
+from tokenward.policy import Period, stored_moment, stored_period, to_iso
 from tokenward.report import Summary, TokenView, next_deadline, summarize, views
 from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE
@@ -137,8 +137,8 @@ def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenReco
             rotate_every = meta.get("rotate_every") or None
             if rotate_every:
                 stored_period(rotate_every)
-            created_at = from_iso(meta.get("created_at") or meta.get("rotated_at"))
-            rotated_at = from_iso(meta.get("rotated_at")) or created_at
+            created_at = stored_moment(meta.get("created_at") or meta.get("rotated_at"), what="created_at")
+            rotated_at = stored_moment(meta.get("rotated_at"), what="rotated_at") or created_at
             if rotated_at is None:
                 raise ValueError("no rotated_at")
             records.append(
@@ -151,7 +151,7 @@ def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenReco
                     created_at=created_at or rotated_at,
                     rotated_at=rotated_at,
                     rotate_every=rotate_every,
-                    expires_at=from_iso(meta.get("expires_at") or None),
+                    expires_at=stored_moment(meta.get("expires_at") or None, what="expires_at"),
                     stores=(store_name,),
                     fingerprint=meta.get("fingerprint", ""),
                     **facts_from_metadata(meta),

@@ -203,6 +203,8 @@ def _timeline(rows: list[Row], now: datetime) -> str:
                 f'<line x1="{x:.1f}" y1="{TOP - 8}" x2="{x:.1f}" y2="{bottom}" stroke="#d0d7de"/>'
                 f'<text x="{x + 3:.1f}" y="{bottom + 16}" class="muted">{tick.strftime("%Y-%m")}</text>\n'
             )
+        if (tick.year, tick.month) == (9999, 12):  # the calendar's last month (a clamped deadline)
+            break
         tick = datetime(tick.year + tick.month // 12, tick.month % 12 + 1, 1, tzinfo=timezone.utc)
     today = x_of(now)
     parts.append(
