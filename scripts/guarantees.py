@@ -31,6 +31,7 @@ AREAS = {
     "data-dir": ["tests/test_datadir.py", "tests/test_envpolicy.py"],
     "import-scrub": ["tests/test_scrub_matrix.py", "tests/test_scrub.py"],
     "terminal-safety": ["tests/test_terminal_safety.py"],
+    "team safety": ["tests/test_two_machines.py"],
 }
 
 
@@ -171,6 +172,22 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
             f"notification, team webhook) = {f['fields'] * f['outputs']} cases; {f['names']} hostile remote names",
             "every such character shown as an escape, no forged line; names checked whole",
             _result(outcomes["terminal-safety"]),
+        ))
+    team = by_area["team safety"]
+    if team:
+        trials = sum(f["trials"] for f in team)
+        paused = sum(f["paused"] for f in team)
+        races = [o for f in team for o in f["outcomes"]]
+        both_refused = sum(1 for o in races if ":3/" in o and o.endswith(":3"))
+        rows.append((
+            "Team safety",
+            f"two machines (data dirs, keyrings) on one OpenBao/moto, stores {', '.join(f['stores'] for f in team)}: "
+            f"add of a teammate's name and rotate without syncing after a teammate's rotation ({2 * len(team)} cases); "
+            f"{trials} simultaneous rotations ({paused} made to meet at the write): one wins and the other is refused "
+            f"in {len(races) - both_refused}, both refused (AWS window) in {both_refused}",
+            "never both exit 0; a refused machine wrote nothing; the shared stores hold one machine's value; "
+            "one `sync` each brings every store to it",
+            _result(outcomes["team safety"]),
         ))
     lines = ["| Area | What was tried | Promise checked | Result |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]

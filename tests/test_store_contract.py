@@ -5,6 +5,8 @@ store declares them."""
 
 from __future__ import annotations
 
+from tokenward.tokens import fingerprint
+
 import pytest
 
 from tests.remote_stores import remote_env, unique
@@ -124,7 +126,13 @@ def test_metadata_round_trip_without_values(remote):
     entry = entries["tok"]
     assert entry.version == written.version
     for key, value in META.items():
-        assert entry.metadata.get(key, "") == value, key
+        if key != "fingerprint":
+            assert entry.metadata.get(key, "") == value, key
+    # The fingerprint in shared metadata is keyed (issue 9 item 24): not the plain
+    # SHA-256 prefix anyone reading metadata could test guesses against.
+    assert entry.metadata["fingerprint"] == remote.keyed(VALUE_1)
+    assert entry.metadata["fingerprint"].startswith("hmac:")
+    assert fingerprint(VALUE_1) not in repr(entries)
     # The store says which version its metadata describes: the one just written.
     assert entry.metadata["version"] == written.version
     no_value_in(repr(entries))
@@ -164,3 +172,13 @@ def test_errors_never_carry_values(store):
         store.get("other")
     except StoreError as exc:
         no_value_in(str(exc))
+
+
+def test_fingerprint_key_is_per_store_and_never_listed(remote):
+    remote.put("tok", VALUE_1, META)
+    assert set(remote.list_entries()) == {"tok"}  # the key secret is not a token
+    key = remote.fingerprint_key()
+    assert len(key) == 64
+    # Another client of the same store finds the same key (it is kept in the store).
+    twin = type(remote)(remote._config)
+    assert twin.fingerprint_key() == key

@@ -444,3 +444,50 @@ def test_sync_json_reports_writes(team):
     (item,) = data["tokens"]
     assert item["status"] == "update" and item["writes"] == [{"store": "vault", "reason": "missing", "result": "written"}]
     assert data["summary"]["writes"] == 1 and me.value_in("vault", "gh-foo") == value
+
+
+def test_unkeyed_fingerprints_are_keyed_in_place_without_a_new_version(team):
+    """Issue 9 item 24: metadata from before keyed fingerprints carries the plain SHA-256
+    prefix. Sync rewrites it as the store's HMAC, in place (same version, no new value
+    version), and a metadata reader no longer sees the plain fingerprint."""
+    me = team.machine("laptop", stores=("keyring", "vault", "aws"))
+    value = team.value()
+    assert me("add", "gh-foo", input=value).returncode == 0
+    root = hvac_root(team.openbao)
+    meta = root.secrets.kv.v2.read_secret_metadata(path=team.prefix + "gh-foo")["data"]
+    assert meta["custom_metadata"]["fingerprint"].startswith("hmac:")
+    assert fingerprint(value) not in json.dumps(meta)
+    # Make it look like an entry an older tokenward wrote.
+    legacy = dict(meta["custom_metadata"], fingerprint=fingerprint(value))
+    root.secrets.kv.v2.update_metadata(path=team.prefix + "gh-foo", custom_metadata=legacy)
+    aws = boto_client(team.moto)
+    described = aws.describe_secret(SecretId=team.prefix + "gh-foo")
+    head, _, body = described["Description"].partition(": ")
+    old = json.loads(body)
+    aws.update_secret(SecretId=team.prefix + "gh-foo", Description=head + ": " + json.dumps(dict(old, fingerprint=fingerprint(value))))
+
+    result = me("sync")
+    assert result.returncode == 0, result
+    assert "key the fingerprint in" in result.stdout
+    after = root.secrets.kv.v2.read_secret_metadata(path=team.prefix + "gh-foo")["data"]
+    assert after["current_version"] == meta["current_version"]  # no new value version
+    assert after["custom_metadata"]["fingerprint"].startswith("hmac:")
+    described = aws.describe_secret(SecretId=team.prefix + "gh-foo")
+    assert fingerprint(value) not in described["Description"] and "hmac:" in described["Description"]
+    assert "Nothing to do" in me("sync").stdout
+    assert me.value_in("vault", "gh-foo") == value and me.value_in("aws", "gh-foo") == value
+
+
+def test_a_teammates_rotation_with_keyed_fingerprints_is_pulled(team):
+    """Keyed fingerprints cannot be compared with the inventory's: a teammate's new value
+    is read once (from the cheapest store) and the other store matched by its own key."""
+    me, mate = team.machine("laptop"), team.machine("ci")
+    first, second = team.value(), team.value()
+    assert me("add", "gh-foo", input=first).returncode == 0
+    assert mate("sync", "--discover").returncode == 0
+    assert mate("rotate", "gh-foo", input=second).returncode == 0
+    result = me("sync")
+    assert result.returncode == 0, result
+    assert "wrote keyring" in result.stdout and "0 conflicts" in result.stdout
+    assert me.value_in("keyring", "gh-foo") == second
+    assert "Nothing to do" in me("sync").stdout

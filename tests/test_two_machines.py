@@ -209,10 +209,13 @@ def test_simultaneous_rotations_never_overwrite_silently(team, stores, tmp_path)
         owner = next(label for label, o in out.items() if o[3] == final)
         other = "b" if owner == "a" else "a"
         # Never both exit 0: the machine whose value is not in the shared stores was told.
-        assert out[owner][0] in (0, 1), out
+        # (AWS only: when both writes land inside each other's window, both may be
+        # refused; the value kept is then the first one, which one sync brings everywhere.)
+        assert out[owner][0] in ((0, 1, 3) if stores == ("keyring", "aws") else (0,)), out
         assert out[other][0] != 0, out
         if out[other][0] == 3:
-            assert "changed since your last sync" in out[other][2] or "another machine wrote" in out[other][2], out
+            told = ("changed since your last sync", "another machine wrote", "another machine rotated")
+            assert any(text in out[other][2] for text in told), out
         if out[owner][0] == 1:
             assert "tell its owner to revoke" in out[owner][2], out
         for o in out.values():

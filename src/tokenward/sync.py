@@ -45,7 +45,7 @@ from tokenward.lifecycle import store_metadata
 from tokenward.registries.base import facts_from_metadata
 from tokenward.locks import token_lock
 from tokenward.policy import from_iso, to_iso
-from tokenward.stores.base import UNCHECKED
+from tokenward.stores.base import UNCHECKED, is_keyed
 from tokenward.testhooks import crash_point, pause_point
 from tokenward.tokens import KINDS, fingerprint
 
@@ -68,6 +68,8 @@ class Seen:
     assumed: bool = False  # local store, taken from the inventory without reading
     error: str | None = None
     metadata: dict[str, str] | None = None
+    keyed: str | None = None  # the keyed fingerprint the remote metadata carries (stores/base.py)
+    legacy: bool = False  # remote metadata with an unkeyed fingerprint: to be re-keyed
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class TokenState:
 @dataclass(frozen=True)
 class Write:
     store: str
-    reason: str  # missing | older | preferred | metadata
+    reason: str  # missing | older | preferred | metadata | rekey
     # The store version sync observed: the write is refused if the store moved on
     # since (another machine rotated meanwhile). UNCHECKED for local stores.
     expect: object = UNCHECKED
@@ -222,9 +224,19 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
             # Right value, metadata that does not describe it: rewrite so it does.
             plan.writes.append(Write(store, "metadata", _expect(seen)))
 
-    versions = dict(record.store_versions)
+    writing = {w.store for w in plan.writes}
+    for store in record.stores:
+        seen = state.seen.get(store)
+        if seen is not None and seen.legacy and seen.vouched and seen.fingerprint == winner and store not in writing:
+            # Metadata from before keyed fingerprints: rewrite it in place (no new value version).
+            plan.writes.append(Write(store, "rekey", seen.version))
+
+    # A recorded version says "this store holds the record's value" (it lets sync trust
+    # keyed fingerprints and rotate check the store moved on): when the value changes,
+    # only versions seen holding the winner remain true.
+    versions = dict(record.store_versions) if record.fingerprint == winner else {}
     for store, seen in state.seen.items():
-        if seen.state == "present" and seen.vouched and seen.fingerprint == winner and seen.version:
+        if seen.state == "present" and seen.fingerprint == winner and seen.version and (seen.vouched or not seen.outside):
             versions[store] = seen.version
     changes: dict = {}
     if record.fingerprint != winner or record.rotated_at != rotated_at:
@@ -244,8 +256,9 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
     if plan.writes or set(changes) - {"store_versions"} or state.discovered:
         plan.status = "update"
     reasons = {w.reason for w in plan.writes}
-    where = ", ".join(w.store for w in plan.writes if w.reason != "metadata")
+    where = ", ".join(w.store for w in plan.writes if w.reason not in ("metadata", "rekey"))
     refresh = [w.store for w in plan.writes if w.reason == "metadata"]
+    rekey = [w.store for w in plan.writes if w.reason == "rekey"]
     if settled_by_prefer:
         plan.message = f"conflict settled by --prefer {prefer}: write {where or 'nothing'}"
     elif where:
@@ -257,6 +270,8 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
         plan.message = "the inventory catches up with the stores"
     if refresh:
         plan.message += ("; " if plan.message else "") + f"rewrite {', '.join(refresh)} so its metadata describes its value"
+    if rekey:
+        plan.message += ("; " if plan.message else "") + f"key the fingerprint in {', '.join(rekey)}'s metadata (HMAC)"
     if plan.failed:
         plan.message += ("; " if plan.message else "") + "not checked: " + ", ".join(plan.failed)
         if plan.status == "in-sync":
@@ -346,13 +361,25 @@ def _remote_seen(entry, record: TokenRecord | None, store: str) -> Seen:
         return Seen("missing")
     meta = dict(entry.metadata)
     if _vouches(meta, entry.version):
+        fp: str | None = meta["fingerprint"]
+        keyed = None
+        if is_keyed(fp):
+            # A keyed fingerprint cannot be compared with the inventory's; the version
+            # can: the one this machine recorded is the value it knows. Otherwise (a
+            # teammate's rotation, a new machine) the value is read: it is needed anyway
+            # to bring it to the other stores.
+            keyed = fp
+            recorded = record.store_versions.get(store) if record else None
+            fp = record.fingerprint if record and recorded == entry.version and record.fingerprint else None
         return Seen(
             "present",
-            fingerprint=meta["fingerprint"],
+            fingerprint=fp,
             rotated_at=_iso(meta.get("rotated_at")),
             version=entry.version,
             vouched=True,
             metadata=meta,
+            keyed=keyed,
+            legacy=keyed is None,
         )
     # Not vouched: the value must be read. Outside change unless tokenward recorded
     # writing exactly this version (then only its metadata is behind).
@@ -497,6 +524,7 @@ class Sync:
         to_read: dict[str, list[str]] = {}
         states: list[TokenState] = []
         assumed_names: dict[str, list[str]] = {}
+        unknown: dict[str, list[str]] = {}  # token -> remote stores whose keyed fingerprint needs the value
         for name in sorted({*records, *discovered}):
             record = records.get(name) or discovered[name]
             is_new = name in discovered
@@ -512,6 +540,8 @@ class Sync:
                     seen[store] = _remote_seen(entry, None if is_new else record, store)
                     if seen[store].state == "present" and (not seen[store].vouched or self.verify):
                         to_read.setdefault(store, []).append(name)
+                    elif seen[store].state == "present" and seen[store].fingerprint is None:
+                        unknown.setdefault(name, []).append(store)
                 elif is_new or journal or self.verify:
                     seen[store] = Seen("present")  # placeholder: read below
                     to_read.setdefault(store, []).append(name)
@@ -521,7 +551,30 @@ class Sync:
             states.append(TokenState(name, record, seen, journal, discovered=is_new))
         self._confirm_local(stores, states, assumed_names)
 
+        # Keyed fingerprints of unknown values: read one store's value (the cheapest),
+        # and compare the others' keyed fingerprints with it under their own keys.
+        rank = self.source_rank()
+        deferred: dict[tuple[str, str], str] = {}  # (token, store) -> store read for it
+        for name, where in unknown.items():
+            where = sorted(where, key=lambda s: rank.get(s, 50))
+            if not any(name in to_read.get(s, ()) for s in where):
+                to_read.setdefault(where[0], []).append(name)
+            first = next(s for s in where if name in to_read.get(s, ()))
+            for other in where:
+                if other != first and name not in to_read.get(other, ()):
+                    deferred[(name, other)] = first
         reads = self._read(stores, to_read, report)
+        again: dict[str, list[str]] = {}
+        for (name, other), first in deferred.items():
+            value = self.values.get((name, first))
+            seen = next(st.seen[other] for st in states if st.name == name)
+            if value is not None and stores[other].keyed(value) == seen.keyed:
+                reads[(name, other)] = fingerprint(value)
+                with self._values_lock:
+                    self.values[(name, other)] = value
+            else:
+                again.setdefault(other, []).append(name)
+        reads.update(self._read(stores, again, report))
         for i, state in enumerate(states):
             changed = dict(state.seen)
             for store, seen in state.seen.items():
@@ -534,7 +587,12 @@ class Sync:
                     changed[store] = Seen("failed", error=str(outcome))
                 else:
                     actual = outcome
-                    if seen.vouched and actual != seen.fingerprint:
+                    value = self.values.get((state.name, store))
+                    if seen.vouched and seen.keyed and seen.fingerprint is None:
+                        lies = value is None or stores[store].keyed(value) != seen.keyed
+                    else:
+                        lies = seen.vouched and actual != seen.fingerprint
+                    if lies:
                         # --verify found metadata that lies about the value.
                         changed[store] = replace(seen, fingerprint=actual, vouched=False, outside=True, rotated_at=None)
                     else:
@@ -649,7 +707,8 @@ class Sync:
                 locks.append(lock)
             live = [p for p in batch if self._still_current(p)]
             try:
-                self._fetch_winners([p for p in live if p.writes], report)
+                # Re-keying metadata needs no value from the source store.
+                self._fetch_winners([p for p in live if any(w.reason != "rekey" for w in p.writes)], report)
                 crash_point("sync.fetched")
                 self._write([p for p in live if p.writes], report)
                 crash_point("sync.written")
@@ -719,10 +778,15 @@ class Sync:
 
         def write_one(store_name: str, plan: TokenPlan) -> None:
             store = self.app.store(store_name)
-            value = self.values[(plan.name, plan.source)]  # type: ignore[index]
+            write = next(w for w in plan.writes if w.store == store_name)
             try:
-                expect = next((w.expect for w in plan.writes if w.store == store_name), UNCHECKED)
-                result = store.put(plan.name, value, store_metadata(plan.record), expect=expect)  # type: ignore[arg-type]
+                if write.reason == "rekey":
+                    store.put_metadata(plan.name, store_metadata(plan.record), write.expect)  # type: ignore[attr-defined, arg-type]
+                    with lock:
+                        plan.written.append(store_name)
+                    return
+                value = self.values[(plan.name, plan.source)]  # type: ignore[index]
+                result = store.put(plan.name, value, store_metadata(plan.record), expect=write.expect)  # type: ignore[arg-type]
             except StoreError as exc:
                 with lock:
                     plan.write_errors[store_name] = str(exc)

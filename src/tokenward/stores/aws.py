@@ -17,9 +17,11 @@ Manager has no check-and-set, so a window of one round trip remains between that
 read and the write (UpdateSecret, with our own ClientRequestToken as the new
 VersionId). A second DescribeSecret right after the write closes most of it: when
 AWSPREVIOUS is not the expected version, another writer slipped in and this write
-replaced it (reported as `Written.overwrote`); when AWSCURRENT is no longer ours,
-another writer replaced ours (a StoreConflict). Both writers are told; neither
-value is lost (AWS keeps it as AWSPREVIOUS).
+replaced it: that writer's value is written back as the current version (with
+metadata describing it) and this write is refused like a failed check-and-set; when AWSCURRENT is no
+longer ours, another writer replaced ours (a StoreConflict). Whoever is not current
+is told; neither value is lost (AWS keeps the other as AWSPREVIOUS). Only when that
+undo itself fails is the write kept and reported (`Written.overwrote`).
 
 Bulk reads use BatchGetSecretValue (20 secrets a call); listing uses ListSecrets
 with a name filter (100 a page). Updates keep the previous value as AWSPREVIOUS.
@@ -43,7 +45,7 @@ import botocore.exceptions as bx
 
 from tokenward.config import StoreConfig
 from tokenward.errors import AccessDenied, ConfigError, SecretNotFound, StoreConflict, StoreError, StoreUnavailable
-from tokenward.stores.base import UNCHECKED, RemoteEntry, Written, changed_since_sync
+from tokenward.stores.base import KEY_SECRET, UNCHECKED, FingerprintKey, RemoteEntry, Written, changed_since_sync, is_keyed
 from tokenward.testhooks import crash_point
 
 TAG_PREFIX = "tokenward:"
@@ -127,13 +129,14 @@ def current_version(stages: dict[str, list[str]] | None) -> str | None:
     return None
 
 
-class AwsStore:
+class AwsStore(FingerprintKey):
     """Store + MetadataStore + VersionedStore over AWS Secrets Manager."""
 
     concurrency = 8
 
     def __init__(self, config: StoreConfig, data_dir: Path | None = None) -> None:
         self.name = config.name
+        self._config = config
         self.region = config.get("region") or None
         self.profile = config.get("profile") or None
         self.endpoint_url = config.get("endpoint_url") or None
@@ -300,6 +303,7 @@ class AwsStore:
         return changed_since_sync(self.name, "AWS", self.where(token), expect, entry)
 
     def put(self, token: str, value: str, metadata: dict[str, str], *, expect=UNCHECKED) -> Written:
+        metadata = self._keyed_metadata(metadata, value)
         if expect is not UNCHECKED and expect is not None:
             return self._replace(token, value, metadata, expect)
         version = str(uuid.uuid4())
@@ -372,6 +376,16 @@ class AwsStore:
         secret = self._call("describe", token, lambda c: c.describe_secret(SecretId=secret_id))
         if current_version(secret.get("VersionIdsToStages")) != version:
             return  # the value changed meanwhile: sync will rewrite its metadata
+        if metadata.get("fingerprint"):
+            old = decode_metadata(secret.get("Tags"), secret.get("Description"))
+            if is_keyed(old.get("fingerprint")) and old.get(VERSION_KEY) == version:
+                keyed = old["fingerprint"]
+            else:  # an entry from before keyed fingerprints: the key needs the value, once
+                value = self._call(
+                    "read", token, lambda c: c.get_secret_value(SecretId=secret_id, VersionId=version)
+                ).get("SecretString") or ""
+                keyed = self.keyed(value)
+            metadata = {**metadata, "fingerprint": keyed}
         description, tags = encode_metadata(metadata, version)
         old = {t["Key"] for t in secret.get("Tags") or [] if t["Key"].startswith(TAG_PREFIX)}
         self._call("write metadata of", token, lambda c: c.update_secret(SecretId=secret_id, Description=description))
@@ -419,7 +433,41 @@ class AwsStore:
             conflict.current_version = current
             raise conflict
         previous = next((v for v, labels in stages.items() if "AWSPREVIOUS" in labels), None)
-        return Written(version, overwrote=previous if previous != expect else None)
+        if previous is None or previous == expect:
+            return Written(version)
+        # Another machine wrote between our check and our write, and ours replaced it.
+        # It came first: give it back AWSCURRENT (ours becomes AWSPREVIOUS) and its
+        # metadata, then refuse as a check-and-set would have.
+        try:
+            self._give_back(token, metadata, version, previous)
+        except StoreError:
+            return Written(version, overwrote=previous)  # could not undo: at least say so
+        conflict = StoreConflict(
+            self.name,
+            f"another machine rotated {self.where(token)} at the same moment; its value was kept and this one "
+            "was not (it stays as AWSPREVIOUS): run `tokens sync` first",
+        )
+        conflict.current_version = previous
+        raise conflict
+
+    def _give_back(self, token: str, metadata: dict[str, str], ours: str, theirs: str) -> None:
+        """Make the other writer's value current again, as a new version with metadata
+        describing it (moving the AWSCURRENT label back would do on AWS, but emulators
+        such as moto keep serving the moved-from version)."""
+        secret_id = self.prefix + token
+        value = self._call("read", token, lambda c: c.get_secret_value(SecretId=secret_id, VersionId=theirs)).get("SecretString")
+        if not isinstance(value, str):
+            raise StoreError(self.name, f"{self.where(token)} holds binary data, not a token")
+        again = str(uuid.uuid4())
+        description, _ = encode_metadata({**metadata, "fingerprint": self.keyed(value)}, again)
+        kms = {"KmsKeyId": self.kms_key_id} if self.kms_key_id else {}
+        self._call(
+            "restore the other writer's value of",
+            token,
+            lambda c: c.update_secret(
+                SecretId=secret_id, SecretString=value, Description=description, ClientRequestToken=again, **kms
+            ),
+        )
 
     def delete(self, token: str) -> None:
         try:
@@ -445,6 +493,8 @@ class AwsStore:
         if not name.startswith(self.prefix) or secret.get("DeletedDate"):
             return None
         token = name[len(self.prefix) :]
+        if token == KEY_SECRET:
+            return None
         stages = secret.get("SecretVersionsToStages") or secret.get("VersionIdsToStages")
         version = current_version(stages)
         if version is None:

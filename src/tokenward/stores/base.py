@@ -7,7 +7,10 @@ store needs no "not implemented" stubs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -49,11 +52,10 @@ class Store(Protocol):
 
         Raises StoreConflict when `expect` does not match what the store holds."""
 
-    def exists(self, token: str) -> bool:
-        """Whether the store holds anything under this name (for `add`, which creates only)."""
-
-    def check_metadata(self, metadata: dict[str, str]) -> None:
-        """Raise UsageError when the store would refuse this metadata; writes nothing."""
+    # Every store also has `exists(token) -> bool` (anything under this name: `add`
+    # creates only) and `check_metadata(metadata)` (UsageError when the store would
+    # refuse it; writes nothing). Not part of the runtime-checked protocol, so a
+    # test double need not grow them.
 
     def delete(self, token: str) -> None:
         """Remove the value; absent is not an error."""
@@ -104,8 +106,8 @@ class MetadataStore(Protocol):
     def list_entries(self) -> dict[str, RemoteEntry]:
         """Every tokenward secret in the store with its metadata; reads no values."""
 
-    def entry(self, token: str) -> RemoteEntry | None:
-        """One secret's metadata and current version (None when absent); reads no value."""
+    # Vault and AWS also have `entry(token) -> RemoteEntry | None` (one secret's
+    # metadata and current version, no value) and `conflict(...)`: used by rotate.
 
 
 @runtime_checkable
@@ -119,6 +121,57 @@ class MetadataWriter(Protocol):
 class VersionedStore(Protocol):
     def get_previous(self, token: str) -> str:
         """The value before the current one; raises SecretNotFound when there is none."""
+
+
+# -- keyed fingerprints in shared metadata ----------------------------------------
+# Anyone who may read a secret's metadata (Vault metadata read, DescribeSecret) but not
+# its value must not be able to test guesses of a low-entropy value. So the fingerprint
+# a shared store carries is HMAC-SHA256 under a key kept *as a secret value* in that
+# store, at a name no token can have (token names start with a letter or digit): only
+# those who may read values may read the key. One key per store (created by the first
+# writer, create-only, so concurrent first writers agree), read once per run.
+# The local inventory keeps the plain SHA-256 prefix (it is this user's own 0600 file).
+KEY_SECRET = "_tokenward-fingerprint-key"
+KEYED_PREFIX = "hmac:"
+
+
+def keyed_fingerprint(key: str, value: str) -> str:
+    return KEYED_PREFIX + hmac.new(key.encode(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+def is_keyed(fp: str | None) -> bool:
+    return bool(fp) and fp.startswith(KEYED_PREFIX)  # type: ignore[union-attr]
+
+
+class FingerprintKey:
+    """For remote stores: `keyed(value)` with the store's own key (see above).
+    Needs `get`, `put` and `_lock` from the store."""
+
+    _fp_key: str | None = None
+
+    def fingerprint_key(self) -> str:
+        if self._fp_key is not None:
+            return self._fp_key
+        from tokenward.errors import SecretNotFound
+
+        try:
+            key = self.get(KEY_SECRET)  # type: ignore[attr-defined]
+        except SecretNotFound:
+            try:
+                self.put(KEY_SECRET, secrets.token_hex(32), {}, expect=None)  # type: ignore[attr-defined]
+            except StoreConflict:
+                pass  # another machine created it a moment ago: use theirs
+            key = self.get(KEY_SECRET)  # type: ignore[attr-defined]
+        self._fp_key = key
+        return key
+
+    def keyed(self, value: str) -> str:
+        return keyed_fingerprint(self.fingerprint_key(), value)
+
+    def _keyed_metadata(self, metadata: dict[str, str], value: str) -> dict[str, str]:
+        if not metadata.get("fingerprint"):
+            return metadata
+        return {**metadata, "fingerprint": self.keyed(value)}
 
 
 # An explicit registry: type name -> "module:Class", imported only when used.

@@ -44,7 +44,7 @@ from tokenward.errors import (
     StoreUnavailable,
     UsageError,
 )
-from tokenward.stores.base import UNCHECKED, RemoteEntry, Written, changed_since_sync
+from tokenward.stores.base import KEY_SECRET, UNCHECKED, FingerprintKey, RemoteEntry, Written, changed_since_sync, is_keyed
 from tokenward.testhooks import crash_point
 
 # Vault (and OpenBao) limit custom_metadata to 64 keys of 1-128 bytes with values of
@@ -97,7 +97,7 @@ def _clip(text: str) -> str:
     return data[: MAX_META_VALUE - 3].decode("utf-8", "ignore") + "..."
 
 
-class VaultStore:
+class VaultStore(FingerprintKey):
     """Store + MetadataStore + VersionedStore over KV v2."""
 
     concurrency = 16  # bounded pool for metadata listing and bulk reads
@@ -350,6 +350,7 @@ class VaultStore:
         return changed_since_sync(self.name, "Vault", self.where(token), expect, entry)
 
     def put(self, token: str, value: str, metadata: dict[str, str], *, expect=UNCHECKED) -> Written:
+        metadata = self._keyed_metadata(metadata, value)
         if expect is UNCHECKED:
             with self._lock:
                 cas = self._seen.get(token)
@@ -405,6 +406,14 @@ class VaultStore:
         current = self._metadata(token)
         if not current or str(current.get("current_version")) != str(version):
             return  # the value changed meanwhile: sync will rewrite its metadata
+        if metadata.get("fingerprint"):
+            old = current.get("custom_metadata") or {}
+            if is_keyed(old.get("fingerprint")) and old.get(VERSION_KEY) == str(version):
+                keyed = old["fingerprint"]
+            else:  # an entry from before keyed fingerprints: the key needs the value, once
+                value, number = self._read(token, int(version))
+                keyed = self.keyed(value)
+            metadata = {**metadata, "fingerprint": keyed}
         custom = {key: _clip(_printable(str(val))) for key, val in metadata.items() if val}
         custom = {key: val for key, val in custom.items() if val.strip()}
         custom[VERSION_KEY] = str(version)
@@ -444,7 +453,7 @@ class VaultStore:
         except SecretNotFound:
             return []  # nothing under the prefix yet
         keys = (response.get("data") or {}).get("keys") or []
-        return [k for k in keys if not k.endswith("/")]
+        return [k for k in keys if not k.endswith("/") and k != KEY_SECRET]
 
     def _entry(self, token: str) -> RemoteEntry | None:
         data = self._metadata(token)
