@@ -101,3 +101,81 @@ def test_a_child_holding_its_output_open_does_not_outlive_it(tokens, keyring, wr
     finally:
         kill_if_alive(pid)
     assert tokens("get", "gh-bot").stdout.strip() == NEW
+
+
+# -- issue 15 follow-up, item 2: bounded output, a total deadline, no orphans -------------
+
+
+@pytest.mark.parametrize("redirect", ["", ">&2"])
+def test_endless_output_is_capped_and_the_timeout_holds(tokens, keyring, write_config, tmp_path, redirect):
+    import subprocess
+
+    from tests import servers
+
+    command = script(tmp_path, f"exec /usr/bin/yes ghp_endless {redirect}\n")
+    write_config(f"[rotate]\ntimeout = 3\n[rotate.token]\ngh-bot = [{command}]\n")
+    assert tokens("add", "gh-bot", input=OLD + "\n").returncode == 0
+    result = subprocess.run(
+        ["sh", "-c", f"ulimit -v 1048576; exec {servers.find_tool('tokens')} rotate gh-bot"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 3, result
+    assert "no value within 3s; nothing changed" in result.stderr and "internal error" not in result.stderr
+    assert tokens("get", "gh-bot").stdout.strip() == OLD
+
+
+def test_endless_stderr_is_capped_with_a_note(tokens, keyring, write_config, tmp_path):
+    command = script(tmp_path, "yes 'noise' | head -c 1000000 >&2\nexit 4\n")
+    write_config(f"[rotate]\ntimeout = 30\n[rotate.token]\ngh-bot = [{command}]\n")
+    assert tokens("add", "gh-bot", input=OLD + "\n").returncode == 0
+    result = tokens("rotate", "gh-bot", timeout=60)
+    assert result.returncode == 3, result
+    assert "internal error" not in result.stderr
+    assert "a further 934464 bytes of its stderr were discarded" in result.stderr
+    assert len(result.stderr) < 70_000
+
+
+def test_escape_sequences_and_case_variants_in_its_stderr_are_neutralised(tokens, keyring, write_config, tmp_path):
+    command = script(
+        tmp_path,
+        "printf '\\033]0;pwned\\007\\033[2Jcleared\\n' >&2\n"
+        f"echo 'upper {OLD.upper()} lower {OLD.lower()}' >&2\nexit 4\n",
+    )
+    write_config(f"[rotate.token]\ngh-bot = [{command}]\n")
+    assert tokens("add", "gh-bot", input=OLD + "\n").returncode == 0
+    result = tokens("rotate", "gh-bot")
+    assert result.returncode == 3, result
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "\\x1b]0;pwned\\x07\\x1b[2Jcleared" in result.stderr
+    assert "upper **** lower ****" in result.stderr
+
+
+def test_killing_tokens_kills_the_command_and_its_children(tokens, keyring, write_config, tmp_path):
+    import subprocess
+    import time
+
+    from tests import servers
+
+    pidfile = tmp_path / "bg.pid"
+    command = script(tmp_path, f"sleep 300 > /dev/null 2>&1 &\necho $$ $! > {pidfile}.tmp\nmv {pidfile}.tmp {pidfile}\nsleep 300\n")
+    write_config(f"[rotate]\ntimeout = 600\n[rotate.token]\ngh-bot = [{command}]\n")
+    assert tokens("add", "gh-bot", input=OLD + "\n").returncode == 0
+    proc = subprocess.Popen([servers.find_tool("tokens"), "rotate", "gh-bot"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    pids: list[int] = []
+    try:
+        for _ in range(600):
+            if pidfile.exists():
+                break
+            time.sleep(0.05)
+        pids = [int(p) for p in pidfile.read_text().split()]
+        proc.kill()
+        proc.wait()
+        for _ in range(200):
+            if not any(alive(pid) for pid in pids):
+                break
+            time.sleep(0.05)
+        assert [pid for pid in pids if alive(pid)] == []
+    finally:
+        for pid in pids:
+            kill_if_alive(pid)
