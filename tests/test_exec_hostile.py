@@ -5,6 +5,8 @@ the destination, and the first-upload hint. Each case runs the real tool (uv, tw
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.fixtures_pypiserver import write_wheel
@@ -139,3 +141,68 @@ def test_twine_upgrades_pypi_hosts_as_twine_does(harness):
     assert parse_command(["uv", "publish", "--publish-url", "http://upload.pypi.org/legacy/"], ctx).repository == "http://upload.pypi.org/legacy/"
     # twine compares the host exactly: another spelling stays http
     assert parse_command(["twine", "upload", "--repository-url", "http://UPLOAD.pypi.org/legacy/", "dist/*"], ctx).repository == "http://UPLOAD.pypi.org/legacy/"
+
+
+def in_work(harness, *args: str):
+    """`tokens ARGS` run in the project directory (harness.run takes no exec options)."""
+    old = os.getcwd()
+    os.chdir(harness.work)
+    try:
+        return harness.tokens(*args, env=harness.env)
+    finally:
+        os.chdir(old)
+
+
+# -- item 5: env templates that move the destination ------------------------------------------
+
+MOVING = ["UV_PUBLISH_URL={B}", "TWINE_REPOSITORY_URL={B}", "HTTPS_PROXY={B}", "http_proxy={B}", "ALL_PROXY={B}",
+          "SSL_CERT_FILE=/tmp/ca.pem", "REQUESTS_CA_BUNDLE=/tmp/ca.pem", "HATCH_INDEX_CA_CERT=/x", "UV_INDEX_URL={B}",
+          "POETRY_REPOSITORIES_X_URL={B}", "HATCH_INDEX_REPO={B}", "PDM_PUBLISH_REPO={B}", "FLIT_INDEX_URL={B}",
+          "NPM_CONFIG_REGISTRY={B}", "npm_config_registry={B}", "CARGO_REGISTRIES_X_INDEX={B}", "TWINE_REPOSITORY=x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("template", MOVING)
+def test_add_refuses_destination_changing_templates_even_with_allow_env(harness, template):
+    var = template.partition("=")[0]
+    for allow in ([], ["--allow-env", var]):
+        result = harness.tokens("add", "moved", "--kind", "pypi", *allow, "--env", harness.sub(template), "--env", "UV_PUBLISH_TOKEN={value}",
+                                input=harness.pypi_value, env=harness.env)  # fmt: skip
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and var in lines[0] and "where the token is sent" in lines[0], result
+    assert "moved" not in harness.tokens("list", env=harness.env).stdout
+
+
+def test_credential_templates_stay_allowed(harness):
+    for template in ("UV_PUBLISH_TOKEN={value}", "POETRY_PYPI_TOKEN_PYPI={value}", "CARGO_REGISTRIES_X_TOKEN={value}", "TWINE_PASSWORD={value}"):
+        result = harness.tokens("add", "ok-" + template[:5].lower().replace("_", "-"), "--kind", "pypi", "--env", template, input=harness.pypi_value, env=harness.env)
+        assert result.returncode == 0, result
+
+
+def test_exec_refuses_a_stored_template_that_moves_the_destination(harness):
+    """An inventory (or a shared store's) record that already carries UV_PUBLISH_URL: before,
+    exec said PyPI and uv published the PyPI token to {B}."""
+    import sqlite3
+
+    db = sqlite3.connect(harness.data_dir / "inventory.sqlite3")
+    db.execute("UPDATE tokens SET env = ? WHERE name = 'pypi-main'", (harness.sub('{"UV_PUBLISH_TOKEN": "{value}", "UV_PUBLISH_URL": "{B}"}'),))
+    db.commit()
+    db.close()
+    for allow in ([], ["--allow-env", "UV_PUBLISH_URL"]):
+        result = in_work(harness, "exec", *allow, "--", uv(), "publish")
+        assert result.returncode == 2 and "UV_PUBLISH_URL" in result.stderr, result
+    assert harness.b.requests == []
+
+
+def test_exec_resolves_again_with_an_allowed_home(harness, tmp_path):
+    """HOME may be allowed (it runs code: a shell's rc files), but the .pypirc it brings moves
+    twine's destination: exec resolves again from the final environment and refuses."""
+    other = tmp_path / "other-home"
+    other.mkdir()
+    (other / ".pypirc").write_text(harness.sub("[pypi]\nrepository = {B}\n"))
+    result = harness.tokens("add", "homed", "--kind", "pypi", "--allow-env", "HOME", "--env", f"HOME={other}", "--env", "TWINE_PASSWORD={value}",
+                            "--env", "TWINE_USERNAME=__token__", input=harness.pypi_value, env=harness.env)  # fmt: skip
+    assert result.returncode == 0, result
+    result = in_work(harness, "exec", "--allow-env", "HOME", "--token", "homed", "--", twine(), "upload", "dist/*")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "changes where `twine upload` uploads" in lines[0], result
+    assert harness.b.requests == []

@@ -8,6 +8,15 @@ tool reads (which can run code too: git's `core.pager`, npm's `script-shell`), a
 refused unless the user allows that variable by name for the one command
 (`--allow-env VAR`). Names are compared case-insensitively: npm reads
 `npm_config_*` and `NPM_CONFIG_*` alike.
+
+Variables that change where a publish tool sends the token (`UV_PUBLISH_URL`,
+`TWINE_REPOSITORY_URL`, `NPM_CONFIG_REGISTRY`, `CARGO_REGISTRIES_*_INDEX`, ...) or who can
+read it on the way (`HTTPS_PROXY`, `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `*_CA_*`) are
+refused in every template, and `--allow-env` cannot unlock them: `tokens exec` chooses the
+token for the destination it resolves, and must not hand it to one a template moved.
+(A proxy or CA bundle in the user's own environment is the user's choice and is left alone.)
+Variables that move the config files the tools read (`HOME`, `XDG_CONFIG_HOME`) stay
+unlockable; exec then resolves the destination again from the child's final environment.
 """
 
 from __future__ import annotations
@@ -69,6 +78,54 @@ _PREFIXES: dict[str, str] = {
 }
 
 
+# The variables that hand a tool its credentials: never destination-changing.
+_CREDENTIALS = {
+    "TWINE_USERNAME", "TWINE_PASSWORD", "UV_PUBLISH_TOKEN", "UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD",
+    "HATCH_INDEX_USER", "HATCH_INDEX_AUTH", "PDM_PUBLISH_USERNAME", "PDM_PUBLISH_PASSWORD", "FLIT_USERNAME",
+    "FLIT_PASSWORD", "CARGO_REGISTRY_TOKEN", "NPM_CONFIG__AUTHTOKEN", "NPM_CONFIG__AUTH", "NPM_CONFIG__PASSWORD",
+    "NPM_CONFIG_USERNAME", "NPM_CONFIG_OTP",
+}  # fmt: skip
+_CREDENTIAL_PREFIXES = ("POETRY_PYPI_TOKEN_", "POETRY_HTTP_BASIC_")
+_DEST_EXACT: dict[str, str] = {
+    **dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY"), "sends the traffic through a proxy"),
+    **dict.fromkeys(("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+                     "NODE_TLS_REJECT_UNAUTHORIZED"), "changes which servers the tool trusts"),
+    "XDG_CONFIG_DIRS": "moves the system config files a tool reads (uv's publish-url)",
+    "CARGO_HOME": "moves cargo's config (its registries)",
+    "GH_HOST": "changes which host gh talks to",
+    "GH_REPO": "changes which repository gh talks to",
+}  # fmt: skip
+_DEST_PREFIXES: dict[str, str] = {
+    "TWINE_": "twine reads its repository from it",
+    "UV_": "uv reads its publish URL, index or config from it",
+    "POETRY_": "poetry reads its repositories and config from it",
+    "HATCH_": "hatch reads its repository and config from it",
+    "PDM_": "pdm reads its repository and config from it",
+    "FLIT_": "flit reads its index from it",
+    "NPM_CONFIG_": "npm reads its registry from it",
+    "CARGO_REGISTRIES_": "cargo reads its registries from it",
+    "CARGO_REGISTRY_": "cargo reads its default registry from it",
+}
+
+
+def changes_destination(var: str) -> str | None:
+    """Why setting `var` may move where a publish tool sends the token, or who sees it on
+    the way; None for the tools' own credential variables and everything else."""
+    name = var.upper()
+    if name in _CREDENTIALS or name.startswith(_CREDENTIAL_PREFIXES):
+        return None
+    if name.startswith("CARGO_REGISTRIES_") and name.endswith("_TOKEN"):
+        return None
+    if name in _DEST_EXACT:
+        return _DEST_EXACT[name]
+    if "_CA_" in f"_{name}_":
+        return "changes which servers the tool trusts"
+    for prefix, reason in _DEST_PREFIXES.items():
+        if name.startswith(prefix):
+            return reason
+    return None
+
+
 def runs_code(var: str) -> str | None:
     """Why setting `var` lets whoever chose its value run code in the child, or None."""
     name = var.upper()
@@ -83,10 +140,16 @@ def runs_code(var: str) -> str | None:
 def check_templates(templates: Mapping[str, str], allowed: Iterable[str] = (), *, owner: str = "") -> None:
     """Refuse templates that set a code-running variable the user did not allow by name."""
     allow = {a.upper() for a in allowed}
+    whose = f"{owner}'s env template" if owner else "an env template"
     for var in sorted(templates):
+        moves = changes_destination(var)
+        if moves is not None:
+            raise UsageError(
+                f"{whose} sets {var}, which can change where the token is sent ({moves}); refused, and --allow-env "
+                "cannot allow it (a setting in your own environment is read by tokens exec instead)"
+            )
         reason = runs_code(var)
         if reason is not None and var.upper() not in allow:
-            whose = f"{owner}'s env template" if owner else "an env template"
             raise UsageError(
                 f"{whose} sets {var}, which makes the command run code ({reason}); refused unless you "
                 f"allow it for this command with --allow-env {var}"

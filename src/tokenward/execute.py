@@ -10,6 +10,7 @@ import os
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -87,6 +88,23 @@ def _refuse_plain_http(record, target: Target) -> None:
         )
 
 
+def _same_destination_with_templates(record, target: Target, argv: list[str], context: Context) -> None:
+    """The destination resolved again from the child's final environment (the parent's plus
+    the token's templates, which an allowed HOME or XDG_CONFIG_HOME may move): it must be
+    the one the token was chosen for."""
+    if not target.tool:
+        return
+    final = {**context.env, **render_env(record.env, "")}
+    home = Path(final["HOME"]) if final.get("HOME") else context.home
+    again = parse_command(argv, Context(final, context.cwd, home))
+    if (again.publishes, again.repository, again.projects) != (target.publishes, target.repository, target.projects):
+        where = again.repository or f"an unknown destination ({again.problem})"
+        raise UsageError(
+            f"{record.name}'s env template changes where `{target.command}` uploads: to {where} instead of "
+            f"{target.repository or 'an unknown destination'}; refused (choose another --token, or change its --env)"
+        )
+
+
 def plan_exec(
     app: App,
     token: str | None,
@@ -119,6 +137,7 @@ def plan_exec(
     if record.env:
         # Before the value is read: a template may not make the child run someone's code.
         check_templates(record.env, allow_env, owner=name)
+        _same_destination_with_templates(record, target, argv, context)
     state = view(record, app.now, app.config.warn_before)
     if state.status in ("revoked", "invalid"):
         raise TokenExpired(

@@ -22,7 +22,7 @@ from tokenward.errors import StoreError, TokenwardError, UsageError
 from tokenward.inventory import NAME_RE
 from tokenward.metadata import check_new
 from tokenward.policy import parse_date, parse_period
-from tokenward.envpolicy import check_templates, runs_code
+from tokenward.envpolicy import changes_destination, check_templates, runs_code
 from tokenward.publishers import KIND_ENV, parse_env_templates
 from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD, detect_kind, fingerprint, inspect
 from tokenward.values import check_value
@@ -221,7 +221,7 @@ def parse_dotenv(text: str, label: str) -> Source:
         # `tokens exec` hands the token to the child under the variable the file used
         # (as `tokens add --env KEY={value}` would record it), besides the kind's own.
         defaults = KIND_ENV.get(kind or "pypi", {})
-        if kind not in (None, *_TOOL_KINDS) and key not in defaults and runs_code(key) is None:
+        if kind not in (None, *_TOOL_KINDS) and key not in defaults and runs_code(key) is None and changes_destination(key) is None:
             templates = {} if kind == "generic" else dict(defaults)
             templates[key] = "{value}"
             entry.env = templates
