@@ -64,12 +64,11 @@ def token_names(ctx) -> list[str]:
 
 
 def _config_tables(ctx) -> dict:
-    from tokenward.paths import config_path
+    from tokenward.paths import config_path, read_trusted_file
 
     path, _ = config_path(_root_params(ctx).get("config_file") or None)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError:
+    raw = read_trusted_file(Path(path))  # never blocks (a FIFO, /dev/zero); refusals complete nothing
+    if raw is None:
         return {}
     import tomllib
 

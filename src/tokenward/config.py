@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tokenward.errors import ConfigError, UsageError
-from tokenward.paths import config_path
+from tokenward.errors import ConfigError, UnsafeDataDir, UsageError
+from tokenward.paths import config_path, read_trusted_file
 from tokenward.policy import Period, parse_period
 
 STORE_TYPES = ("keyring", "vault", "aws")
@@ -265,13 +265,15 @@ def default_config() -> Config:
 def load_config(explicit: str | None = None) -> Config:
     path, must_exist = config_path(explicit)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        raw = read_trusted_file(path)  # the config picks commands to run: trusted as ~/.ssh is
+    except UnsafeDataDir as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    if raw is None:
         if must_exist:
             raise ConfigError(f"{path}: config file not found") from None
         return default_config()
-    except (IsADirectoryError, PermissionError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
     import tomllib  # only when there is a file to read
 
     try:

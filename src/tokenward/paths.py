@@ -65,6 +65,9 @@ def _who(uid: int) -> str:
         return f"uid {uid}"
 
 
+who = _who  # the name other modules' messages use
+
+
 def _private_group(st: os.stat_result) -> bool:
     """Debian OpenSSH's "harmless group-writability": the group is the owner's own."""
     try:
@@ -83,22 +86,24 @@ def _writable_by_others(st: os.stat_result) -> bool:
     return not _private_group(st)
 
 
-def _check_ancestor(path: Path, st: os.stat_result, uid: int) -> None:
+_DATA_FIX = "set TOKENS_HOME to a directory under your own home"
+
+
+def _check_ancestor(path: Path, st: os.stat_result, uid: int, what: str = "data dir parent", target: str = "the data dir",
+                    fix: str = _DATA_FIX, sticky_ok: bool = True) -> None:  # fmt: skip
     if st.st_uid not in (uid, 0):
+        raise UnsafeDataDir(f"{what} {path} belongs to {_who(st.st_uid)}, who could replace {target}: {fix}")
+    if _writable_by_others(st) and not (sticky_ok and st.st_mode & stat.S_ISVTX):
         raise UnsafeDataDir(
-            f"data dir parent {path} belongs to {_who(st.st_uid)}, who could replace the data dir: "
-            "set TOKENS_HOME to a directory under your own home"
-        )
-    if _writable_by_others(st) and not st.st_mode & stat.S_ISVTX:
-        raise UnsafeDataDir(
-            f"data dir parent {path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}), who could "
-            f"replace the data dir: chmod go-w {path}, or set TOKENS_HOME elsewhere"
+            f"{what} {path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}), who could "
+            f"replace {target}: chmod go-w {path}, or {fix}"
         )
 
 
-def _check_ancestors(start: Path, uid: int) -> None:
+def _check_ancestors(start: Path, uid: int, what: str = "data dir parent", target: str = "the data dir",
+                     fix: str = _DATA_FIX) -> None:  # fmt: skip
     for parent in [start, *start.parents]:
-        _check_ancestor(parent, os.stat(parent), uid)
+        _check_ancestor(parent, os.stat(parent), uid, what, target, fix)
 
 
 def _check_own_dir(path: Path, st: os.stat_result, uid: int) -> None:
@@ -226,3 +231,110 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         os.close(fd)
         raise
     return fd
+
+
+# A config file is read whole; one larger than this is not a config (or is /dev/zero).
+MAX_CONFIG_BYTES = 1 << 20
+_MAX_LINKS = 40  # as the kernel's own limit on a path's symbolic links
+CONFIG_FIX = "keep the config in a directory of your own (e.g. ~/.config/tokenward)"
+
+
+def resolve_checked(path: Path, subject: str) -> Path:
+    """`path` with its symbolic links resolved, one component at a time, refusing a link
+    that belongs to anyone but us or root (its owner could point it anywhere, any time).
+    A missing tail is kept as written, as `Path.resolve()` does."""
+    uid = os.geteuid()
+    pending = list((Path.cwd() / path).parts[1:])  # '..' kept: it applies after a link
+    current = Path("/")
+    hops = 0
+    while pending:
+        name = pending.pop(0)
+        if name == "..":
+            current = current.parent
+            continue
+        candidate = current / name
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            return Path(os.path.normpath(candidate.joinpath(*pending)))
+        except NotADirectoryError:
+            raise UnsafeDataDir(f"{subject} {path}: {current} is not a directory") from None
+        if not stat.S_ISLNK(st.st_mode):
+            current = candidate
+            continue
+        if st.st_uid not in (uid, 0):
+            raise UnsafeDataDir(
+                f"{subject} {path}: the symbolic link {candidate} belongs to {_who(st.st_uid)}, who could point "
+                "it anywhere; refusing to follow it"
+            )
+        hops += 1
+        if hops > _MAX_LINKS:
+            raise UnsafeDataDir(f"{subject} {path}: too many levels of symbolic links")
+        target = Path(os.readlink(candidate))
+        if target.is_absolute():
+            current = Path("/")
+        pending[:0] = [part for part in target.parts if part != "/"]
+    return current
+
+
+def check_file_place(path: Path, subject: str, fix: str) -> Path:
+    """Check where a file we read or replace lives, as OpenSSH checks ~/.ssh: no link on
+    the way that another user owns; its directory owned by us or root and writable by
+    nobody else (not even with the sticky bit: they could plant the file first); every
+    directory above that likewise, sticky ones like /tmp allowed. Returns the resolved
+    path; FileNotFoundError when its directory does not exist."""
+    uid = os.geteuid()
+    resolved = resolve_checked(path, subject)
+    st = os.stat(resolved.parent)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeDataDir(f"{subject} {path}: {resolved.parent} is not a directory")
+    what = f"{subject} {path}: directory"
+    _check_ancestor(resolved.parent, st, uid, what, "it", fix, sticky_ok=False)
+    if resolved.parent != resolved.parent.parent:
+        _check_ancestors(resolved.parent.parent, uid, what, "it", fix)
+    return resolved
+
+
+def read_trusted_file(path: Path, subject: str = "config file", fix: str = CONFIG_FIX,
+                      limit: int = MAX_CONFIG_BYTES) -> bytes | None:  # fmt: skip
+    """The bytes of a file whose contents we act on (the config chooses commands to run
+    and where tokens are sent), or None when it does not exist. Refused unless it and its
+    directory chain pass `check_file_place`, it is a regular file (never a FIFO or a
+    device: those would block or never end) owned by us or root, writable by nobody else
+    (a user-private group aside), and at most `limit` bytes. Never blocks."""
+    try:
+        resolved = check_file_place(path, subject, fix)
+    except FileNotFoundError:
+        return None
+    uid = os.geteuid()
+    try:
+        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # became a link since the check
+            raise UnsafeDataDir(f"{subject} {path} changed while being checked: try again") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeDataDir(f"{subject} {path} is not a regular file")
+        if st.st_uid not in (uid, 0):
+            raise UnsafeDataDir(f"{subject} {path} belongs to {_who(st.st_uid)}, not to you ({_who(uid)}): {fix}")
+        if _writable_by_others(st):
+            raise UnsafeDataDir(
+                f"{subject} {path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}): check it, "
+                f"then chmod go-w {resolved}"
+            )
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise UnsafeDataDir(f"{subject} {path} is larger than {limit // 1024} KiB: not a config file")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
