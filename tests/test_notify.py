@@ -663,3 +663,37 @@ def test_a_state_or_lock_path_that_is_a_directory_is_one_error_line(tokens, writ
     last = result.stderr.splitlines()[-1]
     assert last.startswith("Error: ") and message in last and str(data_dir / what) in last
     assert "internal error" not in result.stderr
+
+
+# -- issue 15 follow-up, item 3: markup in a teammate's text stays text --------------------
+
+HOSTILE = "<!channel> urgent: <https://evil.example/rotate|tokens rotate gh-ci> *now* <a href=x>&amp;<img src=y>"
+
+
+def test_webhook_text_escapes_slack_markup(tokens, write_config, file_keyring, webhook):
+    result = tokens("add", "gh-ci", "--created", days_ago(200), "--purpose", HOSTILE, input=CANARY + "\n")
+    assert result.returncode == 0, result
+    write_config(config_text(webhook.url))
+    assert tokens("remind").returncode == 1
+    text = webhook.documents[0]["text"]
+    assert "<" not in text and ">" not in text
+    assert "&lt;!channel&gt; urgent: &lt;https://evil.example/rotate|tokens rotate gh-ci&gt;" in text
+    assert "&amp;amp;" in text
+    # The structured list keeps the purpose as written: it is data, not markup.
+    assert webhook.documents[0]["tokens"][0]["purpose"] == HOSTILE
+
+
+def test_desktop_body_escapes_markup(tokens, write_config, file_keyring, tmp_path, monkeypatch):
+    result = tokens("add", "gh-ci", "--created", days_ago(200), "--purpose", HOSTILE, input=CANARY + "\n")
+    assert result.returncode == 0, result
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "notify-send.log"
+    fake = bin_dir / "notify-send"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n--\\n" "$a"; done >> "{log}"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert tokens("remind", "--notify", "desktop").returncode == 1
+    body = [a for a in log.read_text().split("\n--\n") if "gh-ci" in a][0]
+    assert "<a href" not in body and "<img" not in body and "<!channel>" not in body
+    assert "&lt;a href=x&gt;&amp;amp;&lt;img src=y&gt;" in body

@@ -258,3 +258,29 @@ def test_bad_input_is_one_line_exit_2(tokens, file_keyring, args, message):
     assert result.returncode == 2, result
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bidi_and_format_characters_are_neutralised_in_html_and_ics():
+    from datetime import datetime, timezone
+
+    from tokenward import calendar_feed, report_html
+    from tokenward.duedates import clean
+    from tokenward.inventory import TokenRecord
+    from tokenward.policy import parse_period
+
+    purpose = "pay \u202egnp.exe\u202c now\u2066x\u2069\u200b\ufeff"
+    assert clean(purpose) == "pay \ufffdgnp.exe\ufffd now\ufffdx\ufffd\ufffd\ufffd"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    record = TokenRecord(
+        name="bidi", kind="generic", created_at=now, rotated_at=now, stores=("keyring",), fingerprint="ab" * 8,
+        rotate_every="30d", purpose=purpose,
+    )  # fmt: skip
+    items = calendar_feed.contents([record], parse_period("14d"))
+    ics = calendar_feed.render(items, calendar_feed.revisions(items, {}, now), name="t").decode()
+    assert "gnp.exe" in ics
+    for ch in "\u202e\u202c\u2066\u2069\u200b\ufeff":
+        assert ch not in ics
+    page = report_html.render([record], now=now, warn_before=parse_period("14d"), source="local")
+    assert "gnp.exe" in page
+    for ch in "\u202e\u202c\u2066\u2069\u200b\ufeff":
+        assert ch not in page

@@ -17,8 +17,13 @@ from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE
 from tokenward.policy import due_at, registry_state
 
-# C0/C1 controls (tab and newline kept), DEL, and lone surrogates a JSON document may carry.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0/C1 controls (tab and newline kept), DEL, lone surrogates a JSON document may carry,
+# and format characters that reorder or hide what is read: bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069, U+200E/U+200F, U+061C), zero-width characters,
+# line/paragraph separators and the BOM.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+)
 
 REASONS = {
     "rotation": "rotation due",

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 from tokenward.config import Config
 from tokenward.errors import ConfigError, UsageError
 from tokenward.paths import ensure_private_dir, open_private
-from tokenward.policy import Period, from_iso, parse_period, to_iso
+from tokenward.policy import Period, from_iso, parse_period, stored_moment, to_iso
 from tokenward.remind import ORDER, Reminder
 from tokenward.sanitize import safe
 from tokenward.senders import (  # noqa: F401 - the channels' senders, re-exported
@@ -178,7 +178,7 @@ def _usable(entry: Any) -> bool:
         return False
     sent_at = entry.get("sent_at")
     try:
-        return isinstance(sent_at, str) and from_iso(sent_at).tzinfo is not None
+        return isinstance(sent_at, str) and from_iso(sent_at).tzinfo is not None and stored_moment(sent_at) is not None
     except (TypeError, ValueError):
         return False
 
@@ -304,9 +304,16 @@ def body(reminders: list[Reminder], source: str) -> str:
     return "\n".join(lines)
 
 
+def slack_escape(text: str) -> str:
+    """`&`, `<` and `>` as `&amp;`, `&lt;`, `&gt;` (api.slack.com: formatting, escaping text)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def webhook_document(reminders: list[Reminder], summary: dict[str, int], source: str, now: datetime) -> dict:
     """Slack-compatible (`text`) plus the structured list for anything else."""
-    text = "*" + title(reminders) + "*\n" + "\n".join(f"• {_line(r)}" for r in reminders)
+    # Slack reads `<...>` as a mention or a link and `&` as an entity: escape the three
+    # characters its documentation lists, in everything a teammate could have written.
+    text = "*" + title(reminders) + "*\n" + "\n".join(f"• {slack_escape(_line(r))}" for r in reminders)
     return {
         "text": text,
         "generated_at": to_iso(now),

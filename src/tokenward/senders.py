@@ -8,6 +8,7 @@ endpoint only: never a URL's path or credentials, never a password.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import shutil
@@ -338,7 +339,10 @@ def send_desktop(options: dict, subject: str, text: str, urgent: bool) -> None:
     exe = shutil.which("notify-send")
     if exe is None:
         raise ChannelError("notify-send not found (Debian/Ubuntu: apt install libnotify-bin)")
-    argv = [exe, "--app-name=tokenward", f"--urgency={'critical' if urgent else 'normal'}", subject, text]
+    # The Desktop Notifications spec reads the body as markup (<a href>, <img src>, <b>):
+    # escaped, a teammate's purpose is shown as text. The summary is plain text.
+    body = html.escape(text, quote=False)
+    argv = [exe, "--app-name=tokenward", f"--urgency={'critical' if urgent else 'normal'}", subject, body]
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=options.get("timeout", DEFAULT_TIMEOUT), stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
