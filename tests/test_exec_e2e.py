@@ -280,13 +280,13 @@ def test_pypi_upload_gets_a_narrowed_copy(tokens, kr, work, tmp_path, data_dir):
     seen = tmp_path / "seen"
     fake = tmp_path / "bin" / "twine"
     fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\nprintf %s \"$TWINE_PASSWORD\" > {seen}\necho \"password: $TWINE_PASSWORD\"\nexit 1\n")
+    fake.write_text(f"#!/bin/sh\nprintf %s \"$TWINE_PASSWORD\" > {seen}\necho \"password: $TWINE_PASSWORD\"\necho 'HTTPError: 403 Forbidden from https://upload.pypi.org/legacy/' >&2\nexit 1\n")
     fake.chmod(0o755)
     path = {"PATH": f"{fake.parent}:{os.environ['PATH']}"}
     result = tokens("exec", "--", "twine", "upload", "dist/*", env=path)
     assert result.returncode == 1
     handed = seen.read_text()
-    assert handed != stored and result.stdout == "password: ****\n"
+    assert handed != stored and result.stdout == "password: ****\n"  # (the 403 line: the hint below)
     assert "narrowed to tw-right" in result.stderr and "--no-narrow" in result.stderr
     token = pypitoken.Token.load(handed)
     token.check(key="tokenward-test-key", project_name="tw-right")

@@ -206,3 +206,32 @@ def test_exec_resolves_again_with_an_allowed_home(harness, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and "changes where `twine upload` uploads" in lines[0], result
     assert harness.b.requests == []
+
+
+# -- item 6: the first-upload hint only when the registry refused the token ----------------------
+
+
+def test_no_first_upload_hint_after_a_network_failure(harness):
+    """uv to PyPI (narrowed) through an HTTPS proxy on a closed 127.0.0.1 port: `client error
+    (Connect)`, nothing to do with the narrowing, so no --no-narrow hint (before: always)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    proxy = {"HTTPS_PROXY": closed, "https_proxy": closed, "ALL_PROXY": closed, "NO_PROXY": "", "UV_HTTP_RETRIES": "0"}
+    result = harness.run(uv(), "publish", env=proxy)
+    assert result.returncode != 0 and "narrowed to tw-right" in result.stderr, result
+    assert "--no-narrow" not in result.stderr, result
+
+
+@pytest.mark.parametrize("says, hint", [("403 Invalid or non-existent authentication information.", True),
+                                        ("error: Failed to publish: client error (Connect)", False)])  # fmt: skip
+def test_first_upload_hint_when_the_registry_refuses(harness, tmp_path, says, hint):
+    fake = tmp_path / "bin" / "twine"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho 'Uploading...'\necho '{says}' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    result = in_work(harness, "exec", "--", str(fake), "upload", "dist/*")
+    assert result.returncode == 1 and "narrowed to tw-right" in result.stderr, result
+    assert ("--no-narrow" in result.stderr) is hint, result

@@ -7,6 +7,7 @@ starting anything; run_exec runs the child, masks its output and writes the audi
 from __future__ import annotations
 
 import os
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,10 @@ from tokenward.selection import choose, describe_target, fit, record_repository
 from tokenward.tokens import normalize_project
 
 NARROW_LIFETIME = timedelta(minutes=15)
+# What twine, uv and the other tools print when the registry refuses the token (PyPI answers
+# 403 "Invalid or non-existent authentication information" / "Invalid API Token: ...").
+# Only then is the narrowing the likely cause; a network error is not.
+REFUSED = re.compile(rb"\b403\b|forbidden|invalid or non-existent authentication|invalid api token", re.IGNORECASE)
 # not_before a little in the past, so a server whose clock is behind ours still accepts it.
 CLOCK_SLACK = timedelta(minutes=5)
 
@@ -208,10 +213,11 @@ def run_exec(
     }
     status: int | None = None
     lost: dict[str, str] = {}
+    refused = False
     try:
         with plan.publisher.prepare(target, env) if plan.publisher else nullcontext():
-            outcome = runner.run_child(argv, env, plan.secrets, mask=mask)
-        status, lost = outcome.status, outcome.lost
+            outcome = runner.run_child(argv, env, plan.secrets, mask=mask, watch=REFUSED if plan.narrowed else None)
+        status, lost, refused = outcome.status, outcome.lost, outcome.seen
     finally:
         try:
             record_use(app, plan.token, **use, exit_status=status, **({"output_lost": sorted(lost)} if lost else {}))
@@ -224,7 +230,7 @@ def run_exec(
             error(f"cannot write the command's {stream}: {why}")
     if status == 0 and "stdout" in lost:
         status = int(OutputError.exit_status)  # as `tokens get > /dev/full`: the result was not delivered
-    if status and plan.narrowed and warn:
+    if status and plan.narrowed and refused and warn:
         # PyPI checks a project-name caveat only against an existing project: a first
         # upload (which creates the project) is refused with any narrowed token.
         warn(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import signal
 import struct
@@ -38,6 +39,7 @@ DRAIN_GRACE = 3.0  # seconds to wait for output after the child exits (a daemon 
 class Outcome:
     status: int  # the child's exit status (128+N when it died of signal N)
     lost: dict[str, str] = field(default_factory=dict)  # "stdout"/"stderr" -> why the child's output was not written
+    seen: bool = False  # the child's (masked) output matched `watch`
 
 
 def _write(out: "_Output", data: bytes) -> None:
@@ -61,6 +63,18 @@ def _write(out: "_Output", data: bytes) -> None:
         out.failure = type(exc).__name__
 
 
+WATCH_TAIL = 512  # bytes kept across chunks, so a phrase split between two reads is still seen
+
+
+def _look(out: "_Output", data: bytes) -> None:
+    if out.watch is None or out.seen or not data:
+        return
+    text = out.tail + data
+    if out.watch.search(text):
+        out.seen = True
+    out.tail = text[-WATCH_TAIL:]
+
+
 def _pump(out: "_Output", masker: Masker) -> None:
     fd = out.read_fd
     try:
@@ -71,9 +85,13 @@ def _pump(out: "_Output", masker: Masker) -> None:
                 break
             if not chunk:
                 break
-            _write(out, masker.feed(chunk))
+            data = masker.feed(chunk)
+            _look(out, data)
+            _write(out, data)
     finally:
-        _write(out, masker.flush())
+        data = masker.flush()
+        _look(out, data)
+        _write(out, data)
         try:
             os.close(fd)
         except OSError:
@@ -125,6 +143,9 @@ class _Output:
                 self.sink = sink_stream.fileno()
             except Exception:  # noqa: BLE001 - no descriptor (a test's stream): write to its buffer
                 self.sink = sink_stream.buffer if hasattr(sink_stream, "buffer") else sink_stream
+        self.watch: re.Pattern[bytes] | None = None
+        self.seen = False
+        self.tail = b""
         self.pty = use_pty
         if use_pty:
             import pty
@@ -145,8 +166,12 @@ def run(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool 
     return run_child(argv, env, secrets, mask=mask, tty=tty).status
 
 
-def run_child(argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool = True, tty: bool | None = None) -> Outcome:
-    """Run argv; `tty` forces (True) or forbids (False) a pseudo-terminal, default: when ours is one."""
+def run_child(
+    argv: list[str], env: dict[str, str], secrets: list[str], *, mask: bool = True, tty: bool | None = None,
+    watch: re.Pattern[bytes] | None = None,
+) -> Outcome:
+    """Run argv; `tty` forces (True) or forbids (False) a pseudo-terminal, default: when ours is one.
+    `watch`: Outcome.seen tells whether the masked output matched it (never with mask=False)."""
     executable = resolve_command(argv, env)
     closed = set(keep_standard_fds())  # the shell's closed streams stay closed for the child
     outputs: list[_Output] = []
@@ -156,6 +181,7 @@ def run_child(argv: list[str], env: dict[str, str], secrets: list[str], *, mask:
                 stream = None
             use_pty = stream is not None and (_isatty(stream) if tty is None else tty)
             outputs.append(_Output(name, stream, use_pty))
+            outputs[-1].watch = watch
     in_main = threading.current_thread() is threading.main_thread()
     main = in_main and hasattr(signal, "sigtimedwait")
     waited = set(FORWARDED) | {signal.SIGCHLD}
@@ -212,7 +238,7 @@ def run_child(argv: list[str], env: dict[str, str], secrets: list[str], *, mask:
     for out in outputs:
         _write(out, b"")
     status = 128 - returncode if returncode < 0 else returncode
-    return Outcome(status, {out.name: out.failure for out in outputs if out.failure})
+    return Outcome(status, {out.name: out.failure for out in outputs if out.failure}, any(o.seen for o in outputs))
 
 
 def _closer(fds: set[int]):
