@@ -186,7 +186,7 @@ def test_print_kinds(tokens, home, write_config):
     assert "Persistent=true" in systemd.stdout
     cron = tokens("schedule", "print", "--cron", "--at", "10:15")
     assert cron.stdout.startswith("15 10 * * * ") and cron.stdout.strip().endswith(schedule.CRON_MARKER)
-    workflow = tokens("schedule", "print", "--github-actions", "--store", "team", "--notify", "webhook")
+    workflow = tokens("schedule", "print", "--github-actions", "--store", "team", "--notify", "webhook", "--install", "tokenward==0.1.0")
     assert workflow.returncode == 0, workflow
     import yaml
 
@@ -277,8 +277,8 @@ def test_control_characters_in_paths_are_refused(tokens, home, crontab, tmp_path
 def test_control_characters_in_a_store_name_are_refused(tokens, home, crontab, write_config):
     # The config refuses such a store name already; the job refuses any argument with one.
     write_config('[stores."team\\n* * * * * touch PWNED"]\ntype = "aws"\nregion = "eu-west-1"\n')
-    for kind in ("--cron", "--systemd", "--github-actions"):
-        result = tokens("schedule", "print", kind, "--store", "team\n* * * * * touch PWNED")
+    for kind in (["--cron"], ["--systemd"], ["--github-actions", "--install", "tokenward==0.1.0"]):
+        result = tokens("schedule", "print", *kind, "--store", "team\n* * * * * touch PWNED")
         assert result.returncode == 2, result
         assert result.stderr.startswith("Error: ") and result.stdout == ""
     assert not crontab.exists()
@@ -330,7 +330,7 @@ def test_github_workflow_parses_back_for_awkward_store_names(name):
     import yaml
 
     job = schedule.Job(argv=("/usr/bin/tokens", *schedule.remind_args(store=name, channels=("webhook",))), hour=7, minute=30)
-    workflow = yaml.safe_load(schedule.github_workflow(job, store=name, store_type="aws"))
+    workflow = yaml.safe_load(schedule.github_workflow(job, store=name, store_type="aws", install="tokenward==0.1.0"))
     assert workflow["on"]["schedule"] == [{"cron": "30 7 * * *"}]
     run = workflow["jobs"]["remind"]["steps"][-1]
     assert shlex.split(run["run"]) == ["tokens", "remind", "--store", name, "--notify", "webhook"]
@@ -342,4 +342,41 @@ def test_github_workflow_refuses_an_expression_in_a_store_name():
     name = "x${{ secrets.VAULT_TOKEN }}"
     job = schedule.Job(argv=("/usr/bin/tokens", *schedule.remind_args(store=name)))
     with pytest.raises(schedule.UsageError, match="GitHub Actions would evaluate"):
-        schedule.github_workflow(job, store=name, store_type="vault")
+        schedule.github_workflow(job, store=name, store_type="vault", install="tokenward==0.1.0")
+
+
+# -- issue 15 follow-up, item 4: the workflow never installs an unpinned name ------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["tokenward==0.1.0", "git+https://github.com/example/tokenward@" + "a" * 40, "./vendor/tokenward-0.1.0-py3-none-any.whl"],
+)
+def test_workflow_installs_only_a_pinned_spec(tokens, home, write_config, spec):
+    import yaml
+
+    write_config('[stores.keyring]\n[stores.team]\ntype = "vault"\nurl = "https://vault.example.test"\n')
+    result = tokens("schedule", "print", "--github-actions", "--store", "team", "--install", spec)
+    assert result.returncode == 0, result
+    steps = yaml.safe_load(result.stdout)["jobs"]["remind"]["steps"]
+    assert steps[2]["run"] == f"pip install {spec}"
+    assert "pip install tokenward\n" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--github-actions needs --install SPEC"),
+        (["--install", "tokenward"], "is not pinned"),
+        (["--install", "tokenward>=0.1"], "is not pinned"),
+        (["--install", "git+https://github.com/example/tokenward@main"], "is not pinned"),
+        (["--install", "tokenward==0.1.0 --index-url https://evil.example"], "is not pinned"),
+        (["--install", "--index-url=https://evil.example"], "is not pinned"),
+        (["--install", "tokenward==0.1.0", "--notify", "desktop"], "no desktop on a GitHub Actions runner"),
+    ],
+)
+def test_workflow_refuses_unpinned_installs_and_desktop(tokens, home, write_config, extra, message):
+    write_config('[stores.keyring]\n[stores.team]\ntype = "vault"\nurl = "https://vault.example.test"\n')
+    result = tokens("schedule", "print", "--github-actions", "--store", "team", *extra)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("Error: ") and message in result.stderr and result.stdout == ""

@@ -340,14 +340,39 @@ WORKFLOW_HEADER = (
 )
 
 
-def github_workflow(job: Job, *, store: str | None, store_type: str | None) -> str:
+_PINNED_VERSION = re.compile(r"tokenward==[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
+_PINNED_GIT = re.compile(r"(tokenward @ )?git\+https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/-]+@[0-9a-f]{40}")
+_LOCAL_PATH = re.compile(r"\.{1,2}(/[A-Za-z0-9._+-]+)*/?|/[A-Za-z0-9._+/-]*")
+INSTALL_FORMS = (
+    "tokenward==X.Y.Z (a released version), git+https://HOST/OWNER/REPO@<40-hex commit> "
+    "or a path in the repository (./vendor/tokenward-1.2.0-py3-none-any.whl)"
+)
+
+
+def check_install_spec(spec: str | None) -> str:
+    """Where the workflow installs tokenward from, pinned: an exact version, a git commit
+    or a path in the checked-out repository. An unpinned name would run whatever is
+    published under it next, with the store's secrets in the following step."""
+    if not spec:
+        raise UsageError(f"--github-actions needs --install SPEC, where the runner gets tokenward from: {INSTALL_FORMS}")
+    _refuse_control(spec, "--install")
+    text = spec.strip()
+    if _PINNED_VERSION.fullmatch(text) or _PINNED_GIT.fullmatch(text) or _LOCAL_PATH.fullmatch(text):
+        return text
+    raise UsageError(f"--install {spec!r} is not pinned; use {INSTALL_FORMS}")
+
+
+def github_workflow(job: Job, *, store: str | None, store_type: str | None, install: str | None = None) -> str:
     """A workflow for a repository that holds a tokenward config (`.github/tokenward.toml`).
 
     Emitted with PyYAML, so any store name is one correctly quoted scalar; the `run:`
     command is shell-quoted for the runner's bash."""
     import yaml
 
+    install = check_install_spec(install)
     args = [a for a in job.argv[job.argv.index("remind") :] if a != "--quiet"] if "remind" in job.argv else ["remind"]
+    if "desktop" in args:
+        raise UsageError("--notify desktop has no desktop on a GitHub Actions runner; use webhook or email")
     if not store:
         args += ["--store", "vault"]
     for arg in args:
@@ -367,7 +392,7 @@ def github_workflow(job: Job, *, store: str | None, store_type: str | None) -> s
                 "steps": [
                     {"uses": "actions/checkout@v4"},
                     {"uses": "actions/setup-python@v5", "with": {"python-version": "3.12"}},
-                    {"run": "pip install tokenward"},
+                    {"run": "pip install " + shlex.quote(install)},
                     {"run": command, "env": env},
                 ],
             }

@@ -126,17 +126,27 @@ def remove(kind):
 @click.option("--systemd", "kind", flag_value="systemd", default=True, help="The systemd user units [default].")
 @click.option("--cron", "kind", flag_value="cron", help="The crontab line.")
 @click.option("--github-actions", "kind", flag_value="github-actions", help="A GitHub Actions workflow (team mode).")
+@click.option("--install", "install", metavar="SPEC", default=None, help="With --github-actions (required): where the runner installs tokenward from, pinned: tokenward==X.Y.Z, git+https://HOST/OWNER/REPO@<40-hex commit>, or a path in the repository. An unpinned name is refused.")
 @_job_options
 @click.pass_context
-def print_(ctx, kind, at, store, channels, calendar):
+def print_(ctx, kind, at, store, channels, calendar, install):
     """Print the job instead of installing it: the units, the line, or a workflow.
+
+    The workflow installs tokenward only from where --install says, pinned, and
+    refuses --notify desktop (a runner has no desktop).
 
     \b
     Example:
-      tokens schedule print --github-actions --store vault --notify webhook
+      tokens schedule print --github-actions --store vault --notify webhook --install tokenward==0.9.0
     """
     if calendar and kind == "github-actions":
         raise UsageError("--calendar writes a file on this machine; it has no meaning in a GitHub Actions workflow")
+    if install is not None and kind != "github-actions":
+        raise UsageError("--install is for --github-actions only")
+    if kind == "github-actions":
+        sched.check_install_spec(install)
+        if "desktop" in channels:
+            raise UsageError("--notify desktop has no desktop on a GitHub Actions runner; use webhook or email")
     job, store_type = _job(ctx, at, store, channels, quiet=kind == "cron", calendar=calendar)
     if kind == "systemd":
         for filename, text in sched.systemd_units(job).items():
@@ -144,5 +154,5 @@ def print_(ctx, kind, at, store, channels, calendar):
     elif kind == "cron":
         click.echo(sched.cron_line(job))
     else:
-        click.echo(sched.github_workflow(job, store=store, store_type=store_type), nl=False)
+        click.echo(sched.github_workflow(job, store=store, store_type=store_type, install=install), nl=False)
     return 0
