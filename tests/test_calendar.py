@@ -226,7 +226,7 @@ def test_output_refuses_others_symlinks_and_non_files(tokens, inventory, tmp_pat
         os.lchown(link, 65534, 65534)  # planted by another user
         result = tokens("calendar", "-o", str(link))
         assert result.returncode == 2, result
-        assert result.stderr == f"Error: cannot write {link}: it is a symbolic link owned by another user; refusing to follow it\n"
+        assert result.stderr == f"Error: refusing to write {link}: the symbolic link {link} belongs to nobody, who could point it anywhere; refusing to follow it\n"
         assert victim.read_text() == "keep me" and link.is_symlink()
         os.lchown(link, 0, 0)
     # Our own symlink is followed: the file it points at is replaced, the link stays.
@@ -244,6 +244,72 @@ def test_output_refuses_others_symlinks_and_non_files(tokens, inventory, tmp_pat
         assert result.returncode == 2, result
         assert result.stderr.startswith("Error: ") and message.format(target) in result.stderr
         assert len(result.stderr.splitlines()) == 1
+
+
+def needs_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a file owned by another user cannot be made without it")
+
+
+def test_output_through_a_chain_with_another_users_link_is_refused(tokens, inventory, tmp_path):
+    """Our link -> nobody's link in a shared dir -> victim: every link on the way must be ours."""
+    needs_root()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    planted = shared / "cal.ics"
+    planted.symlink_to(victim)
+    os.lchown(planted, 65534, 65534)
+    ours = tmp_path / "mylink2.ics"
+    ours.symlink_to(planted)
+    result = tokens("calendar", "-o", str(ours))
+    assert result.returncode == 2, result
+    assert result.stderr == (
+        f"Error: refusing to write {ours}: the symbolic link {planted} belongs to nobody, who could point it anywhere; "
+        "refusing to follow it\n"
+    )
+    assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("dir_mode", [0o777, 0o1777, 0o770])
+def test_output_into_a_directory_others_may_write_is_refused(tokens, inventory, tmp_path, dir_mode):
+    """Another user could swap the file between our check and our rename."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, dir_mode)
+    if dir_mode == 0o770:
+        from tests.other_user import shared_group
+
+        os.chown(shared, -1, shared_group())
+    result = tokens("calendar", "-o", str(shared / "tokens.ics"))
+    assert result.returncode == 2, result
+    assert result.stderr.startswith(f"Error: refusing to write {shared / 'tokens.ics'}: directory {shared} is writable by other users")
+    assert len(result.stderr.splitlines()) == 1 and list(shared.iterdir()) == []
+
+
+def test_another_users_file_is_never_replaced(tokens, inventory, tmp_path):
+    needs_root()
+    theirs = tmp_path / "r.ics"
+    theirs.write_text("theirs")
+    os.chmod(theirs, 0o666)
+    os.chown(theirs, 65534, 65534)
+    result = tokens("calendar", "-o", str(theirs))
+    assert result.returncode == 2, result
+    assert result.stderr == f"Error: cannot write {theirs}: {theirs} belongs to nobody; refusing to replace another user's file\n"
+    assert theirs.read_text() == "theirs" and os.stat(theirs).st_uid == 65534
+
+
+@pytest.mark.parametrize("before, after", [(0o666, 0o644), (0o664, 0o644), (0o640, 0o640), (0o622, 0o600)])
+def test_our_existing_file_keeps_its_mode_without_write_bits_for_others(tokens, inventory, tmp_path, before, after):
+    feed = tmp_path / "tokens.ics"
+    feed.write_text("old")
+    os.chmod(feed, before)
+    for _ in range(2):  # the second run writes the same bytes: the mode is still fixed
+        assert tokens("calendar", "-o", str(feed)).returncode == 0
+        assert stat.S_IMODE(feed.stat().st_mode) == after
+    assert "BEGIN:VCALENDAR" in feed.read_text()
 
 
 def test_empty_inventory_is_a_valid_feed(tokens, file_keyring):

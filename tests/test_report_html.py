@@ -284,3 +284,25 @@ def test_bidi_and_format_characters_are_neutralised_in_html_and_ics():
     assert "gnp.exe" in page
     for ch in "\u202e\u202c\u2066\u2069\u200b\ufeff":
         assert ch not in page
+
+
+def test_html_output_never_replaces_another_users_file_nor_keeps_write_bits_for_others(tokens, file_keyring, tmp_path):
+    """The try-out's nobody-owned 0666 `shared/r.html` became root's and stayed 0666."""
+    page = tmp_path / "r.html"
+    page.write_text("old")
+    os.chmod(page, 0o666)
+    if os.geteuid() == 0:
+        os.chown(page, 65534, 65534)
+        result = tokens("report", "--html", str(page))
+        assert result.returncode == 2, result
+        assert result.stderr == f"Error: cannot write {page}: {page} belongs to nobody; refusing to replace another user's file\n"
+        assert page.read_text() == "old" and os.stat(page).st_uid == 65534
+        os.chown(page, 0, 0)
+    assert tokens("report", "--html", str(page)).returncode == 0
+    assert (os.stat(page).st_mode & 0o777) == 0o644 and "<html" in page.read_text()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    result = tokens("report", "--html", str(shared / "r.html"))
+    assert result.returncode == 2 and "is writable by other users" in result.stderr, result
+    assert list(shared.iterdir()) == []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tokenward.errors import UsageError
+from tokenward.errors import UnsafeDataDir, UsageError
 from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE
 from tokenward.policy import due_at, registry_state
@@ -82,55 +82,61 @@ def effective_deadline(record: TokenRecord) -> Deadline | None:
     return earliest_of(found) if found else None
 
 
+OUTPUT_FIX = "write it into a directory of your own"
+
+
 def write_output(path_text: str, data: bytes) -> Path:
     """Write `data` to the file atomically (a temporary file beside it, then a rename).
 
-    A new file is created 0600 (token names and purposes are nobody else's business);
-    an existing file keeps its mode, so a feed made readable to a web server stays so.
-    A symbolic link is followed only when it is ours: one planted by another user (say
-    in /tmp) is refused. Anything but a regular file is refused."""
+    Where it goes is checked as the config is (`paths.check_file_place`): every symbolic
+    link on the way must be ours (or root's), the final directory writable by nobody else
+    (else the file could be swapped before the rename), and an existing file must be a
+    regular file of ours: another user's file is never replaced. A new file is created
+    0600 (token names and purposes are nobody else's business); our existing file keeps
+    its mode, so a feed made readable to a web server stays so, minus any group/world
+    write bit."""
+    from tokenward.paths import check_file_place, who
+
     path = Path(path_text).expanduser()
     try:
-        info = path.lstat()
+        target = check_file_place(path, "refusing to write", OUTPUT_FIX)
+    except UnsafeDataDir as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        info = os.lstat(target)
     except FileNotFoundError:
         info = None
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    if info is not None and stat.S_ISLNK(info.st_mode):
-        if info.st_uid != os.geteuid():
-            raise UsageError(f"cannot write {path}: it is a symbolic link owned by another user; refusing to follow it")
-        path = path.resolve()
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            info = None
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     if info is not None and not stat.S_ISREG(info.st_mode):
         raise UsageError(f"cannot write {path}: not a regular file")
-    mode = stat.S_IMODE(info.st_mode) if info is not None else FILE_MODE
-    if info is not None and info.st_size == len(data):
+    if info is not None and info.st_uid != os.geteuid():
+        raise UsageError(f"cannot write {path}: {target} belongs to {who(info.st_uid)}; refusing to replace another user's file")
+    mode = stat.S_IMODE(info.st_mode) & 0o755 if info is not None else FILE_MODE
+    if info is not None and info.st_size == len(data) and stat.S_IMODE(info.st_mode) == mode:
         try:
-            if path.read_bytes() == data:  # unchanged: leave the file (and its mtime) alone
-                return path
+            if target.read_bytes() == data:  # unchanged: leave the file (and its mtime) alone
+                return target
         except OSError:
             pass
-    directory = path.parent
+    directory = target.parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror} ({directory})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    return path
+    return target
