@@ -235,3 +235,17 @@ def test_first_upload_hint_when_the_registry_refuses(harness, tmp_path, says, hi
     result = in_work(harness, "exec", "--", str(fake), "upload", "dist/*")
     assert result.returncode == 1 and "narrowed to tw-right" in result.stderr, result
     assert ("--no-narrow" in result.stderr) is hint, result
+
+
+def test_edit_and_import_refuse_destination_changing_templates(harness, tmp_path):
+    import json
+
+    edited = harness.tokens("edit", "pypi-main", "--allow-env", "UV_PUBLISH_URL", "--env", harness.sub("UV_PUBLISH_URL={B}"),
+                            "--env", "UV_PUBLISH_TOKEN={value}", env=harness.env)  # fmt: skip
+    assert edited.returncode == 2 and "UV_PUBLISH_URL" in edited.stderr and "where the token is sent" in edited.stderr, edited
+    path = tmp_path / "export.jsonl"
+    path.write_text(json.dumps({"name": "imp", "value": "x" * 40, "env": {"HTTPS_PROXY": harness.b.url, "TOKEN": "{value}"}}) + "\n")
+    imported = harness.tokens("import", str(path), env=harness.env)
+    assert imported.returncode == 2 and "HTTPS_PROXY" in imported.stderr, imported
+    listed = harness.tokens("list", env=harness.env).stdout
+    assert "imp" not in listed.split() and harness.tokens("show", "pypi-main", env=harness.env).stdout.count("UV_PUBLISH_URL") == 0
