@@ -16,10 +16,15 @@ from tokenward.stores.keyring_store import CACHE_FILE
 pytestmark = pytest.mark.usefixtures("real_keyring")
 
 NEVER_ON_A_READ = {"keyring", "hvac", "boto3", "botocore", "requests", "urllib.request", "http.client", "pypitoken", "jsonschema"}
+# The plain forms of `get` and `exec` go through the click-free fast entry (fastpath.py):
+# no click, no publisher module for a command no tool module knows, no TOML parser for
+# an empty config file.
+NOT_ON_THE_FAST_PATH = {"click", "tomllib", "tokenward.cli.group", "tokenward.cli.exec_cmd", "tokenward.cli.inventory_cmds"}
+TOOL_MODULES = {f"tokenward.publishers.{tool}" for tool in ("twine", "uv", "poetry", "hatch", "flit", "pdm", "npm", "cargo", "gh")}
 
 
-def imported(tokens, *args: str, input: str | None = None) -> set[str]:
-    result = tokens(*args, input=input, env={"PYTHONPROFILEIMPORTTIME": "1"})
+def imported(tokens, *args: str, input: str | None = None, env: dict | None = None) -> set[str]:
+    result = tokens(*args, input=input, env={"PYTHONPROFILEIMPORTTIME": "1", **(env or {})})
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("import time:") and "|" in line]
     names = {line.rsplit("|", 1)[1].strip() for line in lines}
@@ -44,6 +49,27 @@ def test_exec_with_a_named_token_imports_no_keyring_sdk_or_pypitoken(tokens, gen
 def test_get_imports_no_keyring_sdk_or_pypitoken(tokens, generic):
     names = imported(tokens, "get", generic)
     assert not names & NEVER_ON_A_READ, sorted(names & NEVER_ON_A_READ)
+
+
+@pytest.mark.parametrize("form", [("get", "{name}"), ("get", "{name}", "--store", "keyring"), ("exec", "--token", "{name}", "--", "true")])
+def test_the_plain_forms_import_no_click_no_tool_module_and_no_toml_parser(tokens, generic, tmp_path, form):
+    empty = tmp_path / "config.toml"
+    empty.write_text("\n")
+    args = [arg.format(name=generic) for arg in form]
+    names = imported(tokens, *args, env={"TOKENS_CONFIG": str(empty)})
+    assert "tokenward.fastpath" in names
+    assert not names & (NOT_ON_THE_FAST_PATH | TOOL_MODULES), sorted(names & (NOT_ON_THE_FAST_PATH | TOOL_MODULES))
+
+
+def test_exec_for_a_known_tool_loads_that_tool_module_only(tokens, generic):
+    names = imported(tokens, "exec", "--token", generic, "--", "twine", "--version")
+    assert names & TOOL_MODULES == {"tokenward.publishers.twine"}, sorted(n for n in names if "tokenward" in n)
+
+
+def test_other_forms_still_go_through_click(tokens, generic):
+    """The control: a form the fast entry does not take is click's, and the log shows it."""
+    names = imported(tokens, "get", generic, "--store=keyring", "--help")
+    assert "click" in names
 
 
 def test_a_pypi_token_not_narrowed_does_not_import_pypitoken(tokens):

@@ -17,7 +17,7 @@ from tokenward.paths import config_path, read_trusted_file
 from tokenward.policy import Period, parse_period
 
 STORE_TYPES = ("keyring", "vault", "aws")
-STORE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+STORE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # compiled (and cached by re) when a config names a store
 
 # Every key a store table may hold, by store type, with its Python type.
 STORE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -274,7 +274,10 @@ def load_config(explicit: str | None = None) -> Config:
         if must_exist:
             raise ConfigError(f"{path}: config file not found") from None
         return default_config()
-    import tomllib  # only when there is a file to read
+    if not raw.strip(b" \t\n"):
+        data: dict = {}  # an empty file is an empty TOML document: no parser to import
+        return parse_config(data, path)
+    import tomllib  # only when there is something to parse
 
     try:
         data = tomllib.loads(raw.decode("utf-8"))
@@ -294,7 +297,7 @@ def parse_config(data: dict, path: Path) -> Config:
 
     stores: dict[str, StoreConfig] = {}
     for name, table in data.get("stores", {}).items():
-        if not STORE_NAME_RE.fullmatch(name):
+        if not re.fullmatch(STORE_NAME_PATTERN, name):
             raise ConfigError(f"{path}: stores.{name!r} is not a valid store name (letters, digits, . _ -)")
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: stores.{name} must be a table")

@@ -6,13 +6,9 @@ import functools
 
 import click
 
-from tokenward.app import App
-from tokenward.output import Terminal
+from tokenward.fastpath import WRITING_COMMANDS, with_app
 
-
-# Commands that change the inventory or the audit log: checked for writability before
-# they do anything (a --dry-run changes nothing and is not).
-WRITING_COMMANDS = {"add", "rotate", "remove", "sync", "rollback", "import", "exec", "edit", "revoke", "push", "verify"}
+__all__ = ["WRITING_COMMANDS", "json_option", "pass_app"]
 
 
 def pass_app(func):
@@ -22,13 +18,7 @@ def pass_app(func):
     @functools.wraps(func)
     def wrapper(ctx: click.Context, *args, **kwargs):
         obj = ctx.find_root().obj or {}
-        app = App.load(obj.get("config_file"))
-        try:
-            if ctx.info_name in WRITING_COMMANDS and not kwargs.get("dry_run"):
-                app.check_writable()
-            return func(app, Terminal.detect(), *args, **kwargs)
-        finally:
-            app.close()
+        return with_app(obj.get("config_file"), ctx.info_name, func, *args, **kwargs)
 
     return wrapper
 

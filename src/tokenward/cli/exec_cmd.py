@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from tokenward.cli.common import pass_app
-from tokenward.envpolicy import check_allow_names
-from tokenward.execute import plan_exec, run_exec
+from tokenward.fastpath import exec_command
 
 
 @click.command(
@@ -40,14 +39,4 @@ def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, command):
       tokens exec -- twine upload dist/*
       tokens exec --token pypi-foo -- uv publish
     """
-    argv = list(command)
-    plan = plan_exec(app, token, argv, strict=strict, narrow=not no_narrow, allow_env=check_allow_names(allow_env))
-    target = plan.target
-    where = f" for {target.repository}" if target.publishes and target.repository else ""
-    if target.source and target.source != "default":
-        where += f" ({target.source})"
-    if plan.narrowed:
-        term.note(f"tokens: using {plan.token}{where}, narrowed to {', '.join(target.projects)} for 15 minutes")
-    elif token is None:
-        term.note(f"tokens: using {plan.token}{where}")
-    return run_exec(app, plan, argv, mask=not no_mask, warn=term.warn, error=term.error)
+    return exec_command(app, term, token, no_mask, no_narrow, strict, allow_env, command)

@@ -7,6 +7,7 @@ import click
 from tokenward import lifecycle
 from tokenward.cli.common import json_option, pass_app
 from tokenward.errors import ExitStatus, UsageError
+from tokenward.fastpath import get_command
 from tokenward.policy import STATUSES, age_text, humanize_delta
 from tokenward.report import summarize, views
 from tokenward.sanitize import safe
@@ -172,11 +173,7 @@ def get(app, term, name, store):
     Example:
       tokens get pypi-foo | wl-copy
     """
-    value, _source, warnings = lifecycle.get_value(app, name, store)
-    for warning in warnings:
-        term.warn(warning)
-    term.out.write(value + ("\n" if term.out.isatty() else ""))
-    return 0
+    return get_command(app, term, name, store)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,22 +13,63 @@ from __future__ import annotations
 import os
 import re
 from typing import Mapping
-
-from tokenward.publishers._dists import project_from_filename
 from tokenward.publishers.base import Context, Publisher, Target, Unsure, is_pypi_server, normalize_url
-from tokenward.publishers.cargo import Cargo
 from tokenward.publishers.env import KIND_ENV, env_for_kind, parse_env_templates, render_env
-from tokenward.publishers.flit import Flit
-from tokenward.publishers.gh import Gh
-from tokenward.publishers.hatch import Hatch
-from tokenward.publishers.npm import Npm
-from tokenward.publishers.pdm import Pdm
-from tokenward.publishers.poetry import Poetry
-from tokenward.publishers.twine import Twine
-from tokenward.publishers.uv import Uv
 
-PUBLISHERS: dict[str, Publisher] = {p.name: p for p in (Twine(), Uv(), Poetry(), Hatch(), Flit(), Pdm(), Npm(), Cargo(), Gh())}
-TOOLS = tuple(PUBLISHERS)
+# Each tool's module is imported when its publisher is first used, so `tokens exec`
+# loads only the tool it runs (none for a command no tool module knows).
+PUBLISHER_CLASSES = {
+    "twine": "tokenward.publishers.twine:Twine",
+    "uv": "tokenward.publishers.uv:Uv",
+    "poetry": "tokenward.publishers.poetry:Poetry",
+    "hatch": "tokenward.publishers.hatch:Hatch",
+    "flit": "tokenward.publishers.flit:Flit",
+    "pdm": "tokenward.publishers.pdm:Pdm",
+    "npm": "tokenward.publishers.npm:Npm",
+    "cargo": "tokenward.publishers.cargo:Cargo",
+    "gh": "tokenward.publishers.gh:Gh",
+}
+
+
+class _Publishers(Mapping[str, Publisher]):
+    """The table of publishers by tool name, each built on first use."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Publisher] = {}
+
+    def __getitem__(self, name: str) -> Publisher:
+        if name not in PUBLISHER_CLASSES:
+            raise KeyError(name)
+        if name not in self._made:
+            module, _, attr = PUBLISHER_CLASSES[name].partition(":")
+            # __import__ (not importlib.import_module) so `python -X importtime` logs the
+            # module: tests/test_hot_path.py checks which tool modules a run loads.
+            self._made[name] = getattr(__import__(module, fromlist=[attr]), attr)()
+        return self._made[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in PUBLISHER_CLASSES
+
+    def get(self, name: str, default: Publisher | None = None) -> Publisher | None:  # type: ignore[override]
+        return self[name] if name in PUBLISHER_CLASSES else default
+
+    def __iter__(self):
+        return iter(PUBLISHER_CLASSES)
+
+    def __len__(self) -> int:
+        return len(PUBLISHER_CLASSES)
+
+
+PUBLISHERS: Mapping[str, Publisher] = _Publishers()
+TOOLS = tuple(PUBLISHER_CLASSES)
+
+
+def __getattr__(name: str):
+    if name == "project_from_filename":  # with its glob and regexes, only for who uses it
+        from tokenward.publishers._dists import project_from_filename
+
+        return project_from_filename
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "KIND_ENV", "PUBLISHERS", "TOOLS", "Context", "Publisher", "Target", "env_for_kind", "is_pypi_server",
