@@ -1,5 +1,6 @@
 """Stand-ins for the registries that cannot run here: GitHub (Enterprise paths), GitLab,
-crates.io and Docker Hub.
+crates.io and Docker Hub; and a hostile npm registry (verdaccio is the honest one) whose token
+list a test can write.
 
 Built only from the documented facts in /work/shared/REFERENCE.md "Registry APIs" (paths,
 status codes, headers, JSON fields) and nothing else:
@@ -14,13 +15,21 @@ status codes, headers, JSON fields) and nothing else:
 - crates.io: `DELETE /api/v1/tokens/current` (Authorization: T) -> 204. (Its answer for an
   unknown token is not documented: this stand-in answers 403.)
 - Docker Hub: `POST /v2/auth/token {"identifier", "secret"}` -> 200 {"access_token"}, 401 when not.
+- npm: `GET /-/whoami` (Bearer) -> 200 {"username"}, 401 invalid; `GET /-/npm/v1/tokens` ->
+  {"objects": [{"token": first and last 5 characters, "key", "readonly", "cidr", "created"}],
+  "urls": {"next": ""}} (or `npm_list`, what a test wants the registry to answer);
+  `DELETE /-/npm/v1/tokens/token/{key}` -> `delete_status` (200, as documented; an unknown key
+  is not documented: like verdaccio, 200 too).
 
 Faults any test can switch on (`server.fault = ...`): "5xx" (503), "ratelimit" (one 429 with
 `Retry-After: 1`, then normal), "github-ratelimit" (one 403 with `X-RateLimit-Remaining: 0`
 and a reset one second ahead), "ratelimit-long" (429, `Retry-After: 3600`), "malformed"
 (200 with a body that is not JSON), "wrong-types" (200 with JSON of the wrong types and
 control characters), "huge" (a 2 MiB body), "redirect" (302 to the same path on another host
-name, `localhost`), "slow" (answers after `slow_seconds`). `delay` adds latency to every answer.
+name, `localhost`), "slow" (answers after `slow_seconds`), "trickle" (200 headers, then a
+30-byte body one byte per `trickle_seconds`), "trickle-headers" (the status line and headers one
+byte per `trickle_seconds`), "5xx-long" (503 with `Retry-After: 86400`). `delay` adds latency to
+every answer.
 """
 
 from __future__ import annotations
@@ -48,6 +57,9 @@ class StandIn:
     fault: str | None = None
     delay: float = 0.0
     slow_seconds: float = 3.0
+    trickle_seconds: float = 0.2
+    npm_list: list | None = None
+    delete_status: int = 200
     seen: list[Seen] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     _server: ThreadingHTTPServer | None = None
@@ -82,6 +94,8 @@ class StandIn:
         self.seen.clear()
         self.fault = None
         self.delay = 0.0
+        self.npm_list = None
+        self.delete_status = 200
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -125,6 +139,10 @@ class _Handler(BaseHTTPRequestHandler):
         fault = s.fault
         if fault == "5xx":
             return self._reply(503, {"message": "Service Unavailable"})
+        if fault == "5xx-long":
+            return self._reply(503, {"message": "Service Unavailable"}, {"Retry-After": "86400"})
+        if fault in ("trickle", "trickle-headers"):
+            return self._trickle(fault == "trickle-headers")
         if fault in ("ratelimit", "github-ratelimit"):
             s.fault = None  # once
             if fault == "ratelimit":
@@ -142,6 +160,24 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(s.slow_seconds)
         getattr(self, f"_{s.kind}")(method, credential, body)
+
+    def _trickle(self, headers_too: bool) -> None:
+        body = b'{"login": "octo", "pad": "xx"}'
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        try:
+            if not headers_too:
+                self.wfile.write(head)
+                self.wfile.flush()
+            for byte in (head if headers_too else b"") + body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.owner.trickle_seconds)
+        except OSError:
+            pass  # the client gave up: what the deadline is for
+        self.close_connection = True
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -221,6 +257,36 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(200, {"access_token": 12})
             return self._reply(200, {"access_token": "eyJstandin"})
         return self._reply(404, {"message": "not found"})
+
+
+    # -- npm (hostile: what a test puts in npm_list) -----------------------------------
+    def _npm(self, method: str, credential: str, body: Any) -> None:
+        s = self.owner
+        value = credential.removeprefix("Bearer ")
+        info = s.tokens.get(value)
+        if info is None or value in s.revoked:
+            return self._reply(401, {"error": "unauthorized"})
+        if method == "GET" and self.path == "/-/whoami":
+            return self._reply(200, {"username": info["user"]})
+        if method == "GET" and self.path == "/-/npm/v1/tokens":
+            objects = s.npm_list
+            if objects is None:
+                objects = [
+                    {"token": f"{v[:5]}...{v[-5:]}", "key": i["key"], "readonly": False, "cidr": [],
+                     "created": "2026-01-01T00:00:00.000Z"}
+                    for v, i in s.tokens.items() if i.get("user") == info["user"] and v not in s.revoked
+                ]  # fmt: skip
+            return self._reply(200, {"objects": objects, "urls": {"next": ""}})
+        prefix = "/-/npm/v1/tokens/token/"
+        if method == "DELETE" and self.path.startswith("/-/npm/v1/tokens"):
+            from urllib.parse import unquote
+
+            key = unquote(self.path[len(prefix):]) if self.path.startswith(prefix) else None
+            for v, i in s.tokens.items():
+                if key is not None and i.get("key") == key and i.get("user") == info["user"]:
+                    s.revoked.add(v)
+            return self._reply(s.delete_status, {})
+        return self._reply(404, {"error": "not found"})
 
 
 def start_all() -> dict[str, StandIn]:

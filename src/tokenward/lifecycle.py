@@ -67,8 +67,7 @@ def store_metadata(record: TokenRecord) -> dict[str, str]:
             verify_result=record.verify_result or "",
             registry_expires_at=to_iso(record.registry_expires_at) or "",
             registry_scopes=json.dumps(list(record.registry_scopes)) if record.registry_scopes else "",
-            registry_key=record.registry_key or "",
-        )
+        )  # not registry_key: revoke re-derives it from the registry, never from shared metadata
     return meta
 
 

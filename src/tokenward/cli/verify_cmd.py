@@ -28,6 +28,16 @@ def verify(app, term, names, jobs, as_json):
     PyPI offers no verification API: PyPI tokens are checked offline from their
     caveats (`unknown` unless their expiry has passed).
 
+    A token whose registry names an expiry that has passed is expired,
+    whatever else the registry says. Dates outside 2000..2200 are ignored (a
+    warning says so), and any field that echoes the token's value is dropped.
+
+    Time bound: each registry request ends within 15 s in total (connect,
+    headers, body, redirects, retries), else the token is unreachable ("took
+    longer than 15s"); waits for Retry-After or rate limits add at most 10 s
+    per token, a longer requested wait fails at once. A token takes one
+    request (npm: two).
+
     Exit status: 0 all live/unknown, 1 any invalid/revoked/expired, 3 any
     unreachable (3 wins over 1).
 

@@ -8,7 +8,8 @@ separate protocol, the way stores/ does it: `Verifier` (is this value live?),
 `Creator` (a new value by API) comes later.
 
 Whatever a registry answers is hostile input: `clean_text` and `parse_time` turn it into
-short printable text and dates, or nothing.
+short printable text and plausible dates (EARLIEST..LATEST), or nothing; `read_date` also
+says why a date was ignored; `scrub` drops any field that echoes the token's value.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Verdict:
     last_used_at: datetime | None = None
     reason: str = ""  # why, when not plainly live (shown in text output, never a value)
     key: str | None = None  # the registry's id of the token (npm), not a secret
+    notes: tuple[str, ...] = ()  # what was ignored in the answer, and why (never a value)
 
 
 @runtime_checkable
@@ -106,7 +108,8 @@ def open_registry(record: "TokenRecord", client: "HttpClient", now: datetime) ->
     if spec is None:
         return NoRegistry(record, client, now)
     module_name, _, class_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)(record, client, now)
+    scoped = client.for_token() if hasattr(client, "for_token") else client  # its own budget of waits
+    return getattr(importlib.import_module(module_name), class_name)(record, scoped, now)
 
 
 # -- helpers for the registry modules --------------------------------------------------
@@ -152,8 +155,14 @@ def clean_list(values: Any, limit: int = 50) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+# Dates a registry may plausibly name; anything else (year 1, year 9999) is treated as absent.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
 def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 / YYYY-MM-DD / GitHub's `2026-03-01 12:00:00 UTC`, as UTC; None if unreadable."""
+    """ISO 8601 / YYYY-MM-DD / GitHub's `2026-03-01 12:00:00 UTC`, as UTC; None if
+    unreadable or outside EARLIEST..LATEST."""
     if not isinstance(value, str) or not value.strip() or len(value) > 64:
         return None
     text = value.strip()
@@ -168,9 +177,68 @@ def parse_time(value: Any) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     try:
-        return moment.astimezone(timezone.utc).replace(microsecond=0)
+        moment = moment.astimezone(timezone.utc).replace(microsecond=0)
     except (OverflowError, ValueError):
         return None
+    return moment if EARLIEST <= moment < LATEST else None
+
+
+def read_date(value: Any, what: str) -> tuple[datetime | None, tuple[str, ...]]:
+    """A registry's date and, when one was given but cannot be used, a note saying so."""
+    if value is None or value == "":
+        return None, ()
+    moment = parse_time(value)
+    if moment is not None:
+        return moment, ()
+    return None, (
+        f"ignored {what}: not a plausible date (readable, between {EARLIEST.year} and {LATEST.year})",
+    )
+
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]")
+ECHO = 8  # a registry field sharing this many characters with the value is an echo of it
+
+
+def echoes(text: Any, value: str | None) -> bool:
+    """Whether text holds the value or any ECHO-character piece of it (also with case or
+    separators changed: `?`-broken or upper-cased echoes count)."""
+    if not isinstance(text, str) or not text or not value:
+        return False
+    if len(value) < ECHO:
+        return value in text
+    if any(value[i : i + ECHO] in text for i in range(len(value) - ECHO + 1)):
+        return True
+    hay, needle = _NOT_ALNUM.sub("", text.lower()), _NOT_ALNUM.sub("", value.lower())
+    return len(needle) >= ECHO and any(needle[i : i + ECHO] in hay for i in range(len(needle) - ECHO + 1))
+
+
+def scrub(verdict: Verdict, value: str | None) -> Verdict:
+    """The verdict without any registry-supplied field that echoes the value."""
+    if not value:
+        return verdict
+    from dataclasses import replace
+
+    notes = list(verdict.notes)
+    changes: dict[str, Any] = {}
+    if echoes(verdict.owner, value):
+        changes["owner"] = None
+        notes.append("the registry echoed the token's value as its owner; not shown or kept")
+    if verdict.scopes and any(echoes(s, value) for s in verdict.scopes):
+        changes["scopes"] = tuple(s for s in verdict.scopes if not echoes(s, value))
+        notes.append("the registry echoed the token's value in its scopes; dropped")
+    if echoes(verdict.key, value):
+        changes["key"] = None
+    if echoes(verdict.reason, value):
+        changes["reason"] = "the registry's answer echoed the token's value; not shown"
+    kept = [n for n in notes if not echoes(n, value)]
+    if changes or len(kept) != len(verdict.notes):
+        changes["notes"] = tuple(kept)
+        return replace(verdict, **changes)
+    return verdict
+
+
+def scrub_text(text: str, value: str | None) -> str:
+    return "(an answer that echoed the token's value; not shown)" if echoes(text, value) else text
 
 
 def rejected(record: "TokenRecord", now: datetime, reason: str) -> Verdict:
@@ -200,11 +268,11 @@ def facts_from_metadata(meta: dict[str, str]) -> dict[str, Any]:
         scopes = clean_list(json.loads(meta.get("registry_scopes") or "null"))
     except ValueError:
         pass
-    key = clean_text(meta.get("registry_key"), 200)
+    # No registry_key: the id by which a token is revoked is re-derived from the registry
+    # by the machine holding the value, never taken from a teammate's metadata.
     return {
         "verified_at": verified_at,
         "verify_result": result,
         "registry_expires_at": parse_time(meta.get("registry_expires_at")),
         "registry_scopes": scopes,
-        "registry_key": key if key and re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", key) else None,
     }

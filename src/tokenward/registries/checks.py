@@ -19,7 +19,7 @@ from tokenward.errors import RegistryError, RegistryRefused, RegistryUnreachable
 from tokenward.inventory import TokenRecord, check_name
 from tokenward.lifecycle import get_value, store_metadata
 from tokenward.policy import to_iso
-from tokenward.registries.base import LeakReporter, Revoker, Verdict, Verifier, open_registry
+from tokenward.registries.base import LeakReporter, Revoker, Verdict, Verifier, open_registry, scrub, scrub_text
 from tokenward.registries.http import HttpClient
 from tokenward.tokens import fingerprint
 
@@ -62,13 +62,21 @@ class VerifyRun:
         return 1 if results & set(FAILING) else 0
 
 
-def _ask(registry, value: str | None) -> Verdict:
+def _ask(registry, value: str | None, now: datetime) -> Verdict:
+    """The registry's verdict, with nothing in it that echoes the value, and one rule for
+    every registry: a live token whose registry expiry has passed is `expired`."""
     try:
-        return registry.verify(value)
+        verdict = registry.verify(value)
     except RegistryError as exc:
-        return Verdict("unreachable", reason=str(exc))
+        verdict = Verdict("unreachable", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a registry's answer must never crash the run
-        return Verdict("unreachable", reason=f"{getattr(registry, 'label', 'registry')}: unreadable answer ({type(exc).__name__})")
+        verdict = Verdict("unreachable", reason=f"{getattr(registry, 'label', 'registry')}: unreadable answer ({type(exc).__name__})")
+    verdict = scrub(verdict, value)
+    if verdict.result == "live" and verdict.expires_at is not None and verdict.expires_at <= now:
+        from dataclasses import replace
+
+        verdict = replace(verdict, result="expired", reason=f"the registry's expiry {verdict.expires_at.date()} has passed")
+    return verdict
 
 
 def _done(verdict: Verdict) -> Future:
@@ -98,7 +106,7 @@ def verify_tokens(app: App, names: list[str] | tuple[str, ...] = (), *, jobs: in
                     continue
                 label = getattr(registry, "label", record.kind)
                 if not getattr(registry, "needs_value", True):
-                    pending.append((record, label, None, _done(_ask(registry, None))))
+                    pending.append((record, label, None, _done(_ask(registry, None, app.now))))
                     continue
                 try:
                     value, _store, warnings = get_value(app, record.name)
@@ -106,10 +114,11 @@ def verify_tokens(app: App, names: list[str] | tuple[str, ...] = (), *, jobs: in
                     pending.append((record, label, None, _done(Verdict("unreachable", reason=str(exc)))))
                     continue
                 run.warnings.extend(warnings)
-                pending.append((record, label, fingerprint(value), pool.submit(_ask, registry, value)))
+                pending.append((record, label, fingerprint(value), pool.submit(_ask, registry, value, app.now)))
                 del value
             for record, label, print_, future in pending:
                 run.checks.append(Check(record, future.result(), app.now, label))
+                run.warnings.extend(f"{record.name}: {note}" for note in run.checks[-1].verdict.notes)
     finally:
         run.requests = client.requests
         if own_client:
@@ -230,6 +239,9 @@ def revoke_token(app: App, plan: RevokePlan) -> tuple[str, list[str]]:
                 message = plan.registry.report_leak(value)
         except RegistryRefused as exc:
             message = f"{exc.reason}; recorded as revoked"
+        except RegistryError as exc:
+            raise _scrubbed(exc, value) from None
+        message = scrub_text(message, value)
         del value
     else:
         message = f"recorded as revoked at {plan.registry.token_page or record.kind}"
@@ -251,6 +263,13 @@ __all__ = [
     "revoke_token",
     "verify_tokens",
 ]
+
+
+def _scrubbed(exc: RegistryError, value: str) -> RegistryError:
+    """The same error, its registry-supplied text dropped if it echoes the value."""
+    if scrub_text(exc.reason, value) == exc.reason and scrub_text(exc.registry, value) == exc.registry:
+        return exc
+    return type(exc)(scrub_text(exc.registry, value), scrub_text(exc.reason, value))
 
 
 def can_revoke_by_api(record: TokenRecord, now: datetime) -> bool:
@@ -275,5 +294,8 @@ def revoke_old_value(app: App, record: TokenRecord, value: str) -> str:
             raise RegistryError(record.kind, "no revoke API")
     except RegistryRefused as exc:
         message = f"{exc.reason} (nothing left to revoke)"
+    except RegistryError as exc:
+        raise _scrubbed(exc, value) from None
+    message = scrub_text(message, value)
     audit.append(app.data_dir, "revoke-old", record.name, registry=getattr(registry, "label", record.kind))
     return message

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from tokenward.registries.base import Verdict, clean_list, clean_text, parse_time, rejected, root_of, unexpected
+from tokenward.registries.base import Verdict, clean_list, clean_text, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import HttpClient, host_of
 from tokenward.tokens import TOKEN_PAGE
 from tokenward.errors import RegistryUnreachable
@@ -55,15 +55,13 @@ class GitHub:
         scopes = None
         if scopes_header is not None:
             scopes = clean_list([s.strip() for s in scopes_header.split(",") if s.strip()])
-        return Verdict(
-            "live",
-            owner=login,
-            expires_at=parse_time(reply.headers.get("GitHub-Authentication-Token-Expiration")),
-            scopes=scopes,
+        expires_at, notes = read_date(
+            reply.headers.get("GitHub-Authentication-Token-Expiration"), "GitHub-Authentication-Token-Expiration"
         )
+        return Verdict("live", owner=login, expires_at=expires_at, scopes=scopes, notes=notes)
 
     def report_leak(self, value: str) -> str:
         reply = self.client.request("POST", f"{self.base}/credentials/revoke", headers=HEADERS, json_body={"credentials": [value]})
-        if reply.status not in (200, 202, 204):
+        if reply.status != 202:  # the documented answer; anything else did not revoke it
             raise unexpected(reply, self.host)
         return f"reported to {self.label}'s credential revocation (POST /credentials/revoke), which revokes it"

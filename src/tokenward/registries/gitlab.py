@@ -9,7 +9,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from tokenward.errors import RegistryRefused, RegistryUnreachable
-from tokenward.registries.base import Verdict, clean_list, clean_text, parse_time, rejected, root_of, unexpected
+from tokenward.registries.base import Verdict, clean_list, clean_text, parse_time, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import HttpClient, host_of
 from tokenward.tokens import TOKEN_PAGE
 
@@ -49,13 +49,14 @@ class GitLab:
         revoked, active = data.get("revoked"), data.get("active")
         if not isinstance(revoked, bool) or not isinstance(active, bool):
             raise RegistryUnreachable(self.host, "HTTP 200 without `revoked`/`active` booleans: not the documented answer")
-        expires_at = parse_time(data.get("expires_at"))
+        expires_at, notes = read_date(data.get("expires_at"), "expires_at")
         user = data.get("user_id")
         verdict = dict(
             owner=f"user {user}" if isinstance(user, int) and not isinstance(user, bool) else clean_text(data.get("name")),
             expires_at=expires_at,
             scopes=clean_list(data.get("scopes")),
             last_used_at=parse_time(data.get("last_used_at")),
+            notes=notes,
         )
         if revoked:
             return Verdict("revoked", **verdict)
@@ -68,6 +69,6 @@ class GitLab:
         reply = self._self("DELETE", value)
         if reply.status in (401, 403):
             raise RegistryRefused(self.host, f"HTTP {reply.status}: the token is already refused there")
-        if reply.status not in (200, 204):
+        if reply.status != 204:  # the documented answer; anything else did not revoke it
             raise unexpected(reply, self.host)
         return f"revoked at {self.label} (DELETE /personal_access_tokens/self)"

@@ -1,10 +1,13 @@
 """One plain HTTP client for every registry: `requests` (already installed with hvac).
 
 What it guarantees, whatever the registry answers:
-- timeouts on connect and read; bodies larger than MAX_BODY are refused, not read;
-- 429, and 403 with `X-RateLimit-Remaining: 0`, wait for `Retry-After` / `X-RateLimit-Reset`
-  when that is at most `max_wait` seconds, else fail as unreachable naming the wait;
-- 5xx is retried a few times with backoff, then unreachable;
+- every request ends within DEADLINE seconds in total (connect, headers, body, its retries,
+  redirects and waits): a watchdog shuts the socket at the deadline, so a registry that
+  trickles its headers or body a byte at a time is `unreachable` ("took longer than N s");
+  bodies larger than MAX_BODY are refused, not read;
+- 429, and 403 with `X-RateLimit-Remaining: 0`, wait for `Retry-After` / `X-RateLimit-Reset`,
+  5xx is retried a few times with backoff; all waits for one token add up to at most
+  MAX_SLEEP seconds (`for_token()`): a longer wait fails at once as unreachable, naming it;
 - redirects are followed only within the same origin (scheme, host, port): a token is
   never sent to another host, nor from https to http;
 - TLS: `REQUESTS_CA_BUNDLE`, else `SSL_CERT_FILE`, else the system/certifi bundle;
@@ -17,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -24,13 +28,18 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.poolmanager
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from tokenward import __version__
 from tokenward.errors import RegistryUnreachable
 
 MAX_BODY = 1024 * 1024
 MAX_REDIRECTS = 3
+DEADLINE = 15.0  # seconds for one request, all in (README "Registries", `tokens verify --help`)
+MAX_SLEEP = 10.0  # seconds of Retry-After / backoff waits per token, all requests together
 USER_AGENT = f"tokenward/{__version__}"
 
 
@@ -66,6 +75,128 @@ class Reply:
         return data
 
 
+# -- the deadline watchdog -------------------------------------------------------------
+# requests/urllib3 time out each socket read, not a whole answer. A _Watch is armed for
+# one request in its thread; the pool's connections attach to it when they send, and at
+# the deadline its timer shuts the socket down, which ends any blocked read at once. A
+# connection detaches before it goes back to the pool, so a late timer never touches a
+# connection another request is using.
+
+_current = threading.local()
+
+
+class _Watch:
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._active = True
+        self.expired = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def attach(self, conn: Any) -> None:
+        with self._lock:
+            if not self._active:
+                return
+            self._conn = conn
+            conn._tokenward_watch = self
+            if self.expired:
+                _shut(conn)
+
+    def detach(self, conn: Any) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+
+    def _fire(self) -> None:
+        with self._lock:
+            if not self._active:
+                return
+            self.expired = True
+            if self._conn is not None:
+                _shut(self._conn)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._active = False
+            self._conn = None
+        self._timer.cancel()
+
+
+def _shut(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _Watched:
+    def connect(self) -> None:
+        watch = getattr(_current, "watch", None)
+        super().connect()  # type: ignore[misc]
+        if watch is not None:
+            watch.attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.attach(self)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _Detaching:
+    def _put_conn(self, conn: Any) -> None:
+        watch = getattr(conn, "_tokenward_watch", None)
+        if watch is not None:
+            watch.detach(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _HTTPPool(_Detaching, HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(_Detaching, HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:  # not SOCKS
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+class TokenClient:
+    """The client as one token's registry sees it: its own budget of retry waits."""
+
+    def __init__(self, client: "HttpClient") -> None:
+        self.client = client
+        self.sleep_left = client.max_sleep
+
+    def request(self, method: str, url: str, **kwargs: Any) -> "Reply":
+        return self.client.request(method, url, budget=self, **kwargs)
+
+
 def _ca_bundle() -> str | bool:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
 
@@ -74,22 +205,24 @@ class HttpClient:
     def __init__(
         self,
         *,
-        timeout: tuple[float, float] = (5.0, 20.0),
-        max_wait: float = 30.0,
+        timeout: tuple[float, float] = (5.0, DEADLINE),
+        deadline: float = DEADLINE,
+        max_sleep: float = MAX_SLEEP,
         retries: int = 2,
         backoff: float = 0.5,
         pool: int = 16,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.timeout = timeout
-        self.max_wait = max_wait
+        self.deadline = deadline
+        self.max_sleep = max_sleep
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
         self.requests = 0  # sent, counting retries and redirects (for benchmarks)
         self._lock = threading.Lock()
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        adapter = _Adapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = USER_AGENT
@@ -102,14 +235,28 @@ class HttpClient:
     def close(self) -> None:
         self.session.close()
 
-    def request(self, method: str, url: str, *, headers: dict[str, str] | None = None, json_body: Any = None) -> Reply:
+    def for_token(self) -> TokenClient:
+        return TokenClient(self)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+        budget: TokenClient | None = None,
+    ) -> Reply:
         """Send, following same-origin redirects and waiting out rate limits; 5xx and
-        network errors raise RegistryUnreachable after the retries."""
+        network errors raise RegistryUnreachable after the retries. All of it ends within
+        `deadline` seconds; waits come out of the token's budget (else max_sleep)."""
+        budget = budget or TokenClient(self)
+        ends = time.monotonic() + self.deadline
         start = origin(url)
         attempt = 0
         redirects = 0
         while True:
-            reply = self._send(method, url, headers, json_body)
+            reply = self._send(method, url, headers, json_body, ends)
             status = reply.status
             if status in (301, 302, 303, 307, 308) and reply.headers.get("Location"):
                 target = urljoin(url, reply.headers["Location"])
@@ -126,34 +273,61 @@ class HttpClient:
                 continue
             wait = self._rate_limit_wait(reply)
             if wait is not None:
-                if wait > self.max_wait or attempt >= self.retries:
+                if attempt >= self.retries or not self._may_wait(wait, budget, ends):
                     raise RegistryUnreachable(host_of(url), f"rate limited (HTTP {status}); retry after {int(wait)}s")
                 attempt += 1
-                self.sleep(wait)
+                self._wait(wait, budget)
                 continue
             if status >= 500:
                 if attempt >= self.retries:
                     raise RegistryUnreachable(host_of(url), f"HTTP {status} (server error)")
                 wait = _retry_after(reply.headers)
-                delay = self.backoff * (2**attempt) if wait is None else min(wait, self.max_wait)
+                delay = self.backoff * (2**attempt) if wait is None else wait
+                if not self._may_wait(delay, budget, ends):
+                    raise RegistryUnreachable(host_of(url), f"HTTP {status} (server error); retry after {int(delay)}s")
                 attempt += 1
-                self.sleep(delay)
+                self._wait(delay, budget)
                 continue
             return reply
 
-    def _send(self, method: str, url: str, headers: dict[str, str] | None, json_body: Any) -> Reply:
+    def _may_wait(self, seconds: float, budget: TokenClient, ends: float) -> bool:
+        return seconds <= budget.sleep_left and time.monotonic() + seconds < ends
+
+    def _wait(self, seconds: float, budget: TokenClient) -> None:
+        budget.sleep_left -= seconds
+        self.sleep(seconds)
+
+    def _send(self, method: str, url: str, headers: dict[str, str] | None, json_body: Any, ends: float) -> Reply:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("https", "http"):
             raise RegistryUnreachable(host_of(url), f"not an http(s) URL: {url[:100]!r}")
+        left = ends - time.monotonic()
+        too_long = RegistryUnreachable(host_of(url), f"took longer than {self.deadline:g}s")
+        if left <= 0:
+            raise too_long
         with self._lock:
             self.requests += 1
+        watch = _Watch(left)
+        _current.watch = watch
+        try:
+            return self._exchange(method, url, headers, json_body, (min(self.timeout[0], left), min(self.timeout[1], left)), ends)
+        except RegistryUnreachable:
+            if watch.expired:
+                raise too_long from None
+            raise
+        finally:
+            _current.watch = None
+            watch.stop()
+
+    def _exchange(self, method, url, headers, json_body, timeout: tuple[float, float], ends: float) -> Reply:
+        """One HTTP exchange, its body read in full (a RegistryUnreachable if it cannot be)."""
         try:
             response = self.session.request(
                 method,
                 url,
                 headers=headers,
                 json=json_body,
-                timeout=self.timeout,
+                timeout=timeout,
                 verify=self.verify,
                 allow_redirects=False,
                 stream=True,
@@ -163,7 +337,7 @@ class HttpClient:
                 host_of(url), "TLS verification failed (set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA)"
             ) from None
         except requests.exceptions.Timeout:
-            raise RegistryUnreachable(host_of(url), f"timed out after {self.timeout[1]:g}s") from None
+            raise RegistryUnreachable(host_of(url), f"timed out after {timeout[1]:g}s") from None
         except requests.exceptions.ConnectionError:
             raise RegistryUnreachable(host_of(url), "cannot connect") from None
         except Exception as exc:  # noqa: BLE001 - e.g. a header value http.client refuses; never echo it
@@ -175,6 +349,8 @@ class HttpClient:
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(64 * 1024):
+                if time.monotonic() > ends:
+                    raise RegistryUnreachable(host_of(url), f"took longer than {self.deadline:g}s")
                 size += len(chunk)
                 if size > MAX_BODY:
                     raise RegistryUnreachable(host_of(url), f"answer larger than {MAX_BODY // 1024} KiB")
@@ -183,6 +359,8 @@ class HttpClient:
             raise RegistryUnreachable(host_of(url), "the connection broke while reading the answer") from None
         finally:
             response.close()
+        if time.monotonic() > ends or getattr(_current, "watch", None) is not None and _current.watch.expired:
+            raise RegistryUnreachable(host_of(url), f"took longer than {self.deadline:g}s")
         return Reply(response.status_code, response.headers, b"".join(chunks), url)
 
     @staticmethod

@@ -2,30 +2,33 @@
 
 Live: `GET /-/whoami` names the user. The token list (`GET /-/npm/v1/tokens`, masked values:
 first and last five characters) gives the token's `key`, by which it is revoked
-(`DELETE /-/npm/v1/tokens/token/{key}`). A registry that answers whoami with 200 but no
-username (verdaccio does for a token it does not know) treats us as anonymous: invalid.
+(`DELETE /-/npm/v1/tokens/token/{key}` -> 200). A registry that answers whoami with 200 but
+no username (verdaccio does for a token it does not know) treats us as anonymous: invalid.
+
+Revoke never trusts a key it was told (the inventory's, a teammate's metadata): it reads
+the whole token list with the value and revokes the one entry whose masked token is this
+value's; none or several such entries, and it refuses, pointing at the token page. A key
+is hex/uuid-like (KEY_RE) and always sent as one quoted path segment.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 from tokenward.errors import RegistryError, RegistryRefused, RegistryUnreachable
-from tokenward.registries.base import Verdict, clean_text, parse_time, rejected, root_of, unexpected
+from tokenward.registries.base import Verdict, clean_text, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import HttpClient, host_of, origin
 from tokenward.tokens import TOKEN_PAGE
 
 PUBLIC = "https://registry.npmjs.org"
-KEY_RE = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")  # no `.`, `..`, `/`, `%`, `:`
 MAX_PAGES = 20
 
 
 def api_base(repository: str) -> str:
     root = root_of(repository, PUBLIC + "/")
-    from urllib.parse import urlsplit
-
     path = urlsplit(repository or "").path.rstrip("/")
     return root + path
 
@@ -66,7 +69,10 @@ class Npm:
         user = clean_text(data.get("username"))
         if user is None:
             return rejected(self.record, self.now, "the registry answers as for an anonymous user")
-        found = self._listed(value, pages=1)
+        try:
+            found, _why = self._find(value, pages=1)
+        except RegistryError:
+            found = None  # the token list is optional for verify
         if found is None:
             return Verdict("live", owner=user)
         scopes = ["read-only" if found.get("readonly") is True else "read-write"]
@@ -74,61 +80,65 @@ class Npm:
         if isinstance(cidr, list):
             scopes.extend(f"cidr:{clean_text(c, 50)}" for c in cidr[:10] if clean_text(c, 50))
         key = found.get("key")
+        expires_at, notes = read_date(found.get("expires"), "the token list's `expires`")
         return Verdict(
             "live",
             owner=user,
-            expires_at=parse_time(found.get("expires")),
+            expires_at=expires_at,
             scopes=tuple(scopes),
             key=key if isinstance(key, str) and KEY_RE.fullmatch(key) else None,
+            notes=notes,
         )
 
-    def _listed(self, value: str, pages: int) -> dict | None:
-        """The token list's entry for this value, or None (not listed, or no token list here)."""
+    def _find(self, value: str, pages: int) -> tuple[dict | None, str]:
+        """(the one token-list entry whose masked token is this value's, "") or (None, why).
+        Every page is read before deciding: a second match on a later page is ambiguity.
+        Raises RegistryUnreachable when the list cannot be read."""
         url = f"{self.base}/-/npm/v1/tokens"
         start = origin(self.base)
+        matches: list[dict] = []
         for _ in range(pages):
-            try:
-                reply = self.client.request("GET", url, headers=self._auth(value))
-            except RegistryUnreachable:
-                return None
+            reply = self.client.request("GET", url, headers=self._auth(value))
             if reply.status != 200:
-                return None
-            try:
-                data = reply.json_object()
-            except RegistryError:
-                return None
+                return None, f"the token list answers HTTP {reply.status}"
+            data = reply.json_object()
             objects = data.get("objects")
             if not isinstance(objects, list):
-                return None
-            matches = [o for o in objects if isinstance(o, dict) and masked_match(o.get("token"), value)]
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                return None  # ambiguous: never guess which token to revoke
+                raise RegistryUnreachable(self.host, "a token list without `objects`: not the documented answer")
+            matches.extend(o for o in objects if isinstance(o, dict) and masked_match(o.get("token"), value))
             urls = data.get("urls")
             following = urls.get("next") if isinstance(urls, dict) else None
             if not isinstance(following, str) or not following:
-                return None
-            from urllib.parse import urljoin
-
+                break
             url = urljoin(url, following)
             if origin(url) != start:
-                return None  # the token never goes to another host
-        return None
+                return None, "the token list's next page is on another host"  # the token never goes there
+        else:
+            return None, f"the token list is longer than {pages} page(s)"
+        if not matches:
+            return None, "this value is not in the registry's token list (a login session token?)"
+        if len(matches) > 1:
+            return None, f"{len(matches)} entries of the token list match this value's masked form"
+        key = matches[0].get("key")
+        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+            return None, "its entry in the token list has no usable key"
+        return matches[0], ""
 
     def revoke(self, value: str) -> str:
-        key = self.record.registry_key if KEY_RE.fullmatch(self.record.registry_key or "") else None
-        if key is None:
-            who = self.client.request("GET", f"{self.base}/-/whoami", headers=self._auth(value))
-            if who.status in (401, 403):
-                raise RegistryRefused(self.host, f"HTTP {who.status}: the token is already refused there")
-            found = self._listed(value, pages=MAX_PAGES)
-            key = found.get("key") if found else None
-            if not isinstance(key, str) or not KEY_RE.fullmatch(key):
-                raise RegistryError(self.host, "this token is not in the registry's token list (a login session token?)")
-        reply = self.client.request("DELETE", f"{self.base}/-/npm/v1/tokens/token/{quote(key, safe='')}", headers=self._auth(value))
+        who = self.client.request("GET", f"{self.base}/-/whoami", headers=self._auth(value))
+        if who.status in (401, 403):
+            raise RegistryRefused(self.host, f"HTTP {who.status}: the token is already refused there")
+        found, why = self._find(value, pages=MAX_PAGES)
+        if found is None:
+            raise RegistryError(
+                self.host, f"not revoked: {why}; revoke it yourself at {self.token_page}"
+            )
+        key = found["key"]
+        reply = self.client.request(
+            "DELETE", f"{self.base}/-/npm/v1/tokens/token/{quote(key, safe='')}", headers=self._auth(value)
+        )
         if reply.status in (401, 403):
             raise RegistryRefused(self.host, f"HTTP {reply.status}: the token is already refused there")
-        if reply.status not in (200, 204):
+        if reply.status != 200:  # the documented answer; anything else did not revoke it
             raise unexpected(reply, self.host)
         return f"revoked at {self.label} (DELETE /-/npm/v1/tokens/token/{key})"
