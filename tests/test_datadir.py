@@ -152,6 +152,18 @@ def test_a_symlinked_tokens_home_to_our_own_dir_is_used(user):
     assert (real / "inventory.sqlite3").exists()
 
 
+def test_a_symlinked_tokens_home_another_user_owns_is_refused(user):
+    """Its owner could point it at a directory of theirs at any time."""
+    real = user.mkdir(user.base / "real", 0o700)
+    link = user.base / "data"
+    link.symlink_to(real)
+    user.foreign(link)
+    result = add(user)
+    assert result.returncode == 2
+    one_error_line(result, str(link), "belongs to nobody")
+    assert os.listdir(real) == []
+
+
 # -- files in the data dir ----------------------------------------------------------------
 def test_a_planted_inventory_is_refused_before_exec_runs_anything(user, tmp_path):
     """Issue 15 item 4: a replaced inventory whose env template sets BASH_ENV."""

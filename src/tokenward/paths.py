@@ -136,7 +136,7 @@ def ensure_private_dir(path: Path) -> Path:
     path = Path(os.path.abspath(path))
     uid = os.geteuid()
     try:
-        resolved = path.resolve()
+        resolved = resolve_checked(path, "data dir")  # no link of another user on the way
         try:
             st = os.stat(resolved)
         except FileNotFoundError:
@@ -244,7 +244,7 @@ def resolve_checked(path: Path, subject: str) -> Path:
     that belongs to anyone but us or root (its owner could point it anywhere, any time).
     A missing tail is kept as written, as `Path.resolve()` does."""
     uid = os.geteuid()
-    pending = list((Path.cwd() / path).parts[1:])  # '..' kept: it applies after a link
+    pending = list((path if path.is_absolute() else Path.cwd() / path).parts[1:])  # '..' kept: it applies after a link
     current = Path("/")
     hops = 0
     while pending:
@@ -308,6 +308,8 @@ def read_trusted_file(path: Path, subject: str = "config file", fix: str = CONFI
         return None
     uid = os.geteuid()
     try:
+        if not stat.S_ISREG(os.stat(resolved).st_mode):  # never open a device: opening may act
+            raise UnsafeDataDir(f"{subject} {path} is not a regular file")
         fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
