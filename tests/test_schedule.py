@@ -380,3 +380,26 @@ def test_workflow_refuses_unpinned_installs_and_desktop(tokens, home, write_conf
     result = tokens("schedule", "print", "--github-actions", "--store", "team", *extra)
     assert result.returncode == 2, result
     assert result.stderr.startswith("Error: ") and message in result.stderr and result.stdout == ""
+
+
+def test_systemd_units_are_written_without_following_planted_links(tokens, home, tmp_path):
+    """The unit files choose what runs: written as calendar feeds are (duedates.write_output),
+    never through a temporary-file link someone planted, never into a dir others may write."""
+    directory = units(home)
+    directory.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    planted = directory / ".tokenward-remind.service.tmp"
+    planted.symlink_to(victim)
+    result = tokens("schedule", "install", "--systemd")
+    assert result.returncode == 0, result
+    assert victim.read_text() == "keep me"
+    service = directory / "tokenward-remind.service"
+    assert not service.is_symlink() and "ExecStart=" in service.read_text()
+    assert (service.stat().st_mode & 0o022) == 0
+    (directory / "tokenward-remind.service").unlink()
+    directory.chmod(0o777)
+    result = tokens("schedule", "install", "--systemd")
+    assert result.returncode == 2, result
+    assert "is writable by other users" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (directory / "tokenward-remind.service").exists()

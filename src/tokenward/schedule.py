@@ -201,19 +201,23 @@ class Change:
 def install_systemd(job: Job, directory: Path | None = None) -> Change:
     directory = directory or unit_dir()
     change = Change()
-    directory.mkdir(parents=True, exist_ok=True)
+    from tokenward.duedates import write_output
+
+    umask = os.umask(0o077)  # missing directories: 0700 whatever the umask
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    finally:
+        os.umask(umask)
     for filename, text in systemd_units(job).items():
         path = directory / filename
         try:
             current = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        except (FileNotFoundError, UnicodeDecodeError):
             current = None
         if current == text:
             change.unchanged.append(str(path))
             continue
-        tmp = path.with_name(f".{filename}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_output(str(path), text.encode("utf-8"))  # the units run code: same checks as any output
         change.changed.append(str(path))
     enable = f"systemctl --user daemon-reload && systemctl --user enable --now {UNIT}.timer"
     if systemd_user_available():
