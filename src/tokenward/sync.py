@@ -43,11 +43,12 @@ from tokenward.errors import (
 from tokenward.inventory import NAME_RE, JournalEntry, TokenRecord
 from tokenward.lifecycle import store_metadata
 from tokenward.registries.base import facts_from_metadata
+from tokenward.shared_meta import missing, read_fields
 from tokenward.locks import token_lock
 from tokenward.policy import from_iso, to_iso
 from tokenward.stores.base import UNCHECKED, is_keyed
 from tokenward.testhooks import crash_point, pause_point
-from tokenward.tokens import KINDS, fingerprint
+from tokenward.tokens import fingerprint
 
 REMOTE_TYPES = ("vault", "aws")
 VERSION_KEY = "version"  # in remote metadata: the store version the metadata describes
@@ -70,6 +71,9 @@ class Seen:
     metadata: dict[str, str] | None = None
     keyed: str | None = None  # the keyed fingerprint the remote metadata carries (stores/base.py)
     legacy: bool = False  # remote metadata with an unkeyed fingerprint: to be re-keyed
+    # Not vouched: when the store's value was made, as far as it can tell (its metadata's
+    # rotated_at when that describes this version, else the store's own version time).
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class TokenPlan:
     record: TokenRecord | None = None  # the record after a successful apply
     discovered: bool = False
     lost_rotations: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shared metadata fields left out
     close_journal: bool = False
     save: bool = False  # the inventory record changes (fields or recorded versions)
     # filled in by apply
@@ -206,7 +211,10 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
             return plan
 
     assert winner is not None
-    rotated_at = ages.get(winner) or now
+    # A value changed outside tokenward is as old as the store says (its version's
+    # time), never "now": a token overdue before stays overdue.
+    made = [seen.changed_at for seen in present.values() if seen.fingerprint == winner and seen.changed_at]
+    rotated_at = ages.get(winner) or (max(made) if made else None) or now
     plan.winner = winner
     plan.rotated_at = rotated_at
     sources = sorted(held_by[winner], key=lambda s: (rank.get(s, 50), record.stores.index(s)))
@@ -243,10 +251,12 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
         changes.update(fingerprint=winner, rotated_at=rotated_at)
         # A teammate's rotation may have narrowed the scope or moved the expiry.
         source_meta = present[plan.source].metadata or {}
-        if present[plan.source].vouched:
-            if source_meta.get("scope"):
-                changes["scope"] = source_meta["scope"]
-            changes["expires_at"] = _iso(source_meta.get("expires_at"))
+        if present[plan.source].vouched and not state.discovered:
+            fields = read_fields(state.name, source_meta, plan.warnings.append, where=plan.source)
+            if fields.get("scope"):
+                changes["scope"] = fields["scope"]
+            if "expires_at" in fields or not source_meta.get("expires_at"):
+                changes["expires_at"] = fields.get("expires_at")
     if versions != record.store_versions:
         changes["store_versions"] = versions
     plan.record = record.with_(**changes) if changes else record
@@ -269,7 +279,9 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
     elif plan.status == "update":
         plan.message = "the inventory catches up with the stores"
     if refresh:
-        plan.message += ("; " if plan.message else "") + f"rewrite {', '.join(refresh)} so its metadata describes its value"
+        plan.message += ("; " if plan.message else "") + (
+            f"refresh {', '.join(refresh)}'s metadata so it describes its value (no new version)"
+        )
     if rekey:
         plan.message += ("; " if plan.message else "") + f"key the fingerprint in {', '.join(rekey)}'s metadata (HMAC)"
     if plan.failed:
@@ -305,6 +317,7 @@ class Report:
     store_errors: dict[str, str] = field(default_factory=dict)  # store -> error that stopped it
     undiscovered: int = 0  # remote tokens not in the inventory (without --discover)
     skipped_remote: list[str] = field(default_factory=list)  # remote secrets without usable metadata
+    warnings: list[str] = field(default_factory=list)  # shared metadata fields left out (shared_meta)
     dry_run: bool = False
     applied: bool = False
     worst: ExitStatus = ExitStatus.OK
@@ -384,25 +397,40 @@ def _remote_seen(entry, record: TokenRecord | None, store: str) -> Seen:
     # Not vouched: the value must be read. Outside change unless tokenward recorded
     # writing exactly this version (then only its metadata is behind).
     recorded = record.store_versions.get(store) if record else None
-    return Seen("present", version=entry.version, outside=recorded != entry.version, metadata=meta)
+    described = entry.version is not None and meta.get(VERSION_KEY) == entry.version
+    changed_at = (_iso(meta.get("rotated_at")) if described else None) or getattr(entry, "changed_at", None)
+    return Seen("present", version=entry.version, outside=recorded != entry.version, metadata=meta, changed_at=changed_at)
 
 
-def _record_from_metadata(name: str, metas: list[dict[str, str]], stores: tuple[str, ...], app: App) -> TokenRecord:
-    """A discovered token's record from the newest metadata the remote stores vouch for."""
-    meta = max(metas, key=lambda m: (_iso(m.get("rotated_at")) or app.now)) if metas else {}
-    kind = meta.get("kind") if meta.get("kind") in KINDS else "generic"
-    rotated = _iso(meta.get("rotated_at"))
-    created = _iso(meta.get("created_at")) or rotated or app.now
+def _record_from_metadata(
+    name: str, found: list[tuple[str, dict[str, str], bool]], stores: tuple[str, ...], app: App, warn: Callable[[str], None]
+) -> TokenRecord:
+    """A discovered token's record from its remote metadata: (store, metadata, vouched).
+
+    The newest metadata that vouches for its value wins; without one, the newest that
+    is tokenward's still gives every field it can (purpose, period, dates...): only
+    its fingerprint and rotated_at are not taken (the value changed, sync reads it and
+    dates it by the store's version time). Each field is checked (shared_meta)."""
+    vouched = [(s, m) for s, m, v in found if v]
+    pool = vouched or [(s, m) for s, m, _ in found if m.get("tokenward") == "1"]
+    if pool:
+        where, meta = max(pool, key=lambda item: (_iso(item[1].get("rotated_at")) or app.now))
+    else:
+        where, meta = "", {}
+    fields = read_fields(name, meta, warn, where=where)
+    missing(name, fields, warn, {"kind": "generic", "created_at": "its rotation date", "rotate_every": app.config.rotate_every or "none"})
+    rotated = fields.get("rotated_at") if vouched else None
+    created = fields.get("created_at") or rotated or app.now
     return TokenRecord(
         name=name,
-        kind=kind,
-        purpose=meta.get("purpose", ""),
-        scope=meta.get("scope", ""),
-        repository=meta.get("repository", ""),
+        kind=fields.get("kind", "generic"),
+        purpose=fields.get("purpose", ""),
+        scope=fields.get("scope", ""),
+        repository=fields.get("repository", ""),
         created_at=created,
         rotated_at=rotated or created,
-        rotate_every=meta.get("rotate_every") or app.config.rotate_every,
-        expires_at=_iso(meta.get("expires_at")),
+        rotate_every=fields.get("rotate_every") or app.config.rotate_every,
+        expires_at=fields.get("expires_at"),
         stores=stores,
         fingerprint=meta.get("fingerprint", "") if rotated else "",
         **facts_from_metadata(meta),
@@ -512,11 +540,12 @@ class Sync:
                 if not NAME_RE.fullmatch(token) or not any(m.get("tokenward") == "1" for m in metas):
                     report.skipped_remote.append(f"{where[0]}:{token}")
                     continue
-                vouched = [
-                    listings[s][token].metadata for s in where if _vouches(listings[s][token].metadata, listings[s][token].version)
+                candidates = [
+                    (s, listings[s][token].metadata, _vouches(listings[s][token].metadata, listings[s][token].version))
+                    for s in where
                 ]
                 order = tuple(dict.fromkeys([*app.config.default_stores, *where]))
-                discovered[token] = _record_from_metadata(token, vouched, order, app)
+                discovered[token] = _record_from_metadata(token, candidates, order, app, report.warnings.append)
         else:
             report.undiscovered = len(found)
 
@@ -538,6 +567,8 @@ class Sync:
                 elif _is_remote(app, store):
                     entry = listings.get(store, {}).get(name)
                     seen[store] = _remote_seen(entry, None if is_new else record, store)
+                    if seen[store].state == "present" and not seen[store].vouched and seen[store].changed_at is None:
+                        seen[store] = replace(seen[store], changed_at=self._version_time(stores[store], name, seen[store].version))
                     if seen[store].state == "present" and (not seen[store].vouched or self.verify):
                         to_read.setdefault(store, []).append(name)
                     elif seen[store].state == "present" and seen[store].fingerprint is None:
@@ -599,6 +630,16 @@ class Sync:
                         changed[store] = replace(seen, fingerprint=actual)
             states[i] = replace(state, seen=changed)
         return states, report
+
+    @staticmethod
+    def _version_time(store, name: str, version: str | None) -> datetime | None:
+        """When the store made the value someone changed outside tokenward (AWS asks)."""
+        if version is None or not hasattr(store, "version_created"):
+            return None
+        try:
+            return store.version_created(name, version)
+        except StoreError:
+            return None  # unknown: the value is dated "now", as before
 
     def _confirm_local(self, stores: dict, states: list[TokenState], names: dict[str, list[str]]) -> None:
         """A local store (the keyring) carries no metadata, so sync takes it to hold what
@@ -780,10 +821,16 @@ class Sync:
             store = self.app.store(store_name)
             write = next(w for w in plan.writes if w.store == store_name)
             try:
-                if write.reason == "rekey":
-                    store.put_metadata(plan.name, store_metadata(plan.record), write.expect)  # type: ignore[attr-defined, arg-type]
+                if write.reason in ("rekey", "metadata"):
+                    # The store already holds the value: describe it without a new version.
+                    value = self.values.get((plan.name, plan.source)) if write.reason == "metadata" else None  # type: ignore[arg-type]
+                    extra = {"value": value} if value is not None else {}
+                    store.put_metadata(plan.name, store_metadata(plan.record), write.expect, **extra)  # type: ignore[attr-defined, arg-type]
                     with lock:
                         plan.written.append(store_name)
+                        if write.reason == "metadata" and isinstance(write.expect, str):
+                            versions = {**plan.record.store_versions, store_name: write.expect}  # type: ignore[union-attr]
+                            plan.record = plan.record.with_(store_versions=versions)  # type: ignore[union-attr]
                     return
                 value = self.values[(plan.name, plan.source)]  # type: ignore[index]
                 result = store.put(plan.name, value, store_metadata(plan.record), expect=write.expect)  # type: ignore[arg-type]
@@ -959,5 +1006,6 @@ def to_json(report: Report) -> dict:
         "store_errors": report.store_errors,
         "undiscovered": report.undiscovered,
         "skipped_remote": report.skipped_remote,
+        "warnings": [*report.warnings, *(w for p in report.plans for w in p.warnings)],
         "summary": report.summary(),
     }

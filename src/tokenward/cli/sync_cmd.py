@@ -114,6 +114,8 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
         term.note(
             f"{report.undiscovered} tokens in remote stores are not in this inventory; `tokens sync --discover` adds them."
         )
+    for warning in [*report.warnings, *(w for p in report.plans for w in p.warnings)]:
+        term.note(f"Warning: {warning}")
     if report.skipped_remote:
         term.note(f"Skipped {len(report.skipped_remote)} remote secrets without tokenward metadata or a valid name.")
     if not report.plans:

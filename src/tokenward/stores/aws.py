@@ -36,6 +36,7 @@ import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -371,12 +372,15 @@ class AwsStore(FingerprintKey):
             self._tags[token] = tags
         return Written(version)
 
-    def put_metadata(self, token: str, metadata: dict[str, str], version: str) -> None:
+    def put_metadata(self, token: str, metadata: dict[str, str], version: str, *, value: str | None = None) -> None:
+        """`value`: the value of `version`, already read (its keyed fingerprint is made from it)."""
         secret_id = self.prefix + token
         secret = self._call("describe", token, lambda c: c.describe_secret(SecretId=secret_id))
         if current_version(secret.get("VersionIdsToStages")) != version:
             return  # the value changed meanwhile: sync will rewrite its metadata
-        if metadata.get("fingerprint"):
+        if metadata.get("fingerprint") and value is not None:
+            metadata = {**metadata, "fingerprint": self.keyed(value)}
+        elif metadata.get("fingerprint"):
             old = decode_metadata(secret.get("Tags"), secret.get("Description"))
             if is_keyed(old.get("fingerprint")) and old.get(VERSION_KEY) == version:
                 keyed = old["fingerprint"]
@@ -544,6 +548,14 @@ class AwsStore(FingerprintKey):
         self.client()
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(names))) as pool:
             return {e.name: e for e in pool.map(one, names) if e is not None}
+
+    def version_created(self, token: str, version: str) -> datetime | None:
+        """When AWS made `version` of the secret: the CreatedDate GetSecretValue gives
+        for that version (the value is needed anyway; it is dropped here)."""
+        secret_id = self.prefix + token
+        response = self._call("read", token, lambda c: c.get_secret_value(SecretId=secret_id, VersionId=version))
+        created = response.get("CreatedDate")
+        return created.astimezone(timezone.utc) if isinstance(created, datetime) else None
 
     # -- VersionedStore ------------------------------------------------------
     def get_previous(self, token: str) -> str:

@@ -12,6 +12,7 @@ import hmac
 import importlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -71,6 +72,9 @@ class RemoteEntry:
     name: str
     metadata: dict[str, str]
     version: str | None
+    # When the store made its current version (Vault's created_time, AWS's CreatedDate);
+    # None where the listing does not say (AWS: `version_created` asks).
+    changed_at: datetime | None = None
 
 
 def changed_since_sync(store: str, label: str, where: str, expect: str | None, entry: RemoteEntry | None) -> StoreConflict:

@@ -23,9 +23,11 @@ $VAULT_NAMESPACE and $VAULT_CACERT fill in `url`, `namespace` and `cacert`.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -54,6 +56,21 @@ MAX_META_KEYS = 64
 MAX_META_KEY = 128
 MAX_META_VALUE = 512
 VERSION_KEY = "version"
+
+
+def _vault_time(text: object) -> datetime | None:
+    """Vault's RFC 3339 time (nanoseconds, `Z`) as an aware datetime; None if unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", text.strip())
+    if not match:
+        return None
+    fraction = (match.group(2) or ".0")[:7]
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    try:
+        return datetime.fromisoformat(match.group(1) + fraction + zone).astimezone(timezone.utc)
+    except ValueError:
+        return None
 
 
 def printable(text: str) -> bool:
@@ -402,11 +419,14 @@ class VaultStore(FingerprintKey):
             self._seen[token] = number
         return Written(str(number))
 
-    def put_metadata(self, token: str, metadata: dict[str, str], version: str) -> None:
+    def put_metadata(self, token: str, metadata: dict[str, str], version: str, *, value: str | None = None) -> None:
+        """`value`: the value of `version`, already read (its keyed fingerprint is made from it)."""
         current = self._metadata(token)
         if not current or str(current.get("current_version")) != str(version):
             return  # the value changed meanwhile: sync will rewrite its metadata
-        if metadata.get("fingerprint"):
+        if metadata.get("fingerprint") and value is not None:
+            metadata = {**metadata, "fingerprint": self.keyed(value)}
+        elif metadata.get("fingerprint"):
             old = current.get("custom_metadata") or {}
             if is_keyed(old.get("fingerprint")) and old.get(VERSION_KEY) == str(version):
                 keyed = old["fingerprint"]
@@ -466,7 +486,12 @@ class VaultStore(FingerprintKey):
             return None  # the current version was deleted: no value to sync from
         with self._lock:
             self._seen[token] = number
-        return RemoteEntry(token, dict(data.get("custom_metadata") or {}), str(number))
+        return RemoteEntry(token, dict(data.get("custom_metadata") or {}), str(number), _vault_time(current.get("created_time")))
+
+    def version_created(self, token: str, version: str) -> datetime | None:
+        """When Vault made `version` of the secret (its created_time)."""
+        data = self._metadata(token) or {}
+        return _vault_time(((data.get("versions") or {}).get(str(version)) or {}).get("created_time"))
 
     def list_entries(self, names: Iterable[str] | None = None) -> dict[str, RemoteEntry]:
         """Every secret under the prefix (or just `names`) with its metadata; reads no values."""
