@@ -63,6 +63,38 @@ def test_read_only_inventory_still_lists_and_is_not_chmod_ed(user):
     assert mode(inventory) == 0o400
 
 
+def test_a_read_only_list_leaves_no_read_only_wal_or_shm(user):
+    """Issue 15 follow-up item 4: SQLite made -wal/-shm 0400 like the inventory during a
+    read-only `list`; after chmod 600 of the inventory every write still exited 3."""
+    assert user("add", "t1", input=VALUE).returncode == 0
+    inventory = user.base / "data" / "inventory.sqlite3"
+    os.chmod(inventory, 0o400)
+    assert user("list").returncode == 0
+    for suffix in ("-wal", "-shm"):
+        sidecar = user.base / "data" / f"inventory.sqlite3{suffix}"
+        assert not sidecar.exists() or mode(sidecar) == 0o600, suffix
+    os.chmod(inventory, 0o600)
+    added = user("add", "t2", input=NEW_VALUE)
+    assert added.returncode == 0, added
+    assert "[FAIL]" not in user("doctor").stdout
+    assert {"t1", "t2"} <= set(user("list").stdout.split())
+
+
+def test_our_own_read_only_shm_is_repaired_not_refused(user):
+    """A -shm left 0400 by an older version: ours, so a writer makes it 0600."""
+    assert user("add", "t1", input=VALUE).returncode == 0
+    data = user.base / "data"
+    for suffix in ("-wal", "-shm"):
+        sidecar = data / f"inventory.sqlite3{suffix}"
+        if not sidecar.exists():
+            sidecar.touch()
+            user.chown(sidecar)
+        os.chmod(sidecar, 0o400)
+    added = user("add", "t2", input=NEW_VALUE)
+    assert added.returncode == 0, added
+    assert {"t1", "t2"} <= set(user("list").stdout.split())
+
+
 @pytest.mark.parametrize("name", ["inventory.sqlite3", "audit.log"])
 @pytest.mark.parametrize("command", [["add", "t2"], ["rotate", "t1"], ["remove", "t1", "--yes"], ["exec", "--token", "t1", "--", "sh", "-c", "echo ran"]])
 def test_a_writing_command_checks_first_and_does_nothing(user, name, command):

@@ -341,3 +341,110 @@ def test_keyring_slot_that_stays_is_reported(tokens, kr, monkeypatch):
     assert result.stderr.splitlines()[-1].startswith("Error: ") and "still holds a value" in result.stderr
     assert "Removed" not in result.stderr and TOKEN not in result.stderr
     assert "from-twine" in listing(tokens)
+
+
+# -- issue 15 follow-up items 5, 6, 8 ------------------------------------------------------
+
+
+@pytest.mark.parametrize("reference", ["${GH_TOKEN}", "$GH_TOKEN", '"${GH_TOKEN}"', "prefix-${GH_TOKEN}"])
+def test_dotenv_variable_reference_is_skipped_and_kept(tokens, kr, tmp_path, reference):
+    """Before: `GH_TOKEN2=${GH_TOKEN}` became token gh-token2 with the literal value, and
+    scrub removed the line."""
+    path = tmp_path / ".env"
+    text = f"GH_TOKEN=ghp_DOTENVdotenv0123456789abcdefSECRET\nGH_TOKEN2={reference}\n"
+    path.write_text(text)
+    result = tokens("import", str(path), "--scrub")
+    assert result.returncode == 0, result
+    assert set(listing(tokens)) == {"gh-token"}
+    assert "GH_TOKEN2 (line 2) refers to another variable" in result.stdout + result.stderr
+    assert path.read_text() == f"GH_TOKEN2={reference}\n"
+
+
+def test_dotenv_single_quoted_dollar_is_a_value(tokens, kr, tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("API_TOKEN='ghp_DOLLARdollar0123456789abc$defSECRET'\n")
+    assert tokens("import", str(path)).returncode == 0
+    assert set(listing(tokens)) == {"api-token"}
+
+
+@pytest.mark.parametrize("shape", ["lines", "array"])
+def test_json_record_with_a_key_twice_is_refused(tokens, kr, tmp_path, shape):
+    """Before: the second value was imported, the scrub removed the first from the file."""
+    record = f'{{"name": "dup", "value": "{TOKEN}", "value": "{OTHER}"}}'
+    path = tmp_path / "export.json"
+    text = record + "\n" if shape == "lines" else f"[\n{record}\n]\n"
+    path.write_text(text)
+    result = tokens("import", str(path), "--scrub")
+    one_error(result)
+    assert "'value' twice" in result.stderr and TOKEN not in result.stderr and OTHER not in result.stderr
+    assert listing(tokens) == {} and path.read_text() == text
+
+
+def test_default_only_password_is_refused_not_nothing_to_import(tokens, kr, tmp_path):
+    """Before: "Nothing to import.", exit 0, under --scrub, the plaintext left in place."""
+    rc = tmp_path / ".pypirc"
+    text = f"[DEFAULT]\npassword = {TOKEN}\n"
+    rc.write_text(text)
+    for args in ((), ("--scrub",)):
+        result = tokens("import", str(rc), *args)
+        one_error(result)
+        assert "[DEFAULT] holds a password" in result.stderr and TOKEN not in result.stderr
+    assert listing(tokens) == {} and rc.read_text() == text
+
+
+# -- issue 15 follow-up item 7: the data dir's trust rule for the whole chain ----------------
+
+
+@pytest.fixture
+def attacker_dir(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory to another user needs root")
+    folder = tmp_path / "attacker"
+    folder.mkdir(mode=0o755)
+    os.chown(folder, NOBODY, NOBODY)
+    return folder
+
+
+def _scrub_refused(tokens, rc: Path, *words: str) -> None:
+    result = tokens("import", str(rc), "--scrub")
+    one_error(result)
+    for word in words:
+        assert word in result.stderr, result
+    assert listing(tokens) == {}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory another group needs root")
+def test_setgid_dir_writable_by_another_group_is_refused(tokens, kr, tmp_path):
+    folder = tmp_path / "shared-group"
+    folder.mkdir()
+    os.chown(folder, -1, NOBODY)
+    folder.chmod(0o2770)
+    rc = folder / ".pypirc"
+    rc.write_text(f"[pypi]\npassword = {TOKEN}\n")
+    _scrub_refused(tokens, rc, str(folder), "writable by other users")
+    assert TOKEN in rc.read_text()
+
+
+def test_own_dir_inside_another_users_dir_is_refused(tokens, kr, attacker_dir):
+    mine = attacker_dir / "mine"
+    mine.mkdir(mode=0o700)
+    rc = mine / ".pypirc"
+    rc.write_text(f"[pypi]\npassword = {TOKEN}\n")
+    _scrub_refused(tokens, rc, str(attacker_dir), "belongs to nobody")
+    assert TOKEN in rc.read_text()
+
+
+def test_link_in_another_users_dir_is_refused(tokens, kr, tmp_path, attacker_dir):
+    """~/.pypirc -> attacker/d/.pypirc, where attacker/d -> a directory of mine: the file and
+    the backup's directory are mine, but the owner of attacker/ decides where d points."""
+    real = tmp_path / "mine" / "real"
+    real.mkdir(parents=True, mode=0o700)
+    (real / ".pypirc").write_text(f"[pypi]\npassword = {TOKEN}\n")
+    link = attacker_dir / "d"
+    link.symlink_to(real)
+    os.chown(link, NOBODY, NOBODY, follow_symlinks=False)
+    home = tmp_path / "home-dir"
+    home.mkdir(mode=0o700)
+    (home / ".pypirc").symlink_to(link / ".pypirc")
+    _scrub_refused(tokens, home / ".pypirc", str(attacker_dir))
+    assert TOKEN in (real / ".pypirc").read_text()

@@ -1,5 +1,12 @@
 """Which variables a token's env template may set in the child of `tokens exec`.
 
+The rule is an allowlist: a template may set (a) a variable whose template contains
+`{value}` (it carries the token) and whose name is on none of the denylists below, or
+(b) a known username variable of a publish tool to a plain constant. Anything else needs
+`--allow-env VAR` on that command. A variable that changes where a tool sends the token
+(repository URLs, proxies, CA bundles, TLS settings, tool config files and homes) is never
+unlocked (see below).
+
 A template (`tokens add --env VAR=TEMPLATE`, a JSON import's `env`, anything a shared
 store or an inventory file carries) is data someone else may have written. Variables
 that make the child run or load code of someone's choosing (`BASH_ENV`, `LD_PRELOAD`,
@@ -86,14 +93,22 @@ _CREDENTIALS = {
     "NPM_CONFIG_USERNAME", "NPM_CONFIG_OTP",
 }  # fmt: skip
 _CREDENTIAL_PREFIXES = ("POETRY_PYPI_TOKEN_", "POETRY_HTTP_BASIC_")
+# Unlockable with --allow-env (they run code, listed in _EXACT); exec then resolves the
+# destination again from the child's final environment.
+_RESOLVED_AGAIN = {"HOME", "XDG_CONFIG_HOME"}
+# Variables that change where a tool sends the token, whom it trusts on the way, or which
+# config file (and so which repository URL) it reads.
 _DEST_EXACT: dict[str, str] = {
     **dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY"), "sends the traffic through a proxy"),
     **dict.fromkeys(("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
                      "NODE_TLS_REJECT_UNAUTHORIZED"), "changes which servers the tool trusts"),
+    "SSLKEYLOGFILE": "TLS session keys are written there (the traffic can be decrypted)",
     "XDG_CONFIG_DIRS": "moves the system config files a tool reads (uv's publish-url)",
     "CARGO_HOME": "moves cargo's config (its registries)",
     "GH_HOST": "changes which host gh talks to",
     "GH_REPO": "changes which repository gh talks to",
+    "NETRC": "moves the netrc file a tool reads credentials and hosts from",
+    "DOCKER_HOST": "docker talks to that daemon",
 }  # fmt: skip
 _DEST_PREFIXES: dict[str, str] = {
     "TWINE_": "twine reads its repository from it",
@@ -105,25 +120,27 @@ _DEST_PREFIXES: dict[str, str] = {
     "NPM_CONFIG_": "npm reads its registry from it",
     "CARGO_REGISTRIES_": "cargo reads its registries from it",
     "CARGO_REGISTRY_": "cargo reads its default registry from it",
+    "CARGO_HTTP_": "cargo's TLS and proxy settings",
+    "PIP_": "pip reads its indexes and config from it",
+    "OPENSSL_": "OpenSSL loads that config (and the engines it names)",
+    "SSL": "TLS trust and key settings",
+    "CURL_": "curl's CA and config settings",
 }
-
-
-def changes_destination(var: str) -> str | None:
-    """Why setting `var` may move where a publish tool sends the token, or who sees it on
-    the way; None for the tools' own credential variables and everything else."""
-    name = var.upper()
-    if name in _CREDENTIALS or name.startswith(_CREDENTIAL_PREFIXES):
-        return None
-    if name.startswith("CARGO_REGISTRIES_") and name.endswith("_TOKEN"):
-        return None
-    if name in _DEST_EXACT:
-        return _DEST_EXACT[name]
-    if "_CA_" in f"_{name}_":
-        return "changes which servers the tool trusts"
-    for prefix, reason in _DEST_PREFIXES.items():
-        if name.startswith(prefix):
-            return reason
-    return None
+# Substrings of a name -> what such variables do.
+_DEST_PARTS: dict[str, str] = {
+    "PROXY": "sends the traffic through a proxy",
+    "_CA_": "changes which servers the tool trusts",
+    "_CERT": "changes which servers the tool trusts or which certificate it presents",
+    "_CONFIG": "moves the config file a tool reads (and the repository URL in it)",
+}
+# Suffixes -> what such variables do.
+_DEST_SUFFIXES: dict[str, str] = {
+    "_HOME": "moves the tool's home (its config files and credentials)",
+    "_URL": "the tool talks to that URL",
+    "_HOST": "the tool talks to that host",
+}
+# Username variables of publish tools: a plain constant here carries nothing and moves nothing.
+_USERNAMES = {"TWINE_USERNAME", "UV_PUBLISH_USERNAME", "HATCH_INDEX_USER", "FLIT_USERNAME", "PDM_PUBLISH_USERNAME"}
 
 
 def runs_code(var: str) -> str | None:
@@ -137,23 +154,77 @@ def runs_code(var: str) -> str | None:
     return None
 
 
+def changes_destination(var: str) -> str | None:
+    """Why setting `var` may move where a publish tool sends the token, or who sees it on
+    the way; None for the tools' own credential variables and everything else."""
+    name = var.upper()
+    if name in _CREDENTIALS or name.startswith(_CREDENTIAL_PREFIXES) or name in _RESOLVED_AGAIN:
+        return None
+    if name.startswith("CARGO_REGISTRIES_") and name.endswith("_TOKEN"):
+        return None  # carries the token; CARGO_REGISTRIES_<NAME>_INDEX is what moves it
+    if name in _DEST_EXACT:
+        return _DEST_EXACT[name]
+    if "_CA_" in f"_{name}_":
+        return "changes which servers the tool trusts"
+    for prefix, reason in _DEST_PREFIXES.items():
+        if name.startswith(prefix):
+            return reason
+    for part, reason in _DEST_PARTS.items():
+        if part in name:
+            return reason
+    for suffix, reason in _DEST_SUFFIXES.items():
+        if name.endswith(suffix):
+            return reason
+    return None
+
+
+def _is_poetry_username(name: str) -> bool:
+    return name.startswith("POETRY_HTTP_BASIC_") and name.endswith("_USERNAME") and len(name) > len("POETRY_HTTP_BASIC__USERNAME")
+
+
+def is_username(var: str) -> bool:
+    name = var.upper()
+    return name in _USERNAMES or _is_poetry_username(name)
+
+
+def refusal(var: str, template: str) -> tuple[str, str] | None:
+    """(class, reason) when setting `var` to `template` needs `--allow-env var`, else None.
+
+    class is "destination", "code" or "other"."""
+    reason = changes_destination(var)
+    if reason is not None:
+        return "destination", reason
+    reason = runs_code(var)
+    if reason is not None:
+        return "code", reason
+    if "{value}" in template:
+        return None
+    if is_username(var) and "{" not in template and "$" not in template:
+        return None
+    return "other", "it neither carries the token ({value}) nor is a publish tool's username"
+
+
 def check_templates(templates: Mapping[str, str], allowed: Iterable[str] = (), *, owner: str = "") -> None:
-    """Refuse templates that set a code-running variable the user did not allow by name."""
+    """Refuse a template that moves the token (always), or that is outside the allowlist and
+    not allowed by name."""
     allow = {a.upper() for a in allowed}
     whose = f"{owner}'s env template" if owner else "an env template"
     for var in sorted(templates):
-        moves = changes_destination(var)
-        if moves is not None:
+        found = refusal(var, templates[var])
+        if found is None:
+            continue
+        kind, reason = found
+        if kind == "destination":
             raise UsageError(
-                f"{whose} sets {var}, which can change where the token is sent ({moves}); refused, and --allow-env "
+                f"{whose} sets {var}, which can change where the token is sent ({reason}); refused, and --allow-env "
                 "cannot allow it (a setting in your own environment is read by tokens exec instead)"
             )
-        reason = runs_code(var)
-        if reason is not None and var.upper() not in allow:
-            raise UsageError(
-                f"{whose} sets {var}, which makes the command run code ({reason}); refused unless you "
-                f"allow it for this command with --allow-env {var}"
-            )
+        if var.upper() in allow:
+            continue
+        what = "which makes the command run code" if kind == "code" else "which is not on the list a template may set"
+        raise UsageError(
+            f"{whose} sets {var}, {what} ({reason}); refused unless you allow it for this command with --allow-env {var}"
+        )
 
 
 def check_allow_names(allowed: Iterable[str]) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from tokenward.errors import StoreError, TokenwardError, UsageError
 from tokenward.inventory import NAME_RE
 from tokenward.metadata import check_new
 from tokenward.policy import parse_date, parse_period
-from tokenward.envpolicy import changes_destination, check_templates, runs_code
+from tokenward.envpolicy import check_templates, refusal
 from tokenward.publishers import KIND_ENV, parse_env_templates
 from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD, detect_kind, fingerprint, inspect
 from tokenward.values import check_value
@@ -153,6 +153,14 @@ def parse_pypirc(text: str, label: str) -> Source:
             entry.kind = "generic"
             entry.env = {"TWINE_USERNAME": username, "TWINE_PASSWORD": "{value}"}
         found.append(entry)
+    default_password = parser.defaults().get("password", "").strip()
+    if default_password and not any(e.value == default_password for e in found):
+        # twine reads no section from [DEFAULT] alone; importing nothing would leave the
+        # plaintext behind while saying there was nothing to import.
+        raise UsageError(
+            f"{label}: [DEFAULT] holds a password that no repository section uses; move it into the section of its "
+            "repository (e.g. [pypi]) or delete it, then import again"
+        )
     return Source(None, "pypirc", found, skipped, text)
 
 
@@ -201,6 +209,19 @@ def dotenv_values(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_VARIABLE_REF = re.compile(r"\$(?:\{[^}]*\}?|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _refers_to_variable(text: str, number: int, value: str) -> bool:
+    """Whether the value holds `${X}` or `$X`, which dotenv loaders and shells expand
+    (not inside single quotes, where both keep it literal)."""
+    if not _VARIABLE_REF.search(value):
+        return False
+    line = physical_lines(text)[number - 1]
+    raw = line.split("=", 1)[1].strip() if "=" in line else ""
+    return not raw.startswith("'")
+
+
 # Kinds whose variables `tokens exec` picks per publish tool (and narrows): an env
 # mapping on the record would replace that, so the .env name is not kept for them.
 _TOOL_KINDS = ("pypi", "testpypi", "npm")
@@ -213,6 +234,10 @@ def parse_dotenv(text: str, label: str) -> Source:
         if not value:
             skipped.append(f"{key} (line {number}) is empty")
             continue
+        if _refers_to_variable(text, number, value):
+            # `${GH_TOKEN}` is not a token: the shell or python-dotenv expands it; the line stays.
+            skipped.append(f"{key} (line {number}) refers to another variable, not a value")
+            continue
         kind = detect_kind(value) if not value.startswith("pypi-") else None
         if kind == "generic" and not SECRET_NAME.search(key):
             skipped.append(f"{key} (line {number}) does not look like a token")
@@ -221,7 +246,7 @@ def parse_dotenv(text: str, label: str) -> Source:
         # `tokens exec` hands the token to the child under the variable the file used
         # (as `tokens add --env KEY={value}` would record it), besides the kind's own.
         defaults = KIND_ENV.get(kind or "pypi", {})
-        if kind not in (None, *_TOOL_KINDS) and key not in defaults and runs_code(key) is None and changes_destination(key) is None:
+        if kind not in (None, *_TOOL_KINDS) and key not in defaults and refusal(key, "{value}") is None:
             templates = {} if kind == "generic" else dict(defaults)
             templates[key] = "{value}"
             entry.env = templates
@@ -238,15 +263,36 @@ JSON_FIELDS = {
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """json's object_pairs_hook: a key given twice is refused (json keeps the last one, and a
+    scrub would remove the other value from the file)."""
+    record: dict = {}
+    for key, value in pairs:
+        if key in record:
+            raise _DuplicateKey(key)
+        record[key] = value
+    return record
+
+
+def _loads(text: str, label: str, what: str):
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise UsageError(f"{label}: a record gives the key {shown(str(exc))!r} twice") from None
+    except ValueError as exc:
+        raise UsageError(f"{label}: {what} (line {getattr(exc, 'lineno', '?')})") from None
+
+
 def _json_array(text: str, label: str) -> list[tuple[object, int, int]]:
     """The records of a JSON array with the offsets where each starts and ends."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{label}: not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
+    data = _loads(text, label, "not valid JSON")
     if not isinstance(data, list):
         raise UsageError(f"{label}: expected an array of records")
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates)
     spans = []
     index = _JSON_SPACE.match(text, 0).end() + 1  # after '['
     for _ in data:
@@ -271,7 +317,9 @@ def _json_records(text: str, label: str) -> tuple[list[tuple[object, int, int] |
             records.append(None)
         else:
             try:
-                records.append((json.loads(line), offset, offset + len(line)))
+                records.append((json.loads(line, object_pairs_hook=_no_duplicates), offset, offset + len(line)))
+            except _DuplicateKey as exc:
+                raise UsageError(f"{label}:{number}: the record gives the key {shown(str(exc))!r} twice") from None
             except ValueError:
                 raise UsageError(f"{label}:{number}: not a JSON object (one record per line)") from None
         offset += len(line) + 1
@@ -417,7 +465,9 @@ class Plan:
     shared: list[str] = field(default_factory=list)  # one value imported under several names
 
 
-def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str | None = None, prefix: str = "") -> Plan:
+def check(
+    app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str | None = None, prefix: str = "", allow_env: tuple[str, ...] = ()
+) -> Plan:
     """Validate every entry as `tokens add` would, before anything is written."""
     if rename is not None:
         if len(source.found) != 1:
@@ -447,7 +497,7 @@ def check(app: App, source: Source, *, stores: tuple[str, ...] = (), rename: str
                 parse_period(entry.rotate_every, what="rotate_every period")
             if entry.env:
                 parse_env_templates([f"{k}={v}" for k, v in entry.env.items()])
-                check_templates(entry.env)
+                check_templates(entry.env, allow_env)
             entry.stores = lifecycle.resolve_stores(app, entry.stores or stores or None)
         except TokenwardError as exc:
             raise UsageError(f"{where}: {exc}") from None

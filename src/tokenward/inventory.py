@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tokenward.errors import InventoryError, LocalDataError, TokenExists, TokenNotFound, UsageError
-from tokenward.paths import FILE_MODE, check_private_file, ensure_private_dir, private_file
+from tokenward.paths import FILE_MODE, check_private_file, ensure_private_dir, not_writable, private_file
 from tokenward.policy import from_iso, to_iso
 from tokenward.testhooks import crash_point
 
@@ -105,6 +106,24 @@ def _frozen(directory: Path, path: Path) -> bool:
     content waiting), so reading the database file as immutable is exact."""
     wal = Path(f"{path}-wal")
     return not os.access(directory, os.W_OK) and (not wal.exists() or wal.stat().st_size == 0)
+
+
+def _own_sidecars(path: Path) -> None:
+    """Refuse a -wal/-shm that is not ours (a planted one); make ours 0600.
+
+    SQLite creates them with the database file's mode: a read of an inventory that was
+    0400 leaves them 0400, and every later write would fail as "read-only" although the
+    inventory is writable again. They are ours, so they are set to 0600, never refused."""
+    for suffix in ("-wal", "-shm"):
+        sidecar = Path(f"{path}{suffix}")
+        st = check_private_file(sidecar)
+        if st is not None and stat.S_IMODE(st.st_mode) != FILE_MODE:
+            try:
+                os.chmod(sidecar, FILE_MODE, follow_symlinks=False)
+            except FileNotFoundError:
+                pass  # removed by SQLite meanwhile
+            except PermissionError as exc:
+                raise not_writable(sidecar, exc) from None
 
 
 def _create(directory: Path, path: Path) -> None:
@@ -253,8 +272,7 @@ class Inventory:
             _create(directory, path)
         _check_header(path)
         private_file(path)
-        for suffix in ("-wal", "-shm"):
-            check_private_file(Path(f"{path}{suffix}"))  # SQLite would read a planted one
+        _own_sidecars(path)  # SQLite would read a planted one; our own are made 0600
         try:
             try:
                 inventory = cls._connect(path)
@@ -268,8 +286,7 @@ class Inventory:
             raise local_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise damaged(path, str(exc)) from None
-        for suffix in ("-wal", "-shm"):
-            private_file(Path(f"{path}{suffix}"))
+        _own_sidecars(path)
         return inventory
 
     @classmethod

@@ -340,3 +340,57 @@ def read_trusted_file(path: Path, subject: str = "config file", fix: str = CONFI
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def chain_problem(path: Path) -> str | None:
+    """Why another user could replace the file at `path`, or None: every directory met while
+    resolving it (its own, their parents, the directories holding each link) must be yours or
+    root's and writable by nobody else (sticky directories excepted, as for the data dir), and
+    every link yours or root's. The same rule as the data dir's, for files we rewrite; unlike
+    `check_file_place` it also checks the directories that hold each link (whoever can write
+    there can swap the link) and keeps the sticky exception for the file's own directory."""
+    uid = os.geteuid()
+    parts = list(Path(os.path.abspath(path)).parts[1:])
+    current = Path("/")
+    checked: set[Path] = set()
+    hops = 0
+
+    def check_dir(directory: Path) -> str | None:
+        if directory in checked:
+            return None
+        checked.add(directory)
+        st = os.stat(directory)
+        if st.st_uid not in (uid, 0):
+            return f"the directory {directory} belongs to {_who(st.st_uid)}, who could replace what is in it"
+        if _writable_by_others(st) and not st.st_mode & stat.S_ISVTX:
+            return f"the directory {directory} is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+        return None
+
+    try:
+        problem = check_dir(current)
+        while parts and problem is None:
+            name = parts.pop(0)
+            if name in ("", "."):
+                continue
+            if name == "..":
+                current = current.parent
+                continue
+            candidate = current / name
+            st = os.lstat(candidate)
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > 40:
+                    return f"{path}: too many links"
+                if st.st_uid not in (uid, 0):
+                    return f"the link {candidate} belongs to {_who(st.st_uid)}"
+                target = os.readlink(candidate)
+                if os.path.isabs(target):
+                    current = Path("/")
+                parts[:0] = [p for p in Path(target).parts if p != "/"]
+                continue
+            if parts:  # a directory on the way
+                current = candidate
+                problem = check_dir(current)
+    except OSError as exc:
+        return f"cannot check {path}: {exc.strerror}"
+    return problem

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tokenward.errors import UsageError
-from tokenward.paths import FILE_MODE
+from tokenward.paths import FILE_MODE, chain_problem
 
 MAX_BYTES = 16 << 20  # far beyond any file of tokens; /dev/zero and the like stop here
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -141,6 +141,10 @@ def check_ours(snap: Snapshot) -> None:
         raise UsageError(f"the directory {snap.real.parent} belongs to another user (uid {snap.dir_uid}); not rewriting {where}")
     if snap.dir_mode & stat.S_IWOTH and not snap.dir_mode & stat.S_ISVTX:
         raise UsageError(f"the directory {snap.real.parent} is writable by everyone; not rewriting {where}")
+    # The data dir's rule, for the whole chain: every directory and link on the way.
+    problem = chain_problem(snap.given)
+    if problem:
+        raise UsageError(f"{problem}; not rewriting {where}")
 
 
 def _create(dfd: int, name: str, data: bytes) -> int:

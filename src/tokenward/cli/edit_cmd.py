@@ -16,7 +16,7 @@ from tokenward.errors import ExitStatus
 @click.option("--rotate-every", metavar="PERIOD", default=None, help="Rotation period: 90d, 12w, 6mo, 1y.")
 @click.option("--expires", metavar="DATE", default=None, help="Hard expiry (a DATE as for `tokens add`), or `none` to remove it.")
 @click.option("--env", "env", multiple=True, metavar="VAR=TEMPLATE", help="Variables `tokens exec` sets instead of the tool's; replaces the token's set (repeatable).")
-@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let --env set VAR although it makes the command run code (as for `tokens add`).")
+@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let --env set VAR although it is outside what a template may set (as for `tokens add`).")
 @pass_app
 def edit(app, term, name, purpose, scope, repository, rotate_every, expires, env, allow_env):
     """Change a token's metadata (never its value), here and in its Vault/AWS stores.

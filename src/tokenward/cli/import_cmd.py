@@ -19,8 +19,9 @@ from tokenward.importers import FORMATS
 @click.option("--store", "stores", multiple=True, metavar="STORE", help="Store to keep the values in (repeatable) [default: defaults.stores].")
 @click.option("--prefix", default="", help="Prefix for the names of the imported tokens.")
 @click.option("--name", "rename", default=None, metavar="NAME", help="Name of the token, when the source holds exactly one.")
+@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let a JSON record's env template set VAR although it is not a variable carrying {value} or a publish tool's username (repeatable; exec needs it too).")
 @pass_app
-def import_(app, term, file, fmt, from_keyring, scrub, stores, prefix, rename):
+def import_(app, term, file, fmt, from_keyring, scrub, stores, prefix, rename, allow_env):
     """Import tokens from a ~/.pypirc, a .env file, JSON records, or twine's keyring slot.
 
     A .pypirc section's password becomes a token named after the section, for the
@@ -44,7 +45,10 @@ def import_(app, term, file, fmt, from_keyring, scrub, stores, prefix, rename):
     if from_keyring and fmt:
         raise UsageError("--format applies to FILE, not --from-keyring")
     source = importers.read_keyring() if from_keyring else importers.read_source(file, fmt, for_scrub=scrub)
-    plan = importers.check(app, source, stores=tuple(stores), rename=rename, prefix=prefix)
+    from tokenward.envpolicy import check_allow_names
+
+    allow = check_allow_names(allow_env)
+    plan = importers.check(app, source, stores=tuple(stores), rename=rename, prefix=prefix, allow_env=allow)
     done = plan.add + [entry for entry, _existing in plan.present]
     # The rewrite is made ready (and refused) before anything is imported.
     pending = scrubbing.prepare(source, done, app.now) if scrub and not from_keyring else None

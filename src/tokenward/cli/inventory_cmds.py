@@ -26,7 +26,7 @@ from tokenward.values import read_value
 @click.option("--expires", metavar="DATE", default=None, help="Hard expiry [default: read from a PyPI token].")
 @click.option("--store", "stores", multiple=True, metavar="STORE", help="Store to keep the value in (repeatable) [default: defaults.stores].")
 @click.option("--env", "env", multiple=True, metavar="VAR=TEMPLATE", help="Variable `tokens exec` sets instead of the tool's; {value} is the token (repeatable).")
-@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let --env set VAR although it makes the command run code (BASH_ENV, LD_PRELOAD, PYTHONPATH, ...); exec needs it too.")
+@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let --env set VAR although it is not a variable carrying {value} or a publish tool's username (code-running, destination, proxy, CA, config variables, constants); repeatable; exec needs it too.")
 @pass_app
 def add(app, term, name, purpose, scope, kind, repository, created, rotate_every, expires, stores, env, allow_env):
     """Add a token. The value is read from stdin, or a hidden prompt on a terminal.
@@ -142,8 +142,11 @@ def show(app, term, name, as_json):
     """
     from tokenward.report import view
 
-    v = view(app.inventory.get(name), app.now, app.config.warn_before)
+    record = app.inventory.get(name)
+    v = view(record, app.now, app.config.warn_before)
     data = v.as_json()
+    # What `tokens exec` will set in the child: visible, since it may come from someone else.
+    data["env"] = dict(sorted((record.env or {}).items()))
     pending = app.inventory.journal_pending(name)
     data["pending_sync"] = sorted({s for e in pending for s in e.stores if s not in e.done})
     if as_json:
@@ -153,6 +156,8 @@ def show(app, term, name, as_json):
     for key, value in data.items():
         if isinstance(value, list):
             value = ", ".join(value) or "-"
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={t}" for k, t in value.items()) or "-"
         text = "-" if value in (None, "") else safe(value)
         if key == "scope" and value == SCOPE_NONE:
             text += " (its caveats allow no project: it covers nothing)"
