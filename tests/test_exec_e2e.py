@@ -224,9 +224,10 @@ def test_expired_refused_overdue_warned_strict_refused(tokens, kr, data_dir):
 
 
 def test_env_templates_and_shadow_warning(tokens, kr):
-    add(tokens, "custom", VALUE, "--env", "MY_TOKEN=Bearer {value}", "--env", "MY_USER=bot")
+    # A constant outside the publish tools' usernames is allowed by name (issue 15 follow-up item 2).
+    add(tokens, "custom", VALUE, "--env", "MY_TOKEN=Bearer {value}", "--env", "MY_USER=bot", "--allow-env", "MY_USER")
     code = "import os; print(os.environ['MY_TOKEN'] == 'Bearer ' + os.environ['X'], os.environ['MY_USER'])"
-    result = tokens("exec", "--token", "custom", "--", PY, "-c", code, env={"X": VALUE, "MY_USER": "me"})
+    result = tokens("exec", "--token", "custom", "--allow-env", "MY_USER", "--", PY, "-c", code, env={"X": VALUE, "MY_USER": "me"})
     assert result.stdout == "True bot\n", result
     assert "MY_USER is set in your environment" in result.stderr
     bad = tokens("add", "bad", "--env", "NOVALUE=x", input=VALUE)

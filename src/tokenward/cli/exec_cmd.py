@@ -16,7 +16,7 @@ from tokenward.fastpath import exec_command
 @click.option("--no-mask", is_flag=True, help="Do not mask the value in the command's output (hands it the real streams).")
 @click.option("--no-narrow", is_flag=True, help="Hand a PyPI token as stored, not a copy narrowed to the projects and 15 minutes.")
 @click.option("--strict", is_flag=True, help="Refuse an overdue token instead of warning.")
-@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let the token's env template set VAR although it is outside what a template may set (BASH_ENV, LD_PRELOAD, constants, ...; repeatable). Never unlocks a variable that changes where the token goes (URLs, proxies, CA bundles) for a token exec chooses itself.")
+@click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let the token's env template set VAR although it is outside what a template may set (BASH_ENV, LD_PRELOAD, constants, ...; repeatable). Never unlocks a variable that changes where the token goes (URLs, proxies, CA bundles).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
 @pass_app
 def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, command):
