@@ -697,3 +697,68 @@ def test_desktop_body_escapes_markup(tokens, write_config, file_keyring, tmp_pat
     body = [a for a in log.read_text().split("\n--\n") if "gh-ci" in a][0]
     assert "<a href" not in body and "<img" not in body and "<!channel>" not in body
     assert "&lt;a href=x&gt;&amp;amp;&lt;img src=y&gt;" in body
+
+
+# -- issue 15 follow-up, item 5: state files guarded like the inventory -------------------
+
+
+def _sent_just_now(rotated: str) -> str:
+    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    entry = {"status": "overdue", "rotated_at": rotated, "sent_at": now}
+    return json.dumps({"version": 1, "channels": {"webhook": {"local:gh-release": entry}}})
+
+
+@pytest.mark.parametrize("shape", ["zero-link", "fifo", "deep", "others-writable", "foreign"])
+def test_a_notify_state_that_is_not_ours_to_trust_counts_as_absent(tokens, write_config, file_keyring, webhook, data_dir, shape):
+    add_tokens(tokens)
+    write_config(webhook_table(webhook.url))
+    rotated = next(t["rotated_at"] for t in json.loads(tokens("list", "--json").stdout) if t["name"] == "gh-release")
+    state = data_dir / notify.STATE_FILE
+    if shape == "zero-link":
+        state.symlink_to("/dev/zero")
+    elif shape == "fifo":
+        os.mkfifo(state, 0o600)
+    elif shape == "deep":
+        state.write_text("[" * 100000)
+        state.chmod(0o600)
+    else:
+        state.write_text(_sent_just_now(rotated))  # would hold gh-release back, were it believed
+        state.chmod(0o666 if shape == "others-writable" else 0o600)
+        if shape == "foreign":
+            if os.geteuid() != 0:
+                pytest.skip("needs root to give the file to another user")
+            os.chown(state, 65534, 65534)
+    result = tokens("remind", "--notify", "webhook", timeout=60)
+    assert result.returncode == 1, result
+    assert "internal error" not in result.stderr
+    assert "Warning: " in result.stderr and "it is ignored (treated as absent)" in result.stderr
+    assert "Notified by webhook: gh-release, npm-soon." in result.stderr
+
+
+@pytest.mark.parametrize("shape", ["zero-link", "fifo", "deep"])
+def test_a_calendar_state_that_is_not_ours_to_trust_counts_as_absent(tokens, file_keyring, data_dir, tmp_path, shape):
+    from tokenward import calendar_feed
+
+    add_tokens(tokens)
+    state = data_dir / calendar_feed.STATE_FILE
+    if shape == "zero-link":
+        state.symlink_to("/dev/zero")
+    elif shape == "fifo":
+        os.mkfifo(state, 0o600)
+    else:
+        state.write_text("[" * 100000)
+        state.chmod(0o600)
+    result = tokens("calendar", "-o", str(tmp_path / "feed.ics"), timeout=60)
+    assert result.returncode == 0, result
+    assert "internal error" not in result.stderr and "it is ignored (treated as absent)" in result.stderr
+    assert "BEGIN:VEVENT" in (tmp_path / "feed.ics").read_text()
+
+
+def test_doctor_names_a_state_file_that_is_a_link_or_a_fifo(tokens, file_keyring, data_dir):
+    add_tokens(tokens)
+    (data_dir / notify.STATE_FILE).symlink_to("/dev/zero")
+    os.mkfifo(data_dir / "calendar-state.json", 0o600)
+    result = tokens("doctor", timeout=60)
+    assert result.returncode == 2, result
+    assert "notify-state.json is a symbolic link" in result.stdout + result.stderr
+    assert "calendar-state.json is not a regular file" in result.stdout + result.stderr

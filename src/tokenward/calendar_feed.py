@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import uuid  # the namespace
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -25,6 +26,7 @@ from tokenward.duedates import Deadline, clean, deadlines, earliest_of
 from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE, ensure_private_dir
 from tokenward.policy import Period, registry_state
+from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE
 
 PRODID = "-//tokenward//tokens calendar//EN"
@@ -238,10 +240,11 @@ def build_feed(
 
 
 def _read_state(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    from tokenward.statefile import read_json_state
+
+    data, warning = read_json_state(path)
+    if warning:
+        sys.stderr.write(f"Warning: {safe(warning)}\n")
     if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("sources"), dict):
         return {}
     return {k: v for k, v in data["sources"].items() if isinstance(v, dict)}

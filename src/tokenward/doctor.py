@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass
 
@@ -32,15 +33,26 @@ def _permissions(app: App) -> list[Check]:
     else:
         checks.append(Check("data dir", "ok", f"{directory} (700)"))
     loose = []
+    uid = os.geteuid()
     for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            file_mode = stat.S_IMODE(path.stat().st_mode)
-            if file_mode != FILE_MODE:
-                loose.append(f"{path.name} is {file_mode:o}")
-        elif path.is_dir() and stat.S_IMODE(path.stat().st_mode) != DIR_MODE:
-            loose.append(f"{path.name}/ is {stat.S_IMODE(path.stat().st_mode):o}")
+        # lstat: a state file that is a symlink (to /dev/zero), a FIFO or another user's
+        # file is named here, not skipped as "not a file".
+        st = path.lstat()
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISLNK(st.st_mode):
+            loose.append(f"{path.name} is a symbolic link")
+        elif st.st_uid != uid:
+            loose.append(f"{path.name} belongs to another user (uid {st.st_uid})")
+        elif stat.S_ISREG(st.st_mode):
+            if mode != FILE_MODE:
+                loose.append(f"{path.name} is {mode:o}")
+        elif stat.S_ISDIR(st.st_mode):
+            if mode != DIR_MODE:
+                loose.append(f"{path.name}/ is {mode:o}")
+        else:
+            loose.append(f"{path.name} is not a regular file")
     if loose:
-        checks.append(Check("data files", "fail", "; ".join(loose) + " (expected 600)", ExitStatus.BAD_INPUT))
+        checks.append(Check("data files", "fail", "; ".join(loose) + " (expected regular files of yours, 600)", ExitStatus.BAD_INPUT))
     else:
         checks.append(Check("data files", "ok", "all 600"))
     return checks

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -186,10 +187,11 @@ def _usable(entry: Any) -> bool:
 def load_state(data_dir: Path) -> dict[str, dict[str, dict[str, str]]]:
     """What each channel last sent. A file of the wrong shape, or entries of it, count as
     absent: the worst outcome is one reminder sent again."""
-    try:
-        data = json.loads((data_dir / STATE_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, IsADirectoryError, ValueError):
-        return {}
+    from tokenward.statefile import read_json_state
+
+    data, warning = read_json_state(data_dir / STATE_FILE)
+    if warning:
+        sys.stderr.write(f"Warning: {safe(warning)}\n")
     channels = data.get("channels") if isinstance(data, dict) else None
     if not isinstance(channels, dict):
         return {}
