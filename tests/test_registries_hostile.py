@@ -217,3 +217,17 @@ def test_retry_waits_are_capped_per_token(gh_standin):
     finally:
         client.close()
         gh_standin.fault = None
+
+
+def test_the_time_bound_is_documented_where_users_look(tokens):
+    from pathlib import Path
+
+    from tokenward.registries.http import DEADLINE, MAX_SLEEP
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    verify_help = " ".join(tokens("verify", "--help").stdout.split())
+    remind_help = " ".join(tokens("remind", "--help").stdout.split())
+    for text in (readme, verify_help):
+        assert f"within {DEADLINE:g} s in total" in " ".join(text.split())
+        assert f"at most {MAX_SLEEP:g} s per token" in " ".join(text.split())
+    assert f"ends within {DEADLINE:g} s" in remind_help

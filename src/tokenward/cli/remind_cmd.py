@@ -24,7 +24,7 @@ CHANNELS = ("webhook", "email", "desktop")
 @click.option("--no-notify", is_flag=True, help="Only print the report, even when defaults.notify names channels.")
 @click.option("--store", "store_name", metavar="STORE", default=None, help="Team mode: build the report from this Vault/AWS store's metadata instead of the local inventory.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when no token needs attention (cron mails any output).")
-@click.option("--verify", "verify_first", is_flag=True, help="Ask each token's registry first, as `tokens verify` does (network; reads values).")
+@click.option("--verify", "verify_first", is_flag=True, help="Ask each token's registry first, as `tokens verify` does (network; reads values; each request ends within 15 s, retry waits add at most 10 s per token).")
 @json_option
 @pass_app
 def remind(app, term, within, channels, no_notify, store_name, quiet, as_json, verify_first):
