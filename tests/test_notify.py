@@ -762,3 +762,80 @@ def test_doctor_names_a_state_file_that_is_a_link_or_a_fifo(tokens, file_keyring
     assert result.returncode == 2, result
     assert "notify-state.json is a symbolic link" in result.stdout + result.stderr
     assert "calendar-state.json is not a regular file" in result.stdout + result.stderr
+
+
+# -- issue 15 follow-up, item 6: a channel's whole delivery has one documented bound ------
+
+
+class FakeClock:
+    """Time that moves only when an attempt "takes" its timeout or a wait is slept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_trickling_receiver_is_given_up_within_timeout_times_attempts():
+    clock = FakeClock()
+
+    def trickled_out():  # each attempt uses its whole timeout of 3 s
+        clock.now += 3
+        raise notify.TransientError("http://h did not answer within 3s")
+
+    with pytest.raises(notify.ChannelError, match=r"within the channel's 15s"):
+        notify.with_retries(trickled_out, 4, sleep=clock.sleep, budget=15, clock=lambda: clock.now)
+    assert clock.now <= 15
+
+
+def test_a_long_retry_after_is_not_waited_for_beyond_the_budget():
+    clock = FakeClock()
+
+    def unavailable():
+        clock.now += 0.1
+        raise notify.TransientError("http://h answered HTTP 503", retry_after=3600)
+
+    with pytest.raises(notify.ChannelError, match="gave up after 1 attempts"):
+        notify.with_retries(unavailable, 3, sleep=clock.sleep, budget=12, clock=lambda: clock.now)
+    assert clock.slept == [] and clock.now <= 12
+
+
+def test_a_certificate_error_is_not_retried(tmp_path):
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.notify_servers import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(notify.ChannelError, match="not retried"):
+            notify.send_webhook({"url": f"https://127.0.0.1:{server.server_address[1]}/hook", "timeout": 5}, {"text": "x"})
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_second_run_says_it_waits_for_the_first(tokens, write_config, file_keyring, webhook, data_dir):
+    import fcntl
+
+    add_tokens(tokens)
+    write_config(webhook_table(webhook.url, timeout=1, retries=0))
+    lock = data_dir / notify.STATE_LOCK
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = tokens("remind", "--notify", "webhook", timeout=60)
+    finally:
+        os.close(fd)
+    assert "Waiting for another `tokens remind` to finish sending notifications" in result.stderr
+    assert result.returncode == 3, result

@@ -8,7 +8,7 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tokenward.errors import ExitStatus, LocalDataError, TokenwardError
 from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
@@ -23,7 +23,10 @@ class LockBusy(TokenwardError):
 
 
 @contextmanager
-def file_lock(path: Path, *, timeout: float | None = None, busy: str = "another tokens process holds it") -> Iterator[None]:
+def file_lock(
+    path: Path, *, timeout: float | None = None, busy: str = "another tokens process holds it",
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """Hold an exclusive flock on `path` (created 0600) for the block. With `timeout`,
     wait at most that many seconds, then raise LockBusy naming `busy` and the file."""
     try:
@@ -32,7 +35,7 @@ def file_lock(path: Path, *, timeout: float | None = None, busy: str = "another 
         raise LocalDataError(f"cannot open the lock file {path} ({exc.strerror or type(exc).__name__})") from None
     try:
         private_file(path)
-        _acquire(fd, path, timeout, busy)
+        _acquire(fd, path, timeout, busy, on_wait)
         try:
             yield
         finally:
@@ -41,7 +44,15 @@ def file_lock(path: Path, *, timeout: float | None = None, busy: str = "another 
         os.close(fd)
 
 
-def _acquire(fd: int, path: Path, timeout: float | None, busy: str) -> None:
+def _acquire(fd: int, path: Path, timeout: float | None, busy: str, on_wait: Callable[[], None] | None = None) -> None:
+    """Take the lock; `on_wait()` is called once if another process holds it (so a
+    user learns why nothing happens)."""
+    if on_wait is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            on_wait()
     if timeout is None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return

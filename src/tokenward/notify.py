@@ -147,13 +147,7 @@ def _check_webhook_url(url: str, where: str) -> None:
 
 def lock_wait(options: dict[str, dict[str, Any]]) -> float:
     """How long another run with these channels can hold the state lock, at most."""
-    total = LOCK_SLACK
-    for channel, opts in options.items():
-        timeout = opts.get("timeout", DEFAULT_TIMEOUT)
-        retries = 0 if channel == "desktop" else opts.get("retries", DEFAULT_RETRIES)
-        total += (retries + 1) * timeout
-        total += sum(min(BACKOFF * 2**i, MAX_RETRY_AFTER) for i in range(retries))
-    return total
+    return LOCK_SLACK + sum(channel_budget(channel, opts) for channel, opts in options.items())
 
 
 @contextmanager
@@ -162,10 +156,18 @@ def state_lock(data_dir: Path, wait: float | None = None) -> Iterator[None]:
     at most `wait` seconds for another one, then says so."""
     from tokenward.locks import file_lock
 
+    def waiting() -> None:
+        sys.stderr.write(
+            f"Waiting for another `tokens remind` to finish sending notifications (at most {wait:g}s)...\n"
+            if wait is not None else "Waiting for another `tokens remind` to finish sending notifications...\n"
+        )
+        sys.stderr.flush()
+
     with file_lock(
         ensure_private_dir(data_dir) / STATE_LOCK,
         timeout=wait,
         busy="another `tokens remind` is still sending notifications",
+        on_wait=waiting,
     ):
         yield
 
@@ -329,8 +331,15 @@ def webhook_document(reminders: list[Reminder], summary: dict[str, int], source:
 # -- channels ---------------------------------------------------------------------
 
 
-def with_retries(func: Callable[[], None], retries: int, sleep: Callable[[float], None] = time.sleep) -> int:
-    """Run func, retrying transient failures with exponential backoff. Returns attempts."""
+def with_retries(
+    func: Callable[[], None], retries: int, sleep: Callable[[float], None] = time.sleep,
+    budget: float | None = None, clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Run func, retrying transient failures with exponential backoff (or the server's
+    Retry-After, at most MAX_RETRY_AFTER). Returns attempts. With `budget` (the
+    channel's `timeout` x (retries + 1)), the attempts and the waits between them all
+    fit in it: a retry is made only while a whole attempt still fits after the wait."""
+    start = clock()
     attempt = 0
     while True:
         attempt += 1
@@ -341,7 +350,21 @@ def with_retries(func: Callable[[], None], retries: int, sleep: Callable[[float]
             if attempt > retries:
                 raise ChannelError(f"{exc} (gave up after {attempt} attempts)") from None
             delay = exc.retry_after if exc.retry_after is not None else BACKOFF * 2 ** (attempt - 1)
-            sleep(min(max(delay, 0.0), MAX_RETRY_AFTER))
+            delay = min(max(delay, 0.0), MAX_RETRY_AFTER)
+            if budget is not None:
+                per_attempt = budget / (retries + 1)
+                if clock() - start + delay + per_attempt > budget:
+                    raise ChannelError(
+                        f"{exc} (gave up after {attempt} attempts: another one would not end within the channel's "
+                        f"{budget:g}s, its timeout x (retries + 1))"
+                    ) from None
+            sleep(delay)
+
+
+def channel_budget(channel: str, opts: dict[str, Any]) -> float:
+    """The most one channel's delivery takes, waits between attempts included."""
+    retries = 0 if channel == "desktop" else opts.get("retries", DEFAULT_RETRIES)
+    return opts.get("timeout", DEFAULT_TIMEOUT) * (retries + 1)
 
 
 # -- one run ----------------------------------------------------------------------
@@ -396,7 +419,7 @@ def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> tu
     subject = title(send)
     if channel == "webhook":
         document = webhook_document(send, summary, source, now)
-        return with_retries(lambda: send_webhook(opts, document), retries, sleep), {}
+        return with_retries(lambda: send_webhook(opts, document), retries, sleep, channel_budget(channel, opts)), {}
     if channel == "email":
         password = None
         token = opts.get("password_token")
@@ -413,7 +436,7 @@ def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> tu
         def once() -> None:
             refused.update(send_email(opts, subject, text, password))
 
-        return with_retries(once, retries, sleep), refused
+        return with_retries(once, retries, sleep, channel_budget(channel, opts)), refused
     urgent = any(r.view.status in ("revoked", "invalid", "expired", "overdue") for r in send)
     send_desktop(opts, subject, body(send, source), urgent)
     return 1, {}

@@ -190,8 +190,14 @@ def send_webhook(options: dict, document: dict) -> None:
             raise TransientError(f"{where} answered HTTP {code}", retry_after) from None
         raise ChannelError(f"{where} refused the notification (HTTP {code})") from None
     except Exception as exc:  # noqa: BLE001 - each kind is named below; none carries the URL's secrets out
+        import ssl
+
         if deadline.expired:
             raise TransientError(f"{where} did not answer within {timeout:g}s") from None
+        if isinstance(exc, ssl.SSLError) or (isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, ssl.SSLError)):
+            # A certificate the other side presents will not change in a second: not retried.
+            detail = getattr(exc.reason if isinstance(exc, urllib.error.URLError) else exc, "verify_message", None)
+            raise ChannelError(f"TLS with {where} failed ({clean(detail or type(exc.reason if isinstance(exc, urllib.error.URLError) else exc).__name__)}); not retried") from None
         if isinstance(exc, urllib.error.URLError):
             reason = exc.reason if isinstance(exc.reason, str) else type(exc.reason).__name__
             if isinstance(exc.reason, OSError) and exc.reason.strerror:
