@@ -839,3 +839,26 @@ def test_a_second_run_says_it_waits_for_the_first(tokens, write_config, file_key
         os.close(fd)
     assert "Waiting for another `tokens remind` to finish sending notifications" in result.stderr
     assert result.returncode == 3, result
+
+
+def test_a_notify_send_timeout_kills_its_children_too(tokens, write_config, file_keyring, tmp_path, monkeypatch):
+    add_tokens(tokens)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pidfile = tmp_path / "child.pid"
+    fake = bin_dir / "notify-send"
+    fake.write_text(f"#!/bin/sh\nsleep 300 >/dev/null 2>&1 &\necho $! > {pidfile}\nwait\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    write_config("[notify.desktop]\ntimeout = 1\n")
+    result = tokens("remind", "--notify", "desktop", timeout=60)
+    pid = int(pidfile.read_text())
+    try:
+        assert "notify-send did not finish in time" in result.stderr, result
+        state = Path(f"/proc/{pid}/stat")
+        assert not state.exists() or state.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass

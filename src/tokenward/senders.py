@@ -349,12 +349,30 @@ def send_desktop(options: dict, subject: str, text: str, urgent: bool) -> None:
     # escaped, a teammate's purpose is shown as text. The summary is plain text.
     body = html.escape(text, quote=False)
     argv = [exe, "--app-name=tokenward", f"--urgency={'critical' if urgent else 'normal'}", subject, body]
+    import signal
+
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=options.get("timeout", DEFAULT_TIMEOUT), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise ChannelError("notify-send did not finish in time") from None
+        # Its own process group: at the timeout the group is killed, with whatever it started.
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     except OSError as exc:
         raise ChannelError(f"notify-send cannot run ({exc.strerror})") from None
+
+    def kill_group() -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    try:
+        _, err = proc.communicate(timeout=options.get("timeout", DEFAULT_TIMEOUT))
+    except subprocess.TimeoutExpired:
+        kill_group()
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.wait()
+        raise ChannelError("notify-send did not finish in time") from None
+    finally:
+        kill_group()
     if proc.returncode != 0:
-        first = clean((proc.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[0])
+        first = clean((err.decode("utf-8", "replace").strip().splitlines() or [""])[0])
         raise ChannelError(f"notify-send exited with status {proc.returncode}" + (f": {first}" if first else ""))
