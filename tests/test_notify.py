@@ -850,8 +850,8 @@ def test_a_notify_send_timeout_kills_its_children_too(tokens, write_config, file
     fake.write_text(f"#!/bin/sh\nsleep 300 >/dev/null 2>&1 &\necho $! > {pidfile}\nwait\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    write_config("[notify.desktop]\ntimeout = 1\n")
-    result = tokens("remind", "--notify", "desktop", timeout=60)
+    result = tokens("remind", "--notify", "desktop", timeout=60)  # notify-send's timeout: 10 s
+    assert pidfile.exists(), result
     pid = int(pidfile.read_text())
     try:
         assert "notify-send did not finish in time" in result.stderr, result
