@@ -46,6 +46,7 @@ import botocore.exceptions as bx
 
 from tokenward.config import StoreConfig
 from tokenward.errors import AccessDenied, ConfigError, SecretNotFound, StoreConflict, StoreError, StoreUnavailable
+from tokenward.stores.deadline import call_within
 from tokenward.stores.base import KEY_SECRET, UNCHECKED, FingerprintKey, RemoteEntry, Written, changed_since_sync, is_keyed
 from tokenward.testhooks import crash_point
 
@@ -169,7 +170,7 @@ class AwsStore(FingerprintKey):
         except bx.ProfileNotFound:
             raise ConfigError(f"store {self.name!r}: AWS profile {self.profile!r} is not configured (~/.aws/config)") from None
         config = botocore.config.Config(
-            retries={"max_attempts": 3, "mode": "standard"},
+            retries={"total_max_attempts": 3, "mode": "standard"},
             connect_timeout=self.timeout,
             read_timeout=self.timeout,
             max_pool_connections=self.concurrency,
@@ -220,9 +221,22 @@ class AwsStore(FingerprintKey):
     def _call(self, what: str, token: str | None, func: Callable[[Any], Any]) -> Any:
         client = self.client()
         try:
-            return func(client)
+            # botocore times out each read only: a server trickling bytes is cut off at
+            # the deadline of the whole call (its attempts included).
+            return call_within(self.deadline, lambda: func(client), lambda: self._too_slow(what, token))
         except (bx.BotoCoreError, bx.ClientError) as exc:
             raise self._error(exc, what, token) from None
+
+    @property
+    def deadline(self) -> float:
+        return float(self.timeout) * 3 + 1  # three attempts (total_max_attempts) and their backoff
+
+    def _too_slow(self, what: str, token: str | None) -> StoreError:
+        return StoreUnavailable(
+            self.name,
+            f"AWS Secrets Manager at {self.location} did not {what} {self.where(token)} within {self.deadline:g}s "
+            f"(`timeout` in [stores.{self.name}])",
+        )
 
     @staticmethod
     def _code(exc: BaseException) -> str:

@@ -46,6 +46,7 @@ from tokenward.errors import (
     StoreUnavailable,
     UsageError,
 )
+from tokenward.stores.deadline import DeadlineSession, TooSlow
 from tokenward.stores.base import KEY_SECRET, UNCHECKED, FingerprintKey, RemoteEntry, Written, changed_since_sync, is_keyed
 from tokenward.testhooks import crash_point
 
@@ -140,6 +141,10 @@ class VaultStore(FingerprintKey):
         return path
 
     def _unreachable(self, exc: BaseException) -> StoreUnavailable:
+        if isinstance(exc, TooSlow):
+            return StoreUnavailable(
+                self.name, f"Vault at {self.url} did not answer within {self.timeout:g}s (`timeout` in [stores.{self.name}])"
+            )
         if isinstance(exc, requests.exceptions.SSLError):
             return StoreUnavailable(
                 self.name,
@@ -195,10 +200,8 @@ class VaultStore(FingerprintKey):
     def _connect(self) -> hvac.Client:
         if not self.url:
             raise ConfigError(f"store {self.name!r}: no Vault address: set url in [stores.{self.name}] or $VAULT_ADDR")
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+        # `timeout` bounds each request in total (connect, headers, body), not each read.
+        session = DeadlineSession(float(self.timeout), self.concurrency)
         token = None if self.auth == "approle" else self._token()
         client = hvac.Client(
             url=self.url,
