@@ -862,3 +862,15 @@ def test_a_notify_send_timeout_kills_its_children_too(tokens, write_config, file
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+
+
+# -- issue 15 follow-up, item 9: cosmetics ----------------------------------------------
+
+
+def test_ipv6_origins_keep_their_brackets_and_schemes_are_case_insensitive(tokens, write_config, file_keyring, webhook):
+    assert notify.origin("http://[::1]:18301/hooks/SECRET") == "http://[::1]:18301"
+    add_tokens(tokens)
+    write_config(webhook_table(webhook.url.replace("http://", "HTTP://")))
+    result = tokens("remind", "--notify", "webhook")
+    assert result.returncode == 1, result
+    assert "Notified by webhook: gh-release, npm-soon." in result.stderr

@@ -54,7 +54,7 @@ def test_report_is_grouped_with_days_and_actions(tokens, inventory):
     assert "gh-expired (github, expired 2d ago)" in out
     assert "pypi-old (pypi, overdue" in out and " - publish foo" in out
     assert "-> tokens rotate pypi-old (new token: https://pypi.org/manage/account/token/)" in out
-    assert "npm-soon (npm, due-soon in 10d)" in out
+    assert "npm-soon (npm, due-soon in 9d)" in out  # 9 whole days and some hours left, as `list` says
     assert "gl-later" not in out and "fine" not in out
     assert CANARY not in out + result.stderr
 
@@ -65,7 +65,7 @@ def test_within_widens_due_soon(tokens, inventory):
     report = json.loads(result.stdout)
     assert report["summary"] == {"revoked": 0, "invalid": 0, "expired": 1, "overdue": 1, "due-soon": 2}
     soon = [t for t in report["tokens"] if t["status"] == "due-soon"]
-    assert [(t["name"], t["days"]) for t in soon] == [("npm-soon", 10), ("gl-later", 30)]
+    assert [(t["name"], t["days"]) for t in soon] == [("npm-soon", 9), ("gl-later", 29)]  # whole days left
     assert report["source"] == "local"
     assert report["notifications"] == []
     for item in report["tokens"]:
@@ -321,3 +321,13 @@ def test_period_arithmetic_never_overflows():
     for text in ("1d", "2w", "1mo", "100y"):
         assert parse_period(text).after(top) == MAX_MOMENT
         assert parse_period(text).before(bottom) == MIN_MOMENT
+
+
+def test_remind_and_list_count_the_days_left_alike(tokens, file_keyring):
+    # 80 days and 12 hours ago with a 90d period: 9.5 days left, "in 9d" everywhere.
+    created = (NOW - timedelta(days=80, hours=12)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert tokens("add", "half", "--created", created, input="half-value-0123\n").returncode == 0
+    listed = tokens("list").stdout
+    reminded = tokens("remind").stdout
+    assert "in 9d" in listed, listed
+    assert "due-soon in 9d" in reminded, reminded

@@ -124,7 +124,7 @@ def _check_webhook_url(url: str, where: str) -> None:
     machine. Messages never repeat the URL: its path and credentials are secrets."""
     from urllib.parse import urlsplit
 
-    if not url.startswith(("https://", "http://")):
+    if not url.lower().startswith(("https://", "http://")):  # schemes are case-insensitive (RFC 3986)
         raise ConfigError(f"{where}.url must be an http(s) URL")
     if any(not c.isprintable() or c.isspace() for c in url):
         raise ConfigError(f"{where}.url contains a space or control character")
@@ -136,7 +136,7 @@ def _check_webhook_url(url: str, where: str) -> None:
     if not parts.hostname:
         raise ConfigError(f"{where}.url has no host")
     _, credentials = split_credentials(url)
-    if credentials is not None and parts.scheme == "http" and not is_loopback(parts.hostname):
+    if credentials is not None and parts.scheme.lower() == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"{where}.url carries a user:password for {parts.hostname} over plain http; use https (Basic auth is sent as is)"
         )

@@ -229,6 +229,12 @@ def _soon(now: datetime, warn_before: Period) -> datetime:
     return warn_before.after(now)
 
 
+def whole_days(now: datetime, then: datetime) -> int:
+    """Whole days between two moments, either way round (what `list`, the report and
+    `remind` all show: "in 3d", "3d ago")."""
+    return int(abs((then - now).total_seconds()) // 86400)
+
+
 def humanize_delta(now: datetime, then: datetime) -> str:
     """'3d ago' / 'in 5d' style, at day resolution beyond a day."""
     seconds = (then - now).total_seconds()
@@ -239,7 +245,7 @@ def humanize_delta(now: datetime, then: datetime) -> str:
     elif seconds < 86400:
         text = f"{int(seconds // 3600)}h"
     else:
-        text = f"{int(seconds // 86400)}d"
+        text = f"{whole_days(now, then)}d"
     return f"in {text}" if future else f"{text} ago"
 
 

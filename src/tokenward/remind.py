@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenward.inventory import NAME_RE, TokenRecord
-from tokenward.policy import Period, stored_moment, stored_period, to_iso
+from tokenward.policy import Period, stored_moment, stored_period, to_iso, whole_days
 from tokenward.report import Summary, TokenView, next_deadline, summarize, views
 from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE
@@ -70,7 +70,7 @@ def _group(items, now: datetime) -> dict[str, list[Reminder]]:
             moment = v.due_at
         else:
             moment = next_deadline(v)
-        days = abs(int((now - moment).total_seconds() // 86400)) if moment else 0
+        days = whole_days(now, moment) if moment else 0
         groups[v.status].append(Reminder(v, days, _action(v.record)))
     for status, reminders in groups.items():
         if status == "due-soon":

@@ -118,7 +118,9 @@ def origin(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    if ":" in host:  # IPv6: brackets, as in the URL itself
+        host = f"[{host}]"
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
 
 
 def _opener(deadline: Deadline):
