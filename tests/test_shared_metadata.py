@@ -185,3 +185,30 @@ def test_an_invalid_shared_field_in_aws_is_dropped_with_a_warning(team, field, b
     assert bad not in json.dumps(shown) and "\x1b" not in json.dumps(shown)
     if field != "purpose":
         assert shown["purpose"] == "team B publish"
+
+
+@pytest.mark.parametrize("store", ["vault", "aws"])
+def test_an_edit_on_one_machine_reaches_a_machine_that_already_has_the_token(team, store):  # noqa: F811
+    t = team(("keyring", store))
+    a, b = t.machine("a"), t.machine("b")
+    name = unique("teamb")
+    assert a("add", name, *ADD, input=npm_value() + "\n").returncode == 0
+    assert b("sync", "--discover").returncode == 0
+    assert _show(b, name)["rotate_every"] == "30d"
+
+    edited = a("edit", name, "--purpose", "team C publish", "--rotate-every", "6mo")
+    assert edited.returncode == 0, edited
+    result = b("sync")
+    assert result.returncode == 0, result
+    assert "purpose" in result.stdout and "rotate_every" in result.stdout and "edited on another machine" in result.stdout
+    shown = _show(b, name)
+    assert shown["purpose"] == "team C publish" and shown["rotate_every"] == "6mo"
+    assert shown["created_at"].startswith("2026-08-01") and shown["kind"] == "npm"
+    # Adopted once: the next sync has nothing to do.
+    again = b("sync")
+    assert again.returncode == 0 and "edited on another machine" not in again.stdout
+    # An edit on B travels back to A the same way; A's own older edit does not win.
+    assert b("edit", name, "--rotate-every", "60d").returncode == 0
+    assert a("sync").returncode == 0
+    shown = _show(a, name)
+    assert shown["rotate_every"] == "60d" and shown["purpose"] == "team C publish"

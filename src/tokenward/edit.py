@@ -97,12 +97,16 @@ def edit_token(
     with token_lock(app.data_dir, name):
         before = app.inventory.get(name)
         changed = [key for key, value in changes.items() if getattr(before, key) != value]
+        if any(key in META_FIELDS for key in changed):
+            changes["edited_at"] = app.now  # teammates' `tokens sync` adopts the newest edit
         updated = app.inventory.update(name, **changes) if changed else before
         outcome = EditOutcome(updated, changed, warnings=warnings)
         old_meta, new_meta = store_metadata(before), store_metadata(updated)
         # Every field this edit names, changed here or not: running the same edit again
         # carries it to a store that was down the first time.
-        keys = {key for key in new_meta if new_meta[key] != old_meta[key]} | {key for key in changes if key in META_FIELDS}
+        keys = {key for key in new_meta if new_meta[key] != old_meta.get(key)} | {key for key in changes if key in META_FIELDS}
+        if keys & set(META_FIELDS) and "edited_at" in new_meta:
+            keys.add("edited_at")
         for store_name in stores:
             try:
                 reason = _carry(app, updated, store_name, {k: new_meta[k] for k in keys if k in new_meta})

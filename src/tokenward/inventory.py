@@ -66,6 +66,10 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE tokens ADD COLUMN registry_scopes TEXT;
     ALTER TABLE tokens ADD COLUMN registry_key TEXT
     """,
+    # version 3: when the metadata was last edited (`tokens edit`), shared with the stores
+    """
+    ALTER TABLE tokens ADD COLUMN edited_at TEXT
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -189,13 +193,16 @@ class TokenRecord:
     registry_expires_at: datetime | None = None
     registry_scopes: tuple[str, ...] | None = None
     registry_key: str | None = None  # the registry's id of the token (npm), not a secret
+    # When `tokens edit` last changed the metadata, here or on another machine (sync
+    # adopts a store's metadata edited later than this).
+    edited_at: datetime | None = None
 
     def with_(self, **changes) -> "TokenRecord":
         return replace(self, **changes)
 
     def to_row(self) -> dict:
         row = asdict(self)
-        for key in ("created_at", "rotated_at", "expires_at", "last_used_at", "verified_at", "registry_expires_at"):
+        for key in ("created_at", "rotated_at", "expires_at", "last_used_at", "verified_at", "registry_expires_at", "edited_at"):
             row[key] = to_iso(row[key])
         row["registry_scopes"] = None if self.registry_scopes is None else json.dumps(list(self.registry_scopes))
         row["stores"] = json.dumps(list(self.stores))
@@ -226,6 +233,7 @@ class TokenRecord:
             registry_expires_at=from_iso(row["registry_expires_at"]),
             registry_scopes=None if row["registry_scopes"] is None else tuple(json.loads(row["registry_scopes"])),
             registry_key=row["registry_key"],
+            edited_at=from_iso(row["edited_at"]) if "edited_at" in row.keys() else None,
         )
 
 
@@ -238,6 +246,7 @@ _COLUMNS = (
     "name", "kind", "purpose", "scope", "repository", "created_at", "rotated_at", "rotate_every",
     "expires_at", "stores", "fingerprint", "last_used_at", "env", "store_versions",
     "verified_at", "verify_result", "registry_expires_at", "registry_scopes", "registry_key",
+    "edited_at",
 )  # fmt: skip
 
 

@@ -60,6 +60,8 @@ def store_metadata(record: TokenRecord) -> dict[str, str]:
         "expires_at": to_iso(record.expires_at) or "",
         "fingerprint": record.fingerprint,
     }
+    if record.edited_at is not None:
+        meta["edited_at"] = to_iso(record.edited_at)
     if record.verified_at is not None:
         # What the registry last said (tokens verify / revoke), for teammates' inventories.
         meta.update(

@@ -108,6 +108,7 @@ class TokenPlan:
     discovered: bool = False
     lost_rotations: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # shared metadata fields left out
+    edited_from: str | None = None  # the store whose newer `tokens edit` was adopted
     close_journal: bool = False
     save: bool = False  # the inventory record changes (fields or recorded versions)
     # filled in by apply
@@ -259,6 +260,7 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
                 changes["expires_at"] = fields.get("expires_at")
     if versions != record.store_versions:
         changes["store_versions"] = versions
+    adopted = [] if state.discovered else _adopt_edit(state, record, plan, changes)
     plan.record = record.with_(**changes) if changes else record
     plan.save = bool(changes) or state.discovered
 
@@ -276,8 +278,11 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
         plan.message = f"write to {where} ({plan.source} holds the {why}, {_describe_age(ages.get(winner))})"
     elif state.discovered:
         plan.message = f"add to the inventory (its stores hold the newest value, {_describe_age(ages.get(winner))})"
-    elif plan.status == "update":
+    elif plan.status == "update" and not adopted:
         plan.message = "the inventory catches up with the stores"
+    if adopted:
+        edit = f"adopt {', '.join(adopted)} edited on another machine (from {plan.edited_from})"
+        plan.message += ("; " if plan.message else "") + edit
     if refresh:
         plan.message += ("; " if plan.message else "") + (
             f"refresh {', '.join(refresh)}'s metadata so it describes its value (no new version)"
@@ -300,6 +305,44 @@ def plan_token(state: TokenState, *, prefer: str | None, now: datetime, source_r
                     f"run `tokens rotate {state.name}` again with the new value"
                 )
     return plan
+
+
+EDITABLE = ("purpose", "scope", "repository", "rotate_every", "expires_at")  # edit.META_FIELDS
+
+
+def _adopt_edit(state: TokenState, record: TokenRecord, plan: TokenPlan, changes: dict) -> list[str]:
+    """`tokens edit` on another machine: the newest edited_at among the metadata that
+    describes the current values wins over this inventory's. Returns the changed fields."""
+    best: tuple[datetime, str, dict] | None = None
+    for store, seen in state.seen.items():
+        if seen.state != "present" or not seen.vouched or not seen.metadata or not seen.metadata.get("edited_at"):
+            continue
+        fields = read_fields(state.name, seen.metadata, plan.warnings.append, where=store)
+        edited = fields.get("edited_at")
+        if edited is None or (record.edited_at is not None and edited <= record.edited_at):
+            continue
+        if best is None or edited > best[0]:
+            best = (edited, store, fields)
+    if best is None:
+        return []
+    edited, store, fields = best
+    raw = state.seen[store].metadata or {}
+    adopted = []
+    for key in EDITABLE:
+        if key in fields:
+            new = fields[key]
+        elif raw.get(key, "") == "":
+            new = None if key == "expires_at" else ""  # cleared by the edit
+        else:
+            continue  # present but invalid: ours is kept (warned)
+        if key == "rotate_every" and not new:
+            continue
+        if changes.get(key, getattr(record, key)) != new:
+            changes[key] = new
+            adopted.append(key)
+    changes["edited_at"] = edited
+    plan.edited_from = store
+    return adopted
 
 
 def _expect(seen: Seen) -> object:
@@ -431,6 +474,7 @@ def _record_from_metadata(
         rotated_at=rotated or created,
         rotate_every=fields.get("rotate_every") or app.config.rotate_every,
         expires_at=fields.get("expires_at"),
+        edited_at=fields.get("edited_at"),
         stores=stores,
         fingerprint=meta.get("fingerprint", "") if rotated else "",
         **facts_from_metadata(meta),
