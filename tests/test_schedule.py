@@ -403,3 +403,64 @@ def test_systemd_units_are_written_without_following_planted_links(tokens, home,
     assert result.returncode == 2, result
     assert "is writable by other users" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (directory / "tokenward-remind.service").exists()
+
+
+# -- issue 15 follow-up, item 7: only our own units are touched ----------------------------
+
+
+HAND_WRITTEN = "[Unit]\nDescription=my own reminder\n[Service]\nExecStart=/usr/local/bin/mine\n"
+
+
+def test_a_hand_written_unit_is_neither_overwritten_nor_deleted(tokens, home):
+    units(home).mkdir(parents=True, mode=0o700)
+    service = units(home) / "tokenward-remind.service"
+    service.write_text(HAND_WRITTEN)
+    result = tokens("schedule", "install", "--systemd")
+    assert result.returncode == 2, result
+    assert "not written by tokenward" in result.stderr and service.read_text() == HAND_WRITTEN
+    assert not (units(home) / "tokenward-remind.timer").exists()
+    result = tokens("schedule", "remove", "--systemd")
+    assert result.returncode == 2, result
+    assert service.read_text() == HAND_WRITTEN
+
+
+def test_a_symlinked_unit_is_refused(tokens, home, tmp_path):
+    assert tokens("schedule", "install", "--systemd").returncode == 0
+    timer = units(home) / "tokenward-remind.timer"
+    target = tmp_path / "elsewhere.timer"
+    target.write_text(timer.read_text())
+    timer.unlink()
+    timer.symlink_to(target)
+    result = tokens("schedule", "install", "--systemd", "--at", "07:00")
+    assert result.returncode == 2, result
+    assert "a symbolic link" in result.stderr and timer.is_symlink()
+
+
+def test_units_are_ours_and_removed_again(tokens, home):
+    assert tokens("schedule", "install", "--systemd").returncode == 0
+    assert (units(home) / "tokenward-remind.service").read_text().startswith(schedule.UNIT_MARKER)
+    assert tokens("schedule", "remove", "--systemd").returncode == 0
+    assert not (units(home) / "tokenward-remind.service").exists()
+
+
+def test_cron_then_systemd_warns_that_both_run(tokens, home, crontab):
+    assert tokens("schedule", "install", "--cron").returncode == 0
+    result = tokens("schedule", "install", "--systemd")
+    assert result.returncode == 0, result
+    assert "Warning: a crontab reminder is installed too; both will run" in result.stderr
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_a_unit_dir_others_may_write_is_refused(tokens, home, mode):
+    units(home).mkdir(parents=True)
+    units(home).chmod(mode)
+    result = tokens("schedule", "install", "--systemd")
+    assert result.returncode == 2, result
+    assert "writable by other users" in result.stderr
+    assert list(units(home).iterdir()) == []
+
+
+def test_a_relative_xdg_config_home_is_ignored(tokens, home, tmp_path):
+    result = tokens("schedule", "print", env={"XDG_CONFIG_HOME": "rel"})
+    assert result.returncode == 0, result
+    assert f"# {home / '.config' / 'systemd' / 'user' / 'tokenward-remind.timer'}" in result.stdout

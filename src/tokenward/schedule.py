@@ -125,9 +125,57 @@ def make_job(
 # -- systemd ------------------------------------------------------------------------
 
 
+UNIT_MARKER = "# Written by `tokens schedule install`; `tokens schedule remove` deletes it."
+
+
 def unit_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    base = os.environ.get("XDG_CONFIG_HOME") or ""
+    if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and ignored
+        base = str(Path.home() / ".config")
     return Path(base) / "systemd" / "user"
+
+
+def _check_unit_dir(directory: Path) -> None:
+    """Refuse a unit directory another user owns or may write: units run code as us."""
+    import stat
+
+    try:
+        st = os.lstat(directory)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{directory} is not a directory of yours (a symbolic link or a file); refusing to write units there")
+    if st.st_uid != os.geteuid():
+        raise UsageError(f"{directory} belongs to another user (uid {st.st_uid}); refusing to write units there")
+    if st.st_mode & 0o022:
+        raise UsageError(f"{directory} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}); chmod go-w it first")
+
+
+def _unit_state(path: Path) -> str:
+    """"absent", "ours" (a regular file with our marker) or why it is not ours."""
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "absent"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    return "ours" if UNIT_MARKER in head.splitlines()[:2] else "not written by tokenward (no marker line)"
+
+
+def _refuse_foreign(paths: list[Path], doing: str) -> None:
+    for path in paths:
+        state = _unit_state(path)
+        if state not in ("absent", "ours"):
+            raise UsageError(f"{path} is {state}; refusing to {doing} it (move it away, or remove it yourself)")
 
 
 def _sd_quote(word: str, *, command: bool) -> str:
@@ -146,6 +194,7 @@ def _sd_quote(word: str, *, command: bool) -> str:
 def systemd_units(job: Job) -> dict[str, str]:
     environment = "".join(f"Environment={_sd_quote(f'{k}={v}', command=False)}\n" for k, v in sorted(job.env.items()))
     service = (
+        f"{UNIT_MARKER}\n"
         "[Unit]\n"
         "Description=tokenward: remind about API tokens due for rotation\n"
         "\n"
@@ -159,6 +208,7 @@ def systemd_units(job: Job) -> dict[str, str]:
         "SuccessExitStatus=1\n"
     )
     timer = (
+        f"{UNIT_MARKER}\n"
         "[Unit]\n"
         "Description=tokenward: daily rotation reminder\n"
         "\n"
@@ -196,6 +246,7 @@ class Change:
     unchanged: list[str] = field(default_factory=list)
     activated: bool = False
     hint: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def install_systemd(job: Job, directory: Path | None = None) -> Change:
@@ -203,12 +254,18 @@ def install_systemd(job: Job, directory: Path | None = None) -> Change:
     change = Change()
     from tokenward.duedates import write_output
 
+    units = systemd_units(job)
+    _check_unit_dir(directory)
+    _refuse_foreign([directory / name for name in units], "overwrite")
     umask = os.umask(0o077)  # missing directories: 0700 whatever the umask
     try:
         directory.mkdir(parents=True, exist_ok=True)
     finally:
         os.umask(umask)
-    for filename, text in systemd_units(job).items():
+    _check_unit_dir(directory)
+    if shutil.which("crontab") and cron_installed():
+        change.warnings.append("a crontab reminder is installed too; both will run (`tokens schedule remove --cron` removes it)")
+    for filename, text in units.items():
         path = directory / filename
         try:
             current = path.read_text(encoding="utf-8")
@@ -234,8 +291,9 @@ def remove_systemd(directory: Path | None = None) -> Change:
     directory = directory or unit_dir()
     change = Change()
     paths = [directory / f"{UNIT}.timer", directory / f"{UNIT}.service"]
-    if not any(p.exists() for p in paths):
+    if not any(os.path.lexists(p) for p in paths):
         return change
+    _refuse_foreign(paths, "delete")
     if systemd_user_available():
         try:
             _systemctl("disable", "--now", f"{UNIT}.timer")
@@ -316,7 +374,10 @@ def install_cron(job: Job) -> Change:
         return Change(unchanged=["crontab"])
     kept = [existing for existing in lines if not _ours(existing)]
     write_crontab([*kept, line])
-    return Change(changed=["crontab"])
+    change = Change(changed=["crontab"])
+    if any(_unit_state(unit_dir() / f"{UNIT}.{suffix}") == "ours" for suffix in ("timer", "service")):
+        change.warnings.append("a systemd reminder is installed too; both will run (`tokens schedule remove --systemd` removes it)")
+    return change
 
 
 def remove_cron() -> Change:

@@ -97,6 +97,8 @@ def install(ctx, kind, at, store, channels, calendar):
         click.echo(f"Enabled {sched.UNIT}.timer.", err=True)
     if change.hint:
         click.echo(f"Note: {change.hint}", err=True)
+    for warning in change.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     return 0
 
 
