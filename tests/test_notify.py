@@ -874,3 +874,17 @@ def test_ipv6_origins_keep_their_brackets_and_schemes_are_case_insensitive(token
     result = tokens("remind", "--notify", "webhook")
     assert result.returncode == 1, result
     assert "Notified by webhook: gh-release, npm-soon." in result.stderr
+
+
+@pytest.mark.parametrize("shape", ["symlink", "fifo"])
+def test_a_lock_that_is_not_a_file_is_one_class_of_error(tokens, write_config, file_keyring, webhook, data_dir, tmp_path, shape):
+    add_tokens(tokens)
+    write_config(webhook_table(webhook.url))
+    lock = data_dir / notify.STATE_LOCK
+    if shape == "symlink":
+        lock.symlink_to(tmp_path / "elsewhere")
+    else:
+        os.mkfifo(lock, 0o600)
+    result = tokens("remind", "--notify", "webhook", timeout=60)
+    assert result.returncode == 2, result
+    assert "is not a regular file" in result.stderr

@@ -464,3 +464,9 @@ def test_a_relative_xdg_config_home_is_ignored(tokens, home, tmp_path):
     result = tokens("schedule", "print", env={"XDG_CONFIG_HOME": "rel"})
     assert result.returncode == 0, result
     assert f"# {home / '.config' / 'systemd' / 'user' / 'tokenward-remind.timer'}" in result.stdout
+
+
+def test_a_control_character_argument_is_named_once(tokens, home, tmp_path):
+    result = tokens("schedule", "print", "--calendar", str(tmp_path / "x\ny.ics"))
+    assert result.returncode == 2, result
+    assert result.stderr.count("x\\ny.ics") == 1, result.stderr

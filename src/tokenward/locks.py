@@ -3,6 +3,7 @@ their writes, and for any other one-at-a-time section (e.g. notification state).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tokenward.errors import ExitStatus, LocalDataError, TokenwardError
+from tokenward.errors import ExitStatus, LocalDataError, TokenwardError, UnsafeDataDir
 from tokenward.paths import FILE_MODE, ensure_private_dir, private_file
 
 POLL = 0.1  # seconds between tries while another process holds a lock
@@ -32,6 +33,8 @@ def file_lock(
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:  # like a FIFO or another user's file there: not ours to use (exit 2)
+            raise UnsafeDataDir(f"{path} is not a regular file (a symlink or other): move it away") from None
         raise LocalDataError(f"cannot open the lock file {path} ({exc.strerror or type(exc).__name__})") from None
     try:
         private_file(path)

@@ -48,7 +48,7 @@ class Job:
         # ExecStart= and start one of the attacker's choosing: refuse it outright.
         for argv in (*self.before, self.argv):
             for word in argv:
-                _refuse_control(word, "the command" if word == argv[0] else f"the argument {word!r}")
+                _refuse_control(word, "the command" if word == argv[0] else "the argument")
         for key, value in self.env.items():
             _refuse_control(key, "an environment variable name")
             _refuse_control(value, {"TOKENS_HOME": "the data dir (TOKENS_HOME)", "TOKENS_CONFIG": "the config path"}.get(key, key))
