@@ -32,6 +32,18 @@ AREAS = {
     "import-scrub": ["tests/test_scrub_matrix.py", "tests/test_scrub.py"],
     "terminal-safety": ["tests/test_terminal_safety.py"],
     "team safety": ["tests/test_two_machines.py"],
+    "shared metadata": ["tests/test_shared_metadata.py", "tests/test_store_deadline.py"],
+    "destination": [
+        "tests/test_publisher_twine.py", "tests/test_publisher_uv.py", "tests/test_publisher_npm.py",
+        "tests/test_publisher_flit.py", "tests/test_publisher_poetry.py", "tests/test_publisher_hatch.py",
+        "tests/test_publisher_pdm.py", "tests/test_publisher_cargo.py", "tests/test_publisher_gh.py",
+        "tests/test_exec_hostile.py",
+    ],
+    "config trust": ["tests/test_config_trust.py"],
+    "reminder job": [
+        "tests/test_schedule.py", "tests/test_notify.py", "tests/test_rotate_command.py", "tests/test_doctor.py",
+    ],
+    "registries": ["tests/test_registries_contract.py", "tests/test_registries_hostile.py", "tests/test_verify.py"],
 }
 
 
@@ -189,6 +201,46 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
             "one `sync` each brings every store to it",
             _result(outcomes["team safety"]),
         ))
+    simple = [
+        ("destination", "Destination resolution (tools × sources)",
+         "`tokens exec` with twine, uv, npm and flit run for real against recording servers on 127.0.0.1, poetry, "
+         "hatch, pdm, cargo and gh parsed: every source each tool reads (options with its own parsing rules incl. "
+         "argparse abbreviations and `--opt=value`, env vars, project/user/system config files, workspace roots, "
+         "`..` in directory options), config files the tool reads but Python cannot (TOML 1.1, BOM, lone CR), "
+         "plain http to PyPI, env templates that move the destination (proxies, CA bundles, tool URLs)",
+         "the token reaches only the server exec chose and the audit log names; when unsure, one `Error:` line "
+         "naming why and `--token`, and no server receives anything"),
+        ("shared metadata", "Shared metadata",
+         "a teammate's Vault/AWS metadata with invalid fields (periods `5m`, `0d`, `99999999y`; year-9999 dates; "
+         "5,000-character purpose; escapes in scope), a value changed outside tokenward, a missing fingerprint, "
+         "an edit on one machine, a store that trickles one byte at a time",
+         "bad fields dropped one by one with a warning, the rest kept; no new value version to fix metadata; "
+         "edits reach the other machine on plain `sync`; a trickling store ends with exit 3 within its timeout"),
+        ("config trust", "Config trust",
+         "a config file or directory that belongs to another user or is writable by others, another user's "
+         "symlink on the way, `/dev/zero`, a FIFO, a directory or a 2 MiB file as the config, in `list`, "
+         "`rotate`, `add`, `doctor` (text and JSON), `schedule install` and shell completion",
+         "refused with one line (exit 2) before the config is used; nothing blocks; completion completes nothing"),
+        ("reminder job", "The reminder job",
+         "cron lines, systemd units and the GitHub Actions workflow with hostile paths (newlines, `$`, `%`), "
+         "other crontab lines with `\\f`, NEL, U+2028, non-UTF-8; webhooks that redirect, trickle, speak SSH, "
+         "send 150 headers or 200-then-hang; SMTP servers that trickle or refuse recipients; broken "
+         "notify-state files; `rotate_command`s that flood, hang, fork or leak the value on stderr; doctor with "
+         "a bad config",
+         "other crontab lines byte for byte; no injected line; a channel's failure stays in that channel within "
+         "its deadline; a redirect is a failure; values masked; doctor still prints JSON"),
+        ("registries", "Registry answers",
+         "`verify`/`revoke` against verdaccio and stand-ins for GitHub, GitLab, crates.io and Docker Hub "
+         "(built from the documented API): 5xx, 429/403 rate limits, huge `Retry-After`, trickled bodies, "
+         "redirects to another host, wrong JSON types, control characters, year-1 expiry, echoed values, a "
+         "teammate's planted npm key",
+         "the value goes only to its repository's host and is never printed or stored from an answer; each "
+         "request ends within its deadline; exit 0/1/3 per the contract; revoke deletes only the token it was "
+         "given"),
+    ]
+    for area, title, tried, promise in simple:
+        if outcomes.get(area):
+            rows.append((title, tried, promise, _result(outcomes[area])))
     lines = ["| Area | What was tried | Promise checked | Result |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return "\n".join(lines)
