@@ -424,6 +424,33 @@ def test_a_hand_written_unit_is_neither_overwritten_nor_deleted(tokens, home):
     assert service.read_text() == HAND_WRITTEN
 
 
+# Exactly what the release before the marker line wrote (tokens schedule install --systemd).
+UNMARKED_SERVICE = (
+    "[Unit]\nDescription=tokenward: remind about API tokens due for rotation\n\n[Service]\nType=oneshot\n"
+    "ExecStart=/usr/bin/tokens remind --quiet\nSuccessExitStatus=1\n"
+)
+UNMARKED_TIMER = (
+    "[Unit]\nDescription=tokenward: daily rotation reminder\n\n[Timer]\nOnCalendar=*-*-* 09:00:00\n"
+    "Persistent=true\n\n[Install]\nWantedBy=timers.target\n"
+)
+
+
+def test_units_of_the_release_before_the_marker_are_still_ours(tokens, home):
+    """An upgrade must be able to reinstall and remove the units the previous release wrote."""
+    units(home).mkdir(parents=True, mode=0o700)
+    service, timer = units(home) / "tokenward-remind.service", units(home) / "tokenward-remind.timer"
+    service.write_text(UNMARKED_SERVICE)
+    timer.write_text(UNMARKED_TIMER)
+    result = tokens("schedule", "install", "--systemd")
+    assert result.returncode == 0, result
+    assert "# Written by `tokens schedule install`" in service.read_text()
+    service.write_text(UNMARKED_SERVICE)
+    timer.write_text(UNMARKED_TIMER)
+    result = tokens("schedule", "remove", "--systemd")
+    assert result.returncode == 0, result
+    assert not service.exists() and not timer.exists()
+
+
 def test_a_symlinked_unit_is_refused(tokens, home, tmp_path):
     assert tokens("schedule", "install", "--systemd").returncode == 0
     timer = units(home) / "tokenward-remind.timer"

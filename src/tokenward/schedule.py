@@ -126,6 +126,12 @@ def make_job(
 
 
 UNIT_MARKER = "# Written by `tokens schedule install`; `tokens schedule remove` deletes it."
+# Units written before the marker existed began with exactly these two lines: still ours,
+# so that an upgrade can reinstall or remove them.
+_UNMARKED_UNITS = {
+    ("[Unit]", "Description=tokenward: remind about API tokens due for rotation"),
+    ("[Unit]", "Description=tokenward: daily rotation reminder"),
+}
 
 
 def unit_dir() -> Path:
@@ -168,7 +174,10 @@ def _unit_state(path: Path) -> str:
             head = handle.read(4096)
     except OSError as exc:
         return f"unreadable ({exc.strerror})"
-    return "ours" if UNIT_MARKER in head.splitlines()[:2] else "not written by tokenward (no marker line)"
+    lines = head.splitlines()
+    if UNIT_MARKER in lines[:2] or tuple(lines[:2]) in _UNMARKED_UNITS:
+        return "ours"
+    return "not written by tokenward (no marker line)"
 
 
 def _refuse_foreign(paths: list[Path], doing: str) -> None:
