@@ -69,8 +69,9 @@ url = "https://hooks.example.com/T000/B000"
         ("[stores.a]\ntype = 'aws'\ntimeout = true", "stores.a.timeout must be"),
         ("[stores]\nkeyring = 3", "stores.keyring must be a table"),
         ("stores = 3", "stores must be a table"),
+        ("[defaults]\nstores = 'keyring'", "defaults.stores must be an array"),
         ("[notify.pager]\nurl = 'x'", "notify.pager is not a known channel"),
-        ("[notify.email]\nport = '25'", "notify.email.port must be a int"),
+        ("[notify.email]\nport = '25'", "notify.email.port must be an int"),
         ("[defaults]\nnotify = ['webhook']", "defaults.notify names 'webhook'"),
         # values checked at load, each error naming its own key (issue 9 item 14)
         ("[stores.vault]\ntimeout = -1", "stores.vault.timeout must be more than 0"),

@@ -167,7 +167,8 @@ def _check_type(path: Path, key: str, value: Any, expected: type | tuple[type, .
         ok = isinstance(value, kinds)
     if not ok:
         names = " or ".join(k.__name__.replace("str", "string").replace("list", "array") for k in kinds)
-        raise ConfigError(f"{_where(path, key)} must be a {names}, not {type(value).__name__}")
+        article = "an" if names[0] in "aeiou" else "a"
+        raise ConfigError(f"{_where(path, key)} must be {article} {names}, not {type(value).__name__}")
 
 
 def _seconds(value: Any) -> str | None:
