@@ -25,7 +25,7 @@ from pathlib import Path
 from tokenward.duedates import Deadline, clean, deadlines, earliest_of
 from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE, ensure_private_dir
-from tokenward.policy import Period, registry_state
+from tokenward.policy import DEAD, Period, registry_state
 from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE
 
@@ -66,7 +66,7 @@ def _describe(record: TokenRecord, found: list[Deadline]) -> str:
         else:
             lines.append(f"Expires at the registry {_utc_text(d.moment)} (as `tokens verify` last saw).")
     verdict = registry_state(record.rotated_at, record.verified_at, record.verify_result, record.registry_expires_at)[0]
-    if verdict in ("revoked", "invalid", "expired"):
+    if verdict in DEAD:
         lines.append(f"The registry says it is {verdict} (tokens verify, {record.verified_at.date().isoformat()}).")
     lines += ["", f"Rotate: tokens rotate {record.name}"]
     page = TOKEN_PAGE.get(record.kind)

@@ -21,6 +21,7 @@ from tokenward.envpolicy import check_templates
 from tokenward.errors import OutputError, TokenExpired, TokenwardError, UsageError, defer
 from tokenward.lifecycle import get_value, record_use
 from tokenward.publishers import PUBLISHERS, Context, Publisher, Target, env_for_kind, is_pypi_server, parse_command, render_env
+from tokenward.policy import AT_REGISTRY, DEAD, Status
 from tokenward.report import view
 from tokenward.selection import choose, describe_target, fit, record_repository
 from tokenward.tokens import normalize_project
@@ -133,7 +134,7 @@ def plan_exec(
         record = app.inventory.get(token)
         if target.publishes and target.repository:
             _width, reason = fit(record, target, app.now)
-            if reason and not reason.startswith(("expired", "revoked", "invalid")):
+            if reason and not reason.startswith(DEAD):
                 warnings.append(f"{token} may not fit {describe_target(target)}: {reason}")
         elif target.publishes:
             warnings.append(f"cannot tell where `{target.command}` sends the token ({target.problem}); using {token} as --token says")
@@ -144,16 +145,16 @@ def plan_exec(
         check_templates(record.env, allow_env, owner=name)
         _same_destination_with_templates(record, target, argv, context)
     state = view(record, app.now, app.config.warn_before)
-    if state.status in ("revoked", "invalid"):
+    if state.status in AT_REGISTRY:
         raise TokenExpired(
             f"{name} is {state.status} at its registry (tokens verify {record.verified_at.date().isoformat()});"
             f" rotate it first (`tokens rotate {name}`)"
         )
-    if state.status == "expired":
+    if state.status == Status.EXPIRED:
         if record.expires_at is None or record.expires_at > app.now:
             raise TokenExpired(f"{name} has expired at its registry; rotate it first (`tokens rotate {name}`)")
         raise TokenExpired(f"{name} expired on {record.expires_at.date().isoformat()}; rotate it first (`tokens rotate {name}`)")
-    if state.status == "overdue":
+    if state.status == Status.OVERDUE:
         message = f"{name} is overdue for rotation (due {state.due_at.date().isoformat()}); run `tokens rotate {name}`"
         if strict:
             raise UsageError(message + " (refused with --strict)")

@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterator
 from tokenward.config import Config
 from tokenward.errors import ConfigError, UsageError
 from tokenward.paths import ensure_private_dir, open_private
-from tokenward.policy import Period, from_iso, parse_period, stored_moment, to_iso
-from tokenward.remind import ORDER, Reminder
+from tokenward.policy import AT_REGISTRY, NEEDS_ACTION, REMINDED, SEVERITY, Period, Status, from_iso, parse_period, stored_moment, to_iso
+from tokenward.remind import Reminder
 from tokenward.sanitize import safe
 from tokenward.senders import (  # noqa: F401 - the channels' senders, re-exported
     DEFAULT_TIMEOUT,
@@ -41,7 +41,6 @@ from tokenward.senders import (  # noqa: F401 - the channels' senders, re-export
 )
 
 CHANNELS = ("webhook", "email", "desktop")
-RANK = {"ok": 0, "due-soon": 1, "overdue": 2, "expired": 3, "invalid": 4, "revoked": 5}
 DEFAULT_REPEAT = "1d"
 DEFAULT_RETRIES = 3
 BACKOFF = 1.0  # seconds before the first retry; doubles each time
@@ -177,7 +176,7 @@ def _usable(entry: Any) -> bool:
     if not isinstance(entry, dict):
         return False
     status = entry.get("status")
-    if not isinstance(status, str) or status not in RANK or not isinstance(entry.get("rotated_at"), str):
+    if not isinstance(status, str) or status not in SEVERITY or not isinstance(entry.get("rotated_at"), str):
         return False
     sent_at = entry.get("sent_at")
     try:
@@ -238,7 +237,7 @@ def select(
         if (
             last is None
             or last.get("rotated_at") != to_iso(r.view.record.rotated_at)
-            or RANK[r.view.status] > RANK.get(last.get("status", "ok"), 0)
+            or SEVERITY[r.view.status] > SEVERITY.get(last.get("status", "ok"), 0)
             or _repeat_due(last["sent_at"], repeat, now)
         ):
             send.append(r)
@@ -269,7 +268,7 @@ def remember(
         }
     for key, r in current.items():
         last = seen.get(key)
-        if last is not None and RANK[r.view.status] < RANK.get(last.get("status", "ok"), 0):
+        if last is not None and SEVERITY[r.view.status] < SEVERITY.get(last.get("status", "ok"), 0):
             last["status"] = r.view.status  # better now: a later worsening is news again
 
 
@@ -285,8 +284,8 @@ def _item(r: Reminder, source: str) -> dict:
 
 def _line(r: Reminder) -> str:
     status = r.view.status
-    when = f"in {r.days}d" if status == "due-soon" else f"{r.days}d ago"
-    if status in ("revoked", "invalid"):
+    when = f"in {r.days}d" if status == Status.DUE_SOON else f"{r.days}d ago"
+    if status in AT_REGISTRY:
         when = "at the registry"
     record = r.view.record
     purpose = f" - {safe(record.purpose)}" if record.purpose else ""
@@ -294,9 +293,8 @@ def _line(r: Reminder) -> str:
 
 
 def title(reminders: list[Reminder]) -> str:
-    counts = {s: sum(1 for r in reminders if r.view.status == s) for s in ORDER}
-    words = {"revoked": "revoked", "invalid": "invalid", "expired": "expired", "overdue": "overdue", "due-soon": "due soon"}
-    parts = [f"{n} {words[s]}" for s, n in counts.items() if n]
+    counts = {s: sum(1 for r in reminders if r.view.status == s) for s in REMINDED}
+    parts = [f"{n} {s.words}" for s, n in counts.items() if n]
     return "tokenward: " + ", ".join(parts)
 
 
@@ -385,8 +383,8 @@ def deliver(
     so a config mistake sends nothing. `smtp_password(token_name)` is called only when
     an email is actually about to go out."""
     options = {channel: channel_options(config, channel) for channel in channels}
-    reminders = [r for status in ORDER for r in groups[status]]
-    summary = {status: len(groups[status]) for status in ORDER}
+    reminders = [r for status in REMINDED for r in groups[status]]
+    summary = {status: len(groups[status]) for status in REMINDED}
     deliveries: list[Delivery] = []
     with state_lock(data_dir, lock_wait(options)):
         state = load_state(data_dir)
@@ -437,6 +435,6 @@ def _send(channel, opts, send, summary, source, now, smtp_password, sleep) -> tu
             refused.update(send_email(opts, subject, text, password))
 
         return with_retries(once, retries, sleep, channel_budget(channel, opts)), refused
-    urgent = any(r.view.status in ("revoked", "invalid", "expired", "overdue") for r in send)
+    urgent = any(r.view.status in NEEDS_ACTION for r in send)
     send_desktop(opts, subject, body(send, source), urgent)
     return 1, {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
@@ -13,7 +14,36 @@ from tokenward.errors import UsageError
 if TYPE_CHECKING:
     from dateutil.relativedelta import relativedelta
 
-STATUSES = ("revoked", "invalid", "expired", "overdue", "due-soon", "ok")
+
+
+class Status(StrEnum):
+    """A token's status, worst first. Members are plain strings ("due-soon" == Status.DUE_SOON),
+    so they read, print and serialize as before."""
+
+    REVOKED = "revoked"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    OVERDUE = "overdue"
+    DUE_SOON = "due-soon"
+    OK = "ok"
+
+    @property
+    def words(self) -> str:
+        """For prose: "due soon"."""
+        return self.value.replace("-", " ")
+
+
+STATUSES = tuple(s.value for s in Status)  # worst first
+# The registry said so (`tokens verify`); no date to count from.
+AT_REGISTRY = (Status.REVOKED, Status.INVALID)
+# The value no longer works: reported like expired tokens (remind exits 1).
+DEAD = (*AT_REGISTRY, Status.EXPIRED)
+# Something to do now (remind exits 1; desktop notifications are urgent).
+NEEDS_ACTION = (*DEAD, Status.OVERDUE)
+# Everything a reminder lists, worst first.
+REMINDED = (*NEEDS_ACTION, Status.DUE_SOON)
+# ok 0 ... revoked 5: higher is worse.
+SEVERITY: dict[str, int] = {s.value: len(Status) - 1 - i for i, s in enumerate(Status)}
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*([a-z]+)\s*$", re.IGNORECASE)
 _UNIT_WORDS = {"d": "days", "w": "weeks", "mo": "months", "y": "years"}
@@ -193,19 +223,19 @@ def status(
     """revoked > invalid > expired > overdue > due-soon > ok. `due` may be passed when
     already computed. The registry's facts (`verify_result`, `registry_expires_at`) must be
     about the current value: pass them through `registry_state` first."""
-    if verify_result in ("revoked", "invalid", "expired"):
-        return verify_result
+    if verify_result in DEAD:
+        return Status(verify_result)
     expires_at = earliest(expires_at, registry_expires_at)
     if expires_at is not None and expires_at <= now:
-        return "expired"
+        return Status.EXPIRED
     if due is None:
         due = due_at(rotated_at, rotate_every)
     if due is not None and due <= now:
-        return "overdue"
+        return Status.OVERDUE
     soon = _soon(now, warn_before)
     if (due is not None and due <= soon) or (expires_at is not None and expires_at <= soon):
-        return "due-soon"
-    return "ok"
+        return Status.DUE_SOON
+    return Status.OK
 
 
 def registry_state(

@@ -6,14 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenward.inventory import NAME_RE, TokenRecord
-from tokenward.policy import Period, stored_moment, stored_period, to_iso, whole_days
+from tokenward.policy import AT_REGISTRY, NEEDS_ACTION, REMINDED, Period, Status, stored_moment, stored_period, to_iso, whole_days
 from tokenward.report import Summary, TokenView, next_deadline, summarize, views
 from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE
-
-ORDER = ("revoked", "invalid", "expired", "overdue", "due-soon")
-# Reported like expired tokens: the value no longer works (remind exits 1).
-DEAD = ("revoked", "invalid", "expired")
 
 
 @dataclass(frozen=True)
@@ -58,22 +54,22 @@ def build_fast(rows: list[tuple], now: datetime, warn_before: Period) -> dict[st
 
 
 def _group(items, now: datetime) -> dict[str, list[Reminder]]:
-    groups: dict[str, list[Reminder]] = {status: [] for status in ORDER}
+    groups: dict[str, list[Reminder]] = {status: [] for status in REMINDED}
     for v in items:
         if v.status not in groups:
             continue
-        if v.status in ("revoked", "invalid"):
+        if v.status in AT_REGISTRY:
             moment = None  # since the registry said so; `tokens show` has verified_at
-        elif v.status == "expired":
+        elif v.status == Status.EXPIRED:
             moment = v.deadline if v.deadline is not None and v.deadline <= now else None
-        elif v.status == "overdue":
+        elif v.status == Status.OVERDUE:
             moment = v.due_at
         else:
             moment = next_deadline(v)
         days = whole_days(now, moment) if moment else 0
         groups[v.status].append(Reminder(v, days, _action(v.record)))
     for status, reminders in groups.items():
-        if status == "due-soon":
+        if status == Status.DUE_SOON:
             reminders.sort(key=lambda r: (r.days, r.view.record.name))
         else:
             reminders.sort(key=lambda r: (-r.days, r.view.record.name))
@@ -81,14 +77,14 @@ def _group(items, now: datetime) -> dict[str, list[Reminder]]:
 
 
 def needs_action(groups: dict[str, list[Reminder]]) -> bool:
-    return any(groups[status] for status in (*DEAD, "overdue"))
+    return any(groups[status] for status in NEEDS_ACTION)
 
 
 def as_json(groups: dict[str, list[Reminder]], now: datetime) -> dict:
     return {
         "generated_at": to_iso(now),
         "summary": {status: len(items) for status, items in groups.items()},
-        "tokens": [r.as_json() for status in ORDER for r in groups[status]],
+        "tokens": [r.as_json() for status in REMINDED for r in groups[status]],
     }
 
 
@@ -101,14 +97,14 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
         "overdue": "Overdue for rotation",
         "due-soon": "Due soon",
     }
-    for status in ORDER:
+    for status in REMINDED:
         items = groups[status]
         if not items:
             continue
         lines.append(f"{titles[status]} ({len(items)}):")
         for r in items:
-            when = f"{r.days}d ago" if status != "due-soon" else f"in {r.days}d"
-            if status in ("revoked", "invalid"):
+            when = f"{r.days}d ago" if status != Status.DUE_SOON else f"in {r.days}d"
+            if status in AT_REGISTRY:
                 when = "(tokens verify)"
             record = r.view.record
             purpose = f" - {safe(record.purpose)}" if record.purpose else ""

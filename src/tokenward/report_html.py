@@ -15,22 +15,22 @@ from datetime import datetime, timedelta, timezone
 
 from tokenward.duedates import Deadline, clean, effective_deadline
 from tokenward.inventory import TokenRecord
-from tokenward.policy import Period, humanize_delta
+from tokenward.policy import SEVERITY, Period, Status, humanize_delta
 from tokenward.report import view
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 TIMELINE_ROWS = 20
 
 # status -> (css class, symbol, label); statuses this table does not know get "other".
-STATUS_LOOK = {
-    "revoked": ("bad", "\u2716", "revoked"),
-    "invalid": ("bad", "\u2716", "invalid"),
-    "expired": ("bad", "\u2716", "expired"),
-    "overdue": ("late", "\u25b2", "overdue"),
-    "due-soon": ("soon", "\u25c6", "due soon"),
-    "ok": ("ok", "\u2714", "ok"),
-}
-ORDER = tuple(STATUS_LOOK)
+_CSS = {Status.OVERDUE: ("late", "\u25b2"), Status.DUE_SOON: ("soon", "\u25c6"), Status.OK: ("ok", "\u2714")}
+STATUS_LOOK = {s.value: (*_CSS.get(s, ("bad", "\u2716")), s.words) for s in Status}
+# What the counts and the legend show (revoked/invalid share expired's mark).
+SHOWN = (Status.EXPIRED, Status.OVERDUE, Status.DUE_SOON, Status.OK)
+
+
+def _rank(status: str) -> int:
+    """Worst first; a status this table does not know sorts before all."""
+    return -SEVERITY.get(status, len(SEVERITY))
 COLOURS = {"bad": "#a1001a", "late": "#c2410c", "soon": "#8a5a00", "ok": "#1a7f37", "other": "#555555"}
 
 STYLE = """
@@ -89,8 +89,7 @@ class Row:
 def rows_of(records: list[TokenRecord], now: datetime, warn_before: Period) -> list[Row]:
     rows = [Row(r, view(r, now, warn_before).status, effective_deadline(r)) for r in records]
     far = datetime.max.replace(tzinfo=timezone.utc)
-    rank = {status: i for i, status in enumerate(ORDER)}
-    rows.sort(key=lambda row: (rank.get(row.status, -1), row.deadline.moment if row.deadline else far, row.record.name))
+    rows.sort(key=lambda row: (_rank(row.status), row.deadline.moment if row.deadline else far, row.record.name))
     return rows
 
 
@@ -117,12 +116,11 @@ def render(records: list[TokenRecord], *, now: datetime, warn_before: Period, so
 
 
 def _counts(rows: list[Row]) -> str:
-    counts: dict[str, int] = {status: 0 for status in ("expired", "overdue", "due-soon", "ok")}
+    counts: dict[str, int] = {status: 0 for status in SHOWN}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
-    rank = {status: i for i, status in enumerate(ORDER)}
     items = []
-    for status in sorted(counts, key=lambda s: rank.get(s, -1)):
+    for status in sorted(counts, key=_rank):
         css, symbol, label = _look(status)
         items.append(
             f'<li class="{css}" data-status="{_e(status)}"><span class="n">{counts[status]}</span>{symbol} {_e(label)}</li>'
@@ -226,7 +224,7 @@ def _timeline(rows: list[Row], now: datetime) -> str:
             f' stroke-opacity="0.35" stroke-width="3"/>{_marker(css, x, y)}</g>\n'
         )
     parts.append("</svg>\n")
-    legend = " \u00b7 ".join(f"{symbol} {label}" for css, symbol, label in (_look(s) for s in ("expired", "overdue", "due-soon", "ok")))
+    legend = " \u00b7 ".join(f"{symbol} {label}" for css, symbol, label in (_look(s) for s in SHOWN))
     more = f" The table below lists all {len(dated)}." if len(dated) > len(shown) else ""
     parts.append(f'<p class="legend">Markers: {legend} (\u2716 also revoked/invalid).{more}</p>\n')
     return "".join(parts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenward.errors import UsageError
-from tokenward.policy import registry_state
+from tokenward.policy import DEAD, registry_state
 from tokenward.inventory import TokenRecord
 from tokenward.publishers import TOOLS, Target, normalize_url
 from tokenward.tokens import DEFAULT_REPOSITORY, parse_scope
@@ -57,7 +57,7 @@ def fit(record: TokenRecord, target: Target, now: datetime) -> tuple[int, str]:
     if record.expires_at is not None and record.expires_at <= now:
         return 0, f"expired {record.expires_at.date().isoformat()}"
     said, registry_expires = registry_state(record.rotated_at, record.verified_at, record.verify_result, record.registry_expires_at)
-    if said in ("revoked", "invalid", "expired"):
+    if said in DEAD:
         return 0, f"{said} at its registry (tokens verify)"
     if registry_expires is not None and registry_expires <= now:
         return 0, f"expired {registry_expires.date().isoformat()} at its registry"

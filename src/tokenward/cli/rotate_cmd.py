@@ -9,6 +9,7 @@ import click
 from tokenward import lifecycle
 from tokenward.cli.common import pass_app
 from tokenward.errors import ExitStatus, TokenwardError, UsageError
+from tokenward.policy import Status
 from tokenward.values import read_value
 
 
@@ -176,7 +177,7 @@ def _rotate_due(app, term) -> int:
     from tokenward.report import views
     from tokenward.tokens import TOKEN_PAGE
 
-    due = [v for v in views(app.inventory.all(), app.now, app.config.warn_before) if v.status in ("expired", "overdue")]
+    due = [v for v in views(app.inventory.all(), app.now, app.config.warn_before) if v.status in (Status.EXPIRED, Status.OVERDUE)]
     if not due:
         term.note("No token is overdue or expired.")
         return 0
