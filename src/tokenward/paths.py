@@ -295,6 +295,19 @@ def check_file_place(path: Path, subject: str, fix: str) -> Path:
     return resolved
 
 
+def read_at_most(fd: int, limit: int) -> bytes | None:
+    """The whole content of an open file, or None when it holds more than `limit` bytes
+    (reads at most limit + 1 bytes, so /dev/zero or a growing file cannot exhaust memory)."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
 def read_trusted_file(path: Path, subject: str = "config file", fix: str = CONFIG_FIX,
                       limit: int = MAX_CONFIG_BYTES) -> bytes | None:  # fmt: skip
     """The bytes of a file whose contents we act on (the config chooses commands to run
@@ -328,16 +341,10 @@ def read_trusted_file(path: Path, subject: str = "config file", fix: str = CONFI
                 f"{subject} {path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}): check it, "
                 f"then chmod go-w {resolved}"
             )
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
+        data = read_at_most(fd, limit)
+        if data is None:
             raise UnsafeDataDir(f"{subject} {path} is larger than {limit // 1024} KiB: not a config file")
-        return b"".join(chunks)
+        return data
     finally:
         os.close(fd)
 

@@ -15,6 +15,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from tokenward.paths import read_at_most
+
 MAX_STATE_BYTES = 16 << 20
 
 
@@ -41,20 +43,14 @@ def read_json_state(path: Path, limit: int = MAX_STATE_BYTES) -> tuple[Any, str]
             return None, f"{path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}){ignored}; chmod 600 it"
         if st.st_size > limit:
             return None, f"{path} is larger than {limit >> 20} MiB{ignored}"
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
+        data = read_at_most(fd, limit)
+        if data is None:
             return None, f"{path} is larger than {limit >> 20} MiB{ignored}"
     except OSError as exc:
         return None, f"cannot read {path} ({exc.strerror or type(exc).__name__}){ignored}"
     finally:
         os.close(fd)
     try:
-        return json.loads(b"".join(chunks).decode("utf-8")), ""
+        return json.loads(data.decode("utf-8")), ""
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None, f"{path} is damaged (not a JSON document tokenward wrote){ignored}"
