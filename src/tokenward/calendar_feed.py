@@ -27,7 +27,7 @@ from tokenward.inventory import TokenRecord
 from tokenward.paths import FILE_MODE, ensure_private_dir
 from tokenward.policy import DEAD, Period, registry_state
 from tokenward.sanitize import safe
-from tokenward.tokens import TOKEN_PAGE
+from tokenward.registries.kinds import TOKEN_PAGE
 
 PRODID = "-//tokenward//tokens calendar//EN"
 STATE_FILE = "calendar-state.json"

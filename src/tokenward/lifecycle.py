@@ -26,6 +26,7 @@ from tokenward.locks import token_lock
 from tokenward.policy import parse_date, parse_period, to_iso
 from tokenward.stores.base import UNCHECKED, is_keyed
 from tokenward.testhooks import crash_point, pause_point
+from tokenward.registries.kinds import revoke_where
 from tokenward.tokens import DEFAULT_REPOSITORY, KINDS, TOKEN_PAGE, fingerprint, inspect
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -371,10 +372,9 @@ def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> O
 
 
 def revoke_hint(record: TokenRecord) -> str:
-    page = TOKEN_PAGE.get(record.kind)
-    if page:
-        return f"revoke the old {record.kind} token at {page}"
-    return "revoke the old token where it was issued"
+    if record.kind in TOKEN_PAGE:
+        return f"revoke the old {record.kind} token {revoke_where(record.kind)}"
+    return f"revoke the old token {revoke_where(record.kind)}"
 
 
 def remove_token(app: App, name: str) -> Outcome:

@@ -22,6 +22,7 @@ from tokenward.errors import ExitStatus, SecretNotFound, StoreError, TokenwardEr
 from tokenward.inventory import TokenRecord
 from tokenward.policy import humanize_delta
 from tokenward.sanitize import safe
+from tokenward.registries.kinds import revoke_where
 from tokenward.tokens import TOKEN_PAGE, detect_kind, fingerprint, inspect, parse_scope
 from tokenward.values import MAX_VALUE_BYTES, decode_stdin
 
@@ -127,11 +128,9 @@ def usage_lines(app, record: TokenRecord) -> list[str]:
 
 
 def revoke_step(record: TokenRecord) -> str:
-    page = TOKEN_PAGE.get(record.kind)
     created = record.rotated_at.date().isoformat()
-    if page:
-        return f"revoke the old token at {page} (the one created on or about {created}); it still works until you do"
-    return f"revoke the old token where it was issued (created on or about {created}); it still works until you do"
+    which = "the one created" if record.kind in TOKEN_PAGE else "created"
+    return f"revoke the old token {revoke_where(record.kind)} ({which} on or about {created}); it still works until you do"
 
 
 # -- rotate_command -----------------------------------------------------------------

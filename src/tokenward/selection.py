@@ -15,7 +15,8 @@ from tokenward.errors import UsageError
 from tokenward.policy import DEAD, registry_state
 from tokenward.inventory import TokenRecord
 from tokenward.publishers import TOOLS, Target, normalize_url
-from tokenward.tokens import DEFAULT_REPOSITORY, parse_scope
+from tokenward.registries.kinds import DEFAULT_REPOSITORY
+from tokenward.tokens import parse_scope
 
 WIDE = 1 << 30  # the width of a user-wide (or unscoped) token
 

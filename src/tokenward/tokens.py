@@ -9,52 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from tokenward.errors import UsageError
-
-PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
-TESTPYPI_UPLOAD = "https://test.pypi.org/legacy/"
-
-# Longest prefixes first: github_pat_ before gh*, etc.
-PREFIXES: tuple[tuple[str, str], ...] = (
-    ("github_pat_", "github"),
-    ("ghp_", "github"),
-    ("gho_", "github"),
-    ("ghu_", "github"),
-    ("ghs_", "github"),
-    ("ghr_", "github"),
-    ("glpat-", "gitlab"),
-    ("npm_", "npm"),
-    ("dckr_pat_", "dockerhub"),
-    ("xoxb-", "slack"),
-    ("xoxp-", "slack"),
-    ("xapp-", "slack"),
-    ("AKIA", "aws"),
-    ("ASIA", "aws"),
-    ("cio", "crates"),
-)
-
-KINDS = ("pypi", "testpypi", "github", "gitlab", "npm", "crates", "aws", "slack", "dockerhub", "generic")
-
-DEFAULT_REPOSITORY = {
-    "pypi": PYPI_UPLOAD,
-    "testpypi": TESTPYPI_UPLOAD,
-    "npm": "https://registry.npmjs.org/",
-    "crates": "https://crates.io/",
-    "github": "https://github.com/",
-    "gitlab": "https://gitlab.com/",
-}
-
-# Where a person creates a new token and deletes the old one: there is no API for PyPI.
-TOKEN_PAGE = {
-    "pypi": "https://pypi.org/manage/account/token/",
-    "testpypi": "https://test.pypi.org/manage/account/token/",
-    "github": "https://github.com/settings/tokens",
-    "gitlab": "https://gitlab.com/-/user_settings/personal_access_tokens",
-    "npm": "https://www.npmjs.com/settings/~/tokens",
-    "crates": "https://crates.io/settings/tokens",
-    "dockerhub": "https://app.docker.com/settings/personal-access-tokens",
-    "slack": "https://api.slack.com/apps",
-    "aws": "https://console.aws.amazon.com/iam/home#/security_credentials",
-}
+from tokenward.registries.kinds import DEFAULT_REPOSITORY, KINDS, PREFIXES, TOKEN_PAGE  # noqa: F401 - re-exported
+from tokenward.registries.pypi import PYPI_UPLOAD, TESTPYPI_UPLOAD  # noqa: F401 - re-exported
 
 _NORMALIZE = re.compile(r"[-_.]+")
 # The scope of a token whose caveats exclude each other (project a, then project b):

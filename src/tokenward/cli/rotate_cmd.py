@@ -216,7 +216,7 @@ def _rotate_due(app, term) -> int:
 def _leaked(app, term, record, command, open_page: bool, yes: bool) -> int:
     from tokenward import audit, rotation
     from tokenward.errors import StoreError
-    from tokenward.tokens import TOKEN_PAGE
+    from tokenward.registries.kinds import revoke_where
 
     name = record.name
     term.note(f"Leak response for {name} ({record.kind}).")
@@ -266,8 +266,7 @@ def _leaked(app, term, record, command, open_page: bool, yes: bool) -> int:
             term.warn(f"${copy.section} still holds the leaked value in this shell: unset {copy.section}")
     audit.append(app.data_dir, "leak", name, copies=[c.kind for c in copies], stores=outcome.written)
 
-    page = TOKEN_PAGE.get(record.kind)
-    where = f" at {page}" if page else " where it was issued"
+    where = " " + revoke_where(record.kind)
     if leaked_value is None or not _revoke_leaked(app, term, record, leaked_value, yes):
         term.note(f"NOW: revoke the leaked token{where}. Until you do, it works for whoever has it.")
     if outcome.failed:

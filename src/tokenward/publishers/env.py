@@ -7,20 +7,10 @@ import re
 from typing import Mapping
 
 from tokenward.errors import UsageError
+from tokenward.registries.kinds import TABLE
 
 # For a command exec does not recognise, the token's kind decides.
-KIND_ENV: dict[str, dict[str, str]] = {
-    "pypi": {"TWINE_USERNAME": "__token__", "TWINE_PASSWORD": "{value}"},
-    "testpypi": {"TWINE_USERNAME": "__token__", "TWINE_PASSWORD": "{value}"},
-    "github": {"GH_TOKEN": "{value}", "GITHUB_TOKEN": "{value}"},
-    "gitlab": {"GITLAB_TOKEN": "{value}"},
-    "npm": {"NODE_AUTH_TOKEN": "{value}", "NPM_TOKEN": "{value}"},
-    "crates": {"CARGO_REGISTRY_TOKEN": "{value}"},
-    "dockerhub": {"DOCKER_TOKEN": "{value}"},
-    "slack": {"SLACK_TOKEN": "{value}"},
-    "aws": {"AWS_ACCESS_KEY_ID": "{value}"},
-    "generic": {"TOKEN": "{value}"},
-}
+KIND_ENV: dict[str, dict[str, str]] = {f.kind: dict(f.env) for f in TABLE}  # from registries/kinds.py
 
 ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from tokenward.errors import RegistryRefused
 from tokenward.registries.base import Verdict, rejected, root_of, unexpected
 from tokenward.registries.http import HttpClient, host_of
-from tokenward.tokens import TOKEN_PAGE
+from tokenward.registries.kinds import TOKEN_PAGE
 
 
 class Crates:

@@ -9,7 +9,7 @@ from datetime import datetime
 from tokenward.errors import RegistryUnreachable
 from tokenward.registries.base import Verdict, clean_text, rejected, root_of, unexpected, user_of
 from tokenward.registries.http import HttpClient, host_of
-from tokenward.tokens import TOKEN_PAGE
+from tokenward.registries.kinds import TOKEN_PAGE
 
 
 class DockerHub:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from tokenward.registries.base import Verdict, clean_list, clean_text, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import HttpClient, host_of
-from tokenward.tokens import TOKEN_PAGE
+from tokenward.registries.kinds import TOKEN_PAGE
 from tokenward.errors import RegistryUnreachable
 
 PUBLIC_API = "https://api.github.com"

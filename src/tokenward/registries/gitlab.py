@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from tokenward.errors import RegistryRefused, RegistryUnreachable
 from tokenward.registries.base import Verdict, clean_list, clean_text, parse_time, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import HttpClient, host_of
-from tokenward.tokens import TOKEN_PAGE
+from tokenward.registries.kinds import TOKEN_PAGE
 
 
 def api_base(repository: str) -> str:

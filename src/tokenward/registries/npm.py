@@ -20,7 +20,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from tokenward.errors import RegistryError, RegistryRefused, RegistryUnreachable
 from tokenward.registries.base import Verdict, clean_text, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import HttpClient, host_of, origin
-from tokenward.tokens import TOKEN_PAGE
+from tokenward.registries.kinds import TOKEN_PAGE
 
 PUBLIC = "https://registry.npmjs.org"
 KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")  # no `.`, `..`, `/`, `%`, `:`
