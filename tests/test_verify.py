@@ -65,6 +65,21 @@ def test_revoked_wins_in_list_remind_and_exec_until_rotated(tokens, live_gh):
     assert _status(tokens, "gh") == "ok"
 
 
+def test_a_rotation_in_the_same_second_as_the_revoke_clears_it(tokens, live_gh, data_dir):
+    """The registry's word is about the value it saw: a rotation clears it even when the
+    clock cannot order the two (revoke and rotate in one second, or a clock step back)."""
+    import sqlite3
+
+    assert tokens("revoke", "gh", "--yes").returncode == 0
+    with sqlite3.connect(data_dir / "inventory.sqlite3") as db:
+        db.execute("UPDATE tokens SET verified_at = '2099-01-01T00:00:00+00:00' WHERE name = 'gh'")
+    assert _status(tokens, "gh") == "revoked"
+    assert tokens("rotate", "gh", input="ghp_" + "s5" * 18).returncode == 0
+    assert _status(tokens, "gh") == "ok"
+    shown = json.loads(tokens("show", "gh", "--json").stdout)
+    assert shown["verify_result"] is None and shown["verified_at"] is None
+
+
 def test_revoke_needs_confirmation_without_a_terminal(tokens, live_gh):
     result = tokens("revoke", "gh")
     assert result.returncode == 2 and "pass --yes" in result.stderr

@@ -290,6 +290,12 @@ def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> O
             rotated_at=rotated_at,
             scope=facts.scope or record.scope,
             expires_at=facts.expires_at if record.kind in ("pypi", "testpypi") else record.expires_at,
+            # What the registry said was about the old value; timestamps alone cannot tell when
+            # a revoke and a rotation fall in the same second.
+            verified_at=None,
+            verify_result=None,
+            registry_expires_at=None,
+            registry_scopes=None,
         )
         order = write_order(app, record.stores)
         failed: dict[str, str] = {}
