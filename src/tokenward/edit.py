@@ -14,7 +14,7 @@ a value this inventory has not seen); the user is told to sync first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tokenward import audit
 from tokenward.app import App
@@ -98,7 +98,10 @@ def edit_token(
         before = app.inventory.get(name)
         changed = [key for key, value in changes.items() if getattr(before, key) != value]
         if any(key in META_FIELDS for key in changed):
-            changes["edited_at"] = app.now  # teammates' `tokens sync` adopts the newest edit
+            # Teammates' `tokens sync` adopts the newest edit: a new edit is always later than the
+            # one this machine has (timestamps have whole seconds; two edits may share one).
+            last = before.edited_at
+            changes["edited_at"] = app.now if last is None else max(app.now, last + timedelta(seconds=1))
         updated = app.inventory.update(name, **changes) if changed else before
         outcome = EditOutcome(updated, changed, warnings=warnings)
         old_meta, new_meta = store_metadata(before), store_metadata(updated)
