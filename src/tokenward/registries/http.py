@@ -20,7 +20,6 @@ from __future__ import annotations
 import email.utils
 import json
 import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -28,13 +27,10 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3.poolmanager
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from tokenward import __version__
 from tokenward.errors import RegistryUnreachable
+from tokenward.watchdog import Watch, WatchingAdapter, current
 
 MAX_BODY = 1024 * 1024
 MAX_REDIRECTS = 3
@@ -75,115 +71,23 @@ class Reply:
         return data
 
 
-# -- the deadline watchdog -------------------------------------------------------------
-# requests/urllib3 time out each socket read, not a whole answer. A _Watch is armed for
-# one request in its thread; the pool's connections attach to it when they send, and at
-# the deadline its timer shuts the socket down, which ends any blocked read at once. A
-# connection detaches before it goes back to the pool, so a late timer never touches a
-# connection another request is using.
+class ApiRegistry:
+    """What every registry reached over its HTTP API starts from: the token's record, the
+    shared client, the time, and the API base its `repository` names (`api_base`, given by
+    each registry)."""
 
-_current = threading.local()
+    needs_value = True
 
+    def __init__(self, record, client: "HttpClient", now) -> None:
+        self.record = record
+        self.client = client
+        self.now = now
+        self.base = self.api_base(record.repository)
+        self.host = host_of(self.base)
 
-class _Watch:
-    def __init__(self, seconds: float) -> None:
-        self._lock = threading.Lock()
-        self._conn: Any = None
-        self._active = True
-        self.expired = False
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def attach(self, conn: Any) -> None:
-        with self._lock:
-            if not self._active:
-                return
-            self._conn = conn
-            conn._tokenward_watch = self
-            if self.expired:
-                _shut(conn)
-
-    def detach(self, conn: Any) -> None:
-        with self._lock:
-            if self._conn is conn:
-                self._conn = None
-
-    def _fire(self) -> None:
-        with self._lock:
-            if not self._active:
-                return
-            self.expired = True
-            if self._conn is not None:
-                _shut(self._conn)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._active = False
-            self._conn = None
-        self._timer.cancel()
-
-
-def _shut(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
-class _Watched:
-    def connect(self) -> None:
-        watch = getattr(_current, "watch", None)
-        super().connect()  # type: ignore[misc]
-        if watch is not None:
-            watch.attach(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch = getattr(_current, "watch", None)
-        if watch is not None:
-            watch.attach(self)
-        return super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _HTTPConnection(_Watched, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_Watched, HTTPSConnection):
-    pass
-
-
-class _Detaching:
-    def _put_conn(self, conn: Any) -> None:
-        watch = getattr(conn, "_tokenward_watch", None)
-        if watch is not None:
-            watch.detach(conn)
-        super()._put_conn(conn)  # type: ignore[misc]
-
-
-class _HTTPPool(_Detaching, HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(_Detaching, HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class _Adapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any):
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:  # not SOCKS
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
+    @staticmethod
+    def api_base(repository: str) -> str:
+        raise NotImplementedError
 
 
 class TokenClient:
@@ -222,7 +126,7 @@ class HttpClient:
         self.requests = 0  # sent, counting retries and redirects (for benchmarks)
         self._lock = threading.Lock()
         session = requests.Session()
-        adapter = _Adapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        adapter = WatchingAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = USER_AGENT
@@ -307,8 +211,8 @@ class HttpClient:
             raise too_long
         with self._lock:
             self.requests += 1
-        watch = _Watch(left)
-        _current.watch = watch
+        watch = Watch(left)
+        current.watch = watch
         try:
             return self._exchange(method, url, headers, json_body, (min(self.timeout[0], left), min(self.timeout[1], left)), ends)
         except RegistryUnreachable:
@@ -316,7 +220,7 @@ class HttpClient:
                 raise too_long from None
             raise
         finally:
-            _current.watch = None
+            current.watch = None
             watch.stop()
 
     def _exchange(self, method, url, headers, json_body, timeout: tuple[float, float], ends: float) -> Reply:
@@ -359,7 +263,7 @@ class HttpClient:
             raise RegistryUnreachable(host_of(url), "the connection broke while reading the answer") from None
         finally:
             response.close()
-        if time.monotonic() > ends or getattr(_current, "watch", None) is not None and _current.watch.expired:
+        if time.monotonic() > ends or getattr(current, "watch", None) is not None and current.watch.expired:
             raise RegistryUnreachable(host_of(url), f"took longer than {self.deadline:g}s")
         return Reply(response.status_code, response.headers, b"".join(chunks), url)
 

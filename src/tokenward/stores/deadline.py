@@ -2,7 +2,7 @@
 
 requests/urllib3 and botocore time out each socket read, not a whole request: a server
 that sends its headers and then one byte a second never times out. Vault's requests
-session reuses the registry client's watchdog (registries/http.py): the socket is shut
+session uses the same watchdog as the registry client (tokenward/watchdog.py): the socket is shut
 down at the deadline, which ends any blocked read at once. botocore has no such hook,
 so an AWS call runs in a daemon thread that is abandoned at the deadline (its socket is
 closed with the process); the call is reported as taking too long either way.
@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import requests
 
-from tokenward.registries.http import _Adapter, _current, _Watch
+from tokenward.watchdog import Watch, WatchingAdapter, current
 
 
 class TooSlow(requests.exceptions.Timeout):
@@ -28,13 +28,13 @@ class DeadlineSession(requests.Session):
     def __init__(self, deadline: float, pool_maxsize: int) -> None:
         super().__init__()
         self.deadline = deadline
-        adapter = _Adapter(pool_connections=1, pool_maxsize=pool_maxsize)
+        adapter = WatchingAdapter(pool_connections=1, pool_maxsize=pool_maxsize)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        watch = _Watch(self.deadline)
-        _current.watch = watch
+        watch = Watch(self.deadline)
+        current.watch = watch
         try:
             response = super().request(*args, **kwargs)
         except requests.exceptions.RequestException:
@@ -42,7 +42,7 @@ class DeadlineSession(requests.Session):
                 raise TooSlow(f"took longer than {self.deadline:g}s") from None
             raise
         finally:
-            _current.watch = None
+            current.watch = None
             watch.stop()
         if watch.expired:
             raise TooSlow(f"took longer than {self.deadline:g}s")
