@@ -7,20 +7,20 @@ from datetime import datetime
 
 from tokenward.errors import RegistryRefused
 from tokenward.registries.base import Verdict, rejected, root_of, unexpected
-from tokenward.registries.http import HttpClient, host_of
+from tokenward.registries.http import ApiRegistry, HttpClient
 from tokenward.registries.kinds import TOKEN_PAGE
 
 
-class Crates:
+class Crates(ApiRegistry):
     kind = "crates"
     needs_value = False
 
+    @staticmethod
+    def api_base(repository: str) -> str:
+        return root_of(repository, "https://crates.io/")
+
     def __init__(self, record, client: HttpClient, now: datetime) -> None:
-        self.record = record
-        self.client = client
-        self.now = now
-        self.base = root_of(record.repository, "https://crates.io/")
-        self.host = host_of(self.base)
+        super().__init__(record, client, now)
         self.label = "crates.io" if self.host == "crates.io" else f"crates registry {self.host}"
         self.token_page = TOKEN_PAGE["crates"] if self.host == "crates.io" else f"{self.base}/settings/tokens"
 

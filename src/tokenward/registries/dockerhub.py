@@ -8,19 +8,19 @@ from datetime import datetime
 
 from tokenward.errors import RegistryUnreachable
 from tokenward.registries.base import Verdict, clean_text, rejected, root_of, unexpected, user_of
-from tokenward.registries.http import HttpClient, host_of
+from tokenward.registries.http import ApiRegistry, HttpClient
 from tokenward.registries.kinds import TOKEN_PAGE
 
 
-class DockerHub:
+class DockerHub(ApiRegistry):
     kind = "dockerhub"
 
+    @staticmethod
+    def api_base(repository: str) -> str:
+        return root_of(repository, "https://hub.docker.com/")
+
     def __init__(self, record, client: HttpClient, now: datetime) -> None:
-        self.record = record
-        self.client = client
-        self.now = now
-        self.base = root_of(record.repository, "https://hub.docker.com/")
-        self.host = host_of(self.base)
+        super().__init__(record, client, now)
         self.user = clean_text(user_of(record.repository), 100)
         self.label = "Docker Hub" if self.host == "hub.docker.com" else f"Docker registry {self.host}"
         self.token_page = TOKEN_PAGE["dockerhub"]

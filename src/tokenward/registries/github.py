@@ -11,7 +11,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from tokenward.registries.base import Verdict, clean_list, clean_text, read_date, rejected, root_of, unexpected
-from tokenward.registries.http import HttpClient, host_of
+from tokenward.registries.http import ApiRegistry, HttpClient
 from tokenward.registries.kinds import TOKEN_PAGE
 from tokenward.errors import RegistryUnreachable
 
@@ -29,16 +29,12 @@ def api_base(repository: str) -> str:
     return root + "/api/v3"
 
 
-class GitHub:
+class GitHub(ApiRegistry):
     kind = "github"
-    needs_value = True
+    api_base = staticmethod(api_base)
 
     def __init__(self, record, client: HttpClient, now: datetime) -> None:
-        self.record = record
-        self.client = client
-        self.now = now
-        self.base = api_base(record.repository)
-        self.host = host_of(self.base)
+        super().__init__(record, client, now)
         self.label = "GitHub" if self.base == PUBLIC_API else f"GitHub Enterprise {self.host}"
         self.token_page = TOKEN_PAGE["github"] if self.base == PUBLIC_API else f"{root_of(self.base, '')}/settings/tokens"
 

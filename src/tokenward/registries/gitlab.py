@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from tokenward.errors import RegistryRefused, RegistryUnreachable
 from tokenward.registries.base import Verdict, clean_list, clean_text, parse_time, read_date, rejected, root_of, unexpected
-from tokenward.registries.http import HttpClient, host_of
+from tokenward.registries.http import ApiRegistry, HttpClient
 from tokenward.registries.kinds import TOKEN_PAGE
 
 
@@ -22,16 +22,12 @@ def api_base(repository: str) -> str:
     return root + "/api/v4"
 
 
-class GitLab:
+class GitLab(ApiRegistry):
     kind = "gitlab"
-    needs_value = True
+    api_base = staticmethod(api_base)
 
     def __init__(self, record, client: HttpClient, now: datetime) -> None:
-        self.record = record
-        self.client = client
-        self.now = now
-        self.base = api_base(record.repository)
-        self.host = host_of(self.base)
+        super().__init__(record, client, now)
         self.label = "GitLab" if self.host == "gitlab.com" else f"GitLab {self.host}"
         root = self.base[: -len("/api/v4")]
         self.token_page = TOKEN_PAGE["gitlab"] if self.host == "gitlab.com" else f"{root}/-/user_settings/personal_access_tokens"

@@ -19,7 +19,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from tokenward.errors import RegistryError, RegistryRefused, RegistryUnreachable
 from tokenward.registries.base import Verdict, clean_text, read_date, rejected, root_of, unexpected
-from tokenward.registries.http import HttpClient, host_of, origin
+from tokenward.registries.http import ApiRegistry, HttpClient, origin
 from tokenward.registries.kinds import TOKEN_PAGE
 
 PUBLIC = "https://registry.npmjs.org"
@@ -43,16 +43,12 @@ def masked_match(masked: object, value: str) -> bool:
     )
 
 
-class Npm:
+class Npm(ApiRegistry):
     kind = "npm"
-    needs_value = True
+    api_base = staticmethod(api_base)
 
     def __init__(self, record, client: HttpClient, now: datetime) -> None:
-        self.record = record
-        self.client = client
-        self.now = now
-        self.base = api_base(record.repository)
-        self.host = host_of(self.base)
+        super().__init__(record, client, now)
         self.label = f"npm {self.host}"
         self.token_page = TOKEN_PAGE["npm"] if self.base == PUBLIC else f"{self.base}/ (npm token list / npm token revoke)"
 
