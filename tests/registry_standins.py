@@ -12,6 +12,20 @@ status codes, headers, JSON fields) and nothing else:
 - GitLab: `GET /api/v4/personal_access_tokens/self` (PRIVATE-TOKEN) -> the token object
   ({"id", "name", "revoked", "created_at", "scopes", "user_id", "last_used_at", "active",
   "expires_at": "YYYY-MM-DD"}); 401 when invalid/expired/revoked; `DELETE` same path -> 204.
+- GitHub Actions secrets (same stand-in, `ci` state): `GET /repos/{owner}/{repo}/actions/secrets/public-key`
+  -> {"key_id", "key"} (base64 of a 32-byte X25519 public key: a real PyNaCl key pair, so each
+  sealed box is opened and the exact value is known); `PUT .../actions/secrets/{NAME}`
+  {"encrypted_value", "key_id"} -> 201 created / 204 updated; `GET .../actions/secrets/{NAME}`
+  -> {"name", "created_at", "updated_at"} (never the value). Environment secrets the same under
+  `/repos/{owner}/{repo}/environments/{ENV}/`. Not documented, chosen here as GitHub's usual
+  answers: 404 for an unknown repository/environment, 403 for an auth token without access to
+  it, 422 for a `key_id` that is not the current one or a box that does not open.
+- GitLab CI variables (same stand-in, `ci` state): `GET /projects/{id}/variables/{KEY}`; `PUT` same
+  path (`value`, `masked`, `protected`, `environment_scope`, `filter[environment_scope]`) -> 200;
+  `POST /projects/{id}/variables` -> 201; `{id}` numeric or the URL-encoded path. A masked value
+  must be one line of at least 8 characters (else 400 here). Not documented, chosen here: `GET
+  /projects/{id}` -> {"id", "path_with_namespace"}; 401 unknown auth token, 403 no access to the
+  project, 404 unknown project or variable, 400 for a POST of a variable that exists.
 - crates.io: `DELETE /api/v1/tokens/current` (Authorization: T) -> 204. (Its answer for an
   unknown token is not documented: this stand-in answers 403.)
 - Docker Hub: `POST /v2/auth/token {"identifier", "secret"}` -> 200 {"access_token"}, 401 when not.
@@ -48,6 +62,49 @@ class Seen:
     path: str
     host: str
     credential: str  # the credential header's value, to prove where values went
+    raw: bytes = b""  # the request line, headers and body as received (what crossed the wire)
+
+
+@dataclass
+class CiState:
+    """What the CI stand-ins hold: GitHub repositories (with environments), their key pairs
+    and secrets (decrypted); GitLab projects and their variables; which auth token may
+    write where (`grants`: auth token -> repositories / project paths)."""
+
+    repos: dict[str, set[str]] = field(default_factory=dict)  # "owner/name" -> environments
+    keys: dict[tuple, tuple[str, Any]] = field(default_factory=dict)  # (repo, env) -> (key_id, PrivateKey)
+    secrets: dict[tuple, dict[str, str]] = field(default_factory=dict)  # (repo, env, NAME) -> {"value", ...}
+    projects: dict[str, int] = field(default_factory=dict)  # "group/name" -> id
+    variables: dict[tuple, dict[str, Any]] = field(default_factory=dict)  # (project id, KEY, scope) -> variable
+    grants: dict[str, set[str]] = field(default_factory=dict)
+    replace_key_after_read: bool = False  # GitHub replaces the key between a client's GET and PUT (once)
+
+    def add_repo(self, repo: str, *environments: str) -> None:
+        self.repos.setdefault(repo, set()).update(environments)
+
+    def add_project(self, path: str) -> int:
+        return self.projects.setdefault(path, 100 + len(self.projects))
+
+    def key(self, repo: str, env: str = "") -> tuple[str, Any]:
+        from nacl.public import PrivateKey
+
+        if (repo, env) not in self.keys:
+            self.keys[(repo, env)] = (str(568250167242549743 + len(self.keys)), PrivateKey.generate())
+        return self.keys[(repo, env)]
+
+    def replace_key(self, repo: str, env: str = "") -> None:
+        """GitHub replaced the public key: boxes sealed to the old one are refused."""
+        from nacl.public import PrivateKey
+
+        old = self.keys.pop((repo, env), ("0", None))[0]
+        self.keys[(repo, env)] = (str(int(old) + 1), PrivateKey.generate())
+
+    def secret(self, repo: str, name: str, env: str = "") -> str | None:
+        held = self.secrets.get((repo, env, name))
+        return None if held is None else held["value"]
+
+    def variable(self, path: str, key: str, scope: str = "*") -> dict[str, Any] | None:
+        return self.variables.get((self.projects.get(path), key, scope))
 
 
 @dataclass
@@ -60,6 +117,7 @@ class StandIn:
     trickle_seconds: float = 0.2
     npm_list: list | None = None
     delete_status: int = 200
+    ci: CiState = field(default_factory=CiState)
     seen: list[Seen] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     _server: ThreadingHTTPServer | None = None
@@ -96,6 +154,14 @@ class StandIn:
         self.delay = 0.0
         self.npm_list = None
         self.delete_status = 200
+        self.ci = CiState()
+
+    def requests_for(self, fragment: str) -> list[Seen]:
+        return [r for r in self.seen if fragment in r.path]
+
+    def received_anywhere(self, text: str) -> bool:
+        """Whether `text` crossed the wire in any request (path, headers or body)."""
+        return any(text.encode() in r.raw for r in self.seen)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -119,21 +185,22 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
 
-    def _body(self) -> Any:
+    def _body(self) -> tuple[Any, bytes]:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
-            return json.loads(raw or b"null")
+            return json.loads(raw or b"null"), raw
         except ValueError:
-            return None
+            return None, raw
 
     def _handle(self, method: str) -> None:
         s = self.owner
         credential = self.headers.get("Authorization") or self.headers.get("PRIVATE-TOKEN") or ""
-        body = self._body() if method == "POST" else None
+        body, raw = self._body() if method in ("POST", "PUT") else (None, b"")
         if isinstance(body, dict) and isinstance(body.get("secret"), str):
             credential = body["secret"]
-        s.seen.append(Seen(method, self.path, self.headers.get("Host", ""), credential))
+        wire = self.requestline.encode("latin-1") + b"\r\n" + bytes(self.headers) + raw
+        s.seen.append(Seen(method, self.path, self.headers.get("Host", ""), credential, wire))
         if s.delay:
             time.sleep(s.delay)
         fault = s.fault
@@ -188,9 +255,117 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    # -- GitHub Actions secrets (under /api/v3/repos/) ---------------------------------
+    def _actions(self, method: str, credential: str, body: Any) -> None:
+        import base64
+        import re
+
+        from nacl.exceptions import CryptoError
+        from nacl.public import SealedBox
+
+        ci = self.owner.ci
+        m = re.fullmatch(r"/api/v3/repos/([^/]+)/([^/]+)(?:/environments/([^/]+))?/actions/secrets/([^/?]+)", self.path)
+        if m is None:
+            return self._reply(404, {"message": "Not Found"})
+        from urllib.parse import unquote
+
+        repo = f"{unquote(m.group(1))}/{unquote(m.group(2))}"
+        env = unquote(m.group(3) or "")
+        name = unquote(m.group(4))
+        auth = credential.removeprefix("Bearer ")
+        if auth not in self.owner.tokens or auth in self.owner.revoked:
+            return self._reply(401, {"message": "Bad credentials"})
+        if repo not in ci.repos or (env and env not in ci.repos[repo]):
+            return self._reply(404, {"message": "Not Found"})
+        if repo not in ci.grants.get(auth, set()):
+            return self._reply(403, {"message": "Resource not accessible by personal access token"})
+        key_id, private = ci.key(repo, env)
+        if method == "GET" and name == "public-key":
+            key = base64.b64encode(bytes(private.public_key)).decode()
+            if ci.replace_key_after_read:
+                ci.replace_key_after_read = False
+                ci.replace_key(repo, env)
+            return self._reply(200, {"key_id": key_id, "key": key})
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        held = ci.secrets.get((repo, env, name))
+        if method == "GET":
+            if held is None:
+                return self._reply(404, {"message": "Not Found"})
+            return self._reply(200, {"name": name, "created_at": held["created_at"], "updated_at": held["updated_at"]})
+        if method != "PUT":
+            return self._reply(404, {"message": "Not Found"})
+        if not isinstance(body, dict) or body.get("key_id") != key_id:
+            return self._reply(422, {"message": "Bad request: key_id is not the repository's current public key"})
+        try:
+            value = SealedBox(private).decrypt(base64.b64decode(body.get("encrypted_value") or "")).decode("utf-8")
+        except (CryptoError, ValueError, TypeError):
+            return self._reply(422, {"message": "Bad request: encrypted_value cannot be decrypted"})
+        ci.secrets[(repo, env, name)] = {
+            "value": value, "created_at": held["created_at"] if held else now, "updated_at": now,
+        }  # fmt: skip
+        return self._reply(204 if held else 201)
+
+    # -- GitLab CI variables (under /api/v4/projects/) ---------------------------------
+    def _variables(self, method: str, credential: str, body: Any) -> None:
+        import re
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        s, ci = self.owner, self.owner.ci
+        parts = urlsplit(self.path)
+        m = re.fullmatch(r"/api/v4/projects/([^/]+)(/variables(?:/([^/]+))?)?", parts.path)
+        if m is None:
+            return self._reply(404, {"message": "404 Not Found"})
+        if credential not in s.tokens or credential in s.revoked:
+            return self._reply(401, {"message": "401 Unauthorized"})
+        ident = unquote(m.group(1))
+        path = next((p for p, i in ci.projects.items() if str(i) == ident or p == ident), None)
+        if path is None:
+            return self._reply(404, {"message": "404 Project Not Found"})
+        if path not in ci.grants.get(credential, set()):
+            return self._reply(403, {"message": "403 Forbidden"})
+        pid = ci.projects[path]
+        if m.group(2) is None:
+            if method != "GET":
+                return self._reply(404, {"message": "404 Not Found"})
+            return self._reply(200, {"id": pid, "path_with_namespace": path})
+        scope = parse_qs(parts.query).get("filter[environment_scope]", ["*"])[0]
+        key = unquote(m.group(3) or "")
+        if method == "GET" and key:
+            held = ci.variables.get((pid, key, scope))
+            return self._reply(200, held) if held else self._reply(404, {"message": "404 Variable Not Found"})
+        if not isinstance(body, dict) or not isinstance(body.get("value"), str):
+            return self._reply(400, {"message": {"value": ["is missing"]}})
+        if method == "POST" and not key:
+            key, scope = body.get("key", ""), body.get("environment_scope", "*")
+            if (pid, key, scope) in ci.variables:
+                return self._reply(400, {"message": {"key": [f"({key}) has already been taken"]}})
+            status = 201
+        elif method == "PUT" and key:
+            if (pid, key, scope) not in ci.variables:
+                return self._reply(404, {"message": "404 Variable Not Found"})
+            del ci.variables[(pid, key, scope)]
+            scope = body.get("environment_scope", scope)
+            status = 200
+        else:
+            return self._reply(404, {"message": "404 Not Found"})
+        value = body["value"]
+        if body.get("masked") and ("\n" in value or len(value) < 8):
+            return self._reply(400, {"message": {"value": ["is invalid"]}})
+        variable = {
+            "key": key, "value": value, "masked": bool(body.get("masked")),
+            "protected": bool(body.get("protected")), "environment_scope": scope, "variable_type": "env_var",
+        }  # fmt: skip
+        ci.variables[(pid, key, scope)] = variable
+        return self._reply(status, variable)
+
     # -- GitHub (GHES base /api/v3) ---------------------------------------------------
     def _github(self, method: str, credential: str, body: Any) -> None:
         s = self.owner
+        if self.path.startswith("/api/v3/repos/"):
+            return self._actions(method, credential, body)
         if method == "POST" and self.path == "/api/v3/credentials/revoke":
             for value in (body or {}).get("credentials", []):
                 s.revoked.add(value)
@@ -213,6 +388,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- GitLab ----------------------------------------------------------------------
     def _gitlab(self, method: str, credential: str, body: Any) -> None:
         s = self.owner
+        if self.path.startswith("/api/v4/projects/"):
+            return self._variables(method, credential, body)
         if self.path != "/api/v4/personal_access_tokens/self":
             return self._reply(404, {"message": "404 Not Found"})
         info = s.tokens.get(credential)

@@ -106,7 +106,30 @@ NOTIFY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
 # ([rotate.token]); a token's own command wins over its kind's.
 ROTATE_KEYS: dict[str, type | tuple[type, ...]] = {"timeout": (int, float), "kind": dict, "token": dict}
 
-TOP_LEVEL = ("defaults", "stores", "notify", "rotate")
+TOP_LEVEL = ("defaults", "stores", "notify", "rotate", "targets")
+
+# [targets.NAME]: CI secrets that hold a token (targets/). Every key, by target type.
+TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "github-actions": {
+        "type": str, "token": str, "auth": str, "repo": str, "environment": str, "secret": str, "api_url": str,
+    },
+    "gitlab-ci": {
+        "type": str, "token": str, "auth": str, "project": str, "variable": str, "environment_scope": str,
+        "masked": bool, "protected": bool, "api_url": str,
+    },
+}  # fmt: skip
+TARGET_REQUIRED = {"github-actions": ("token", "auth", "repo", "secret"), "gitlab-ci": ("token", "auth", "project", "variable")}
+TARGET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "github-actions": {"environment": "", "api_url": "https://api.github.com"},
+    # masked: a token should never show in a job log; protected is GitLab's own default.
+    "gitlab-ci": {"environment_scope": "*", "masked": True, "protected": False, "api_url": "https://gitlab.com"},
+}
+GITHUB_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+# GitHub: letters, digits and _, not starting with a digit nor GITHUB_ (its documented naming rules).
+GITHUB_SECRET = re.compile(r"(?!GITHUB_)(?!github_)[A-Za-z_][A-Za-z0-9_]{0,199}")
+GITHUB_ENVIRONMENT = re.compile(r"[^/\\\x00-\x1f\x7f]{1,255}")
+GITLAB_PROJECT = re.compile(r"[0-9]{1,18}|[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*){1,20}")
+GITLAB_VARIABLE = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,21 @@ class StoreConfig:
 
     def get(self, key: str) -> Any:
         return self.options.get(key, STORE_DEFAULTS[self.type].get(key))
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One [targets.NAME] table: a CI secret that holds `token`, written with `auth`."""
+
+    name: str
+    type: str
+    token: str
+    auth: str
+    options: dict[str, Any]
+
+    def get(self, key: str) -> Any:
+        value = self.options.get(key)
+        return TARGET_DEFAULTS[self.type].get(key) if value is None or value == "" else value
 
 
 @dataclass(frozen=True)
@@ -141,6 +179,7 @@ class Config:
     notify: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_notify: tuple[str, ...] = ()
     rotate: RotateConfig = field(default_factory=RotateConfig)
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
 
     def store(self, name: str) -> StoreConfig:
         try:
@@ -353,6 +392,7 @@ def parse_config(data: dict, path: Path) -> Config:
         notify=notify,
         default_notify=default_notify,
         rotate=_parse_rotate(data.get("rotate", {}), path),
+        targets=_parse_targets(data.get("targets", {}), path),
     )
 
 
@@ -391,6 +431,72 @@ def _parse_rotate(table: dict, path: Path) -> RotateConfig:
             raise ConfigError(f"{_where(path, f'rotate.token.{name}')}: not a valid token name")
         by_token[name] = _parse_command(path, f"rotate.token.{name}", command)
     return RotateConfig(timeout=float(timeout), by_kind=by_kind, by_token=by_token)
+
+
+def _parse_targets(tables: dict, path: Path) -> dict[str, TargetConfig]:
+    """[targets.NAME] tables, every key checked (the token names are checked against the
+    inventory when a target is used: targets/push.py)."""
+    from tokenward.inventory import NAME_RE
+
+    targets: dict[str, TargetConfig] = {}
+    for name, table in tables.items():
+        where = f"targets.{name}"
+        if not re.fullmatch(STORE_NAME_PATTERN, name):
+            raise ConfigError(f"{path}: targets.{name!r} is not a valid target name (letters, digits, . _ -)")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {where} must be a table")
+        kind = table.get("type", name)
+        if not isinstance(kind, str) or kind not in TARGET_KEYS:
+            known = ", ".join(f'"{k}"' for k in TARGET_KEYS)
+            shown = repr(kind) if isinstance(kind, str) else f"of type {type(kind).__name__}"
+            raise ConfigError(f"{path}: {where} has unknown type {shown} (set type = {known})")
+        _check_keys(path, where, table, TARGET_KEYS[kind])
+        for key in TARGET_REQUIRED[kind]:
+            if not table.get(key):
+                raise ConfigError(f"{_where(path, f'{where}.{key}')} is missing (a {kind} target needs {', '.join(TARGET_REQUIRED[kind])})")
+        for key in ("token", "auth"):
+            if not NAME_RE.fullmatch(table[key]):
+                raise ConfigError(f"{_where(path, f'{where}.{key}')} is not a valid token name")
+        problem = _target_problem(kind, table)
+        if problem:
+            key, why = problem
+            raise ConfigError(f"{_where(path, f'{where}.{key}')} {why}")
+        options = {k: v for k, v in table.items() if k not in ("type", "token", "auth")}
+        targets[name] = TargetConfig(name, kind, table["token"], table["auth"], options)
+    return targets
+
+
+def _target_problem(kind: str, table: dict) -> tuple[str, str] | None:
+    """(key, why) for the first value the CI system would refuse or that is not what it names."""
+    api_url = table.get("api_url", "")
+    if api_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(api_url)
+        problem = http_url_problem(api_url)
+        if problem:
+            return "api_url", f"must be an http(s) URL with a host ({problem})"
+        if parts.username is not None or parts.password is not None:
+            return "api_url", "must not carry a user name or password (the auth token is sent in a header)"
+        if parts.query or parts.fragment:
+            return "api_url", "must not have a query or fragment"
+    if kind == "github-actions":
+        if not GITHUB_REPO.fullmatch(table["repo"]) or table["repo"].split("/")[1] in (".", ".."):
+            return "repo", "must be OWNER/NAME (letters, digits, . _ -)"
+        if not GITHUB_SECRET.fullmatch(table["secret"]):
+            return "secret", "must be letters, digits and _, not starting with a digit or GITHUB_ (GitHub's secret names)"
+        environment = table.get("environment", "")
+        if environment and (not GITHUB_ENVIRONMENT.fullmatch(environment) or environment.strip() != environment):
+            return "environment", "must be an environment name (no /, no control characters, no surrounding spaces)"
+    else:
+        if not GITLAB_PROJECT.fullmatch(table["project"]):
+            return "project", "must be a numeric project id or its path GROUP/NAME"
+        if not GITLAB_VARIABLE.fullmatch(table["variable"]):
+            return "variable", "must be 1-255 letters, digits and _ (GitLab's variable keys)"
+        scope = table.get("environment_scope", "*")
+        if not scope or len(scope) > 255 or scope.strip() != scope:
+            return "environment_scope", "must be an environment name or pattern (\"*\" for all)"
+    return None
 
 
 def env_or(value: str, *names: str) -> str:

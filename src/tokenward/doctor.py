@@ -94,4 +94,9 @@ def run_checks(app: App, config_check: Check | None = None) -> list[Check]:
             checks.append(Check(f"store {name}", "fail", str(exc), exc.exit_status))
         else:
             checks.append(Check(f"store {name}", "ok", detail))
+    if app.config.targets:
+        from tokenward.targets.status import check_access
+
+        for name, ok, detail in check_access(app):
+            checks.append(Check(f"target {name}", "ok" if ok else "fail", detail, 0 if ok else ExitStatus.STORE))
     return checks

@@ -70,6 +70,17 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE tokens ADD COLUMN edited_at TEXT
     """,
+    # version 4: what was last pushed to each CI target (targets/), and its last failure
+    """
+    CREATE TABLE target_state (
+        target TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        pushed_at TEXT,
+        fingerprint TEXT NOT NULL DEFAULT '',
+        last_error TEXT,
+        error_at TEXT
+    )
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -248,6 +259,18 @@ _COLUMNS = (
     "verified_at", "verify_result", "registry_expires_at", "registry_scopes", "registry_key",
     "edited_at",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What this machine last pushed to a CI target (never a value: its fingerprint)."""
+
+    target: str
+    token: str
+    pushed_at: datetime | None = None
+    fingerprint: str = ""
+    last_error: str | None = None
+    error_at: datetime | None = None
 
 
 @dataclass
@@ -503,6 +526,37 @@ class Inventory:
             )
             for r in rows
         ]
+
+    # -- CI targets (targets/push.py) -----------------------------------------
+    def target_states(self) -> dict[str, TargetState]:
+        rows = self._conn.execute("SELECT * FROM target_state ORDER BY target").fetchall()
+        return {
+            r["target"]: TargetState(
+                r["target"], r["token"], from_iso(r["pushed_at"]), r["fingerprint"], r["last_error"], from_iso(r["error_at"])
+            )
+            for r in rows
+        }
+
+    def record_pushes(self, results: list[tuple[str, str, str, str | None]], at: datetime) -> None:
+        """(target, token, fingerprint, error or None) for each push, in one transaction: a
+        success records what was pushed and clears the error; a failure keeps the last
+        success and records the error."""
+        with self.transaction() as conn:
+            for target, token, fp, error in results:
+                if error is None:
+                    conn.execute(
+                        "INSERT INTO target_state (target, token, pushed_at, fingerprint) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(target) DO UPDATE SET token = excluded.token, pushed_at = excluded.pushed_at,"
+                        " fingerprint = excluded.fingerprint, last_error = NULL, error_at = NULL",
+                        (target, token, to_iso(at), fp),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO target_state (target, token, last_error, error_at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(target) DO UPDATE SET token = excluded.token, last_error = excluded.last_error,"
+                        " error_at = excluded.error_at",
+                        (target, token, error, to_iso(at)),
+                    )
 
     def integrity_ok(self) -> bool:
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

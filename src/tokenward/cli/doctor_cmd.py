@@ -15,8 +15,9 @@ from tokenward.output import Terminal
 @click.pass_context
 def doctor(ctx, as_json):
     """Check the config, each store's reachability and auth, the keyring backend,
-    and the permissions of the data dir. Exits 3 when a store fails, 2 on config
-    problems, else 0.
+    the permissions of the data dir, and each CI target's access (GitHub: its
+    public key is read; GitLab: its project; nothing is written). Exits 3 when
+    a store or target fails, 2 on config problems, else 0.
 
     \b
     Example:

@@ -36,6 +36,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "tokenward.cli.verify_cmd:verify",
     "revoke": "tokenward.cli.verify_cmd:revoke",
     "completion": "tokenward.cli.completion_cmd:completion",
+    "push": "tokenward.cli.targets_cmd:push",
+    "targets": "tokenward.cli.targets_cmd:targets",
 }
 
 SHORT_HELP = {
@@ -59,6 +61,8 @@ SHORT_HELP = {
     "verify": "Ask each token's registry whether its value is live.",
     "revoke": "Revoke a token at its registry and mark it revoked.",
     "completion": "Print the shell completion script for bash, zsh or fish.",
+    "push": "Write each CI target's token to its CI secret.",
+    "targets": "List CI targets and whether each holds the current value.",
 }
 
 

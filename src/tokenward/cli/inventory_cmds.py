@@ -149,9 +149,17 @@ def show(app, term, name, as_json):
     data["env"] = dict(sorted((record.env or {}).items()))
     pending = app.inventory.journal_pending(name)
     data["pending_sync"] = sorted({s for e in pending for s in e.stores if s not in e.done})
+    if app.config.targets:  # not on the hot path of configs without targets
+        from tokenward.targets.status import target_rows
+
+        rows = target_rows(app, name)
+    else:
+        rows = []
     if as_json:
+        data["targets"] = [r.as_json() for r in rows]
         term.json(data)
         return 0
+    data["targets"] = [f"{r.name} ({r.type} {r.where}: {r.state})" for r in rows]
     width = max(len(k) for k in data)
     for key, value in data.items():
         if isinstance(value, list):

@@ -21,13 +21,18 @@ from tokenward.values import read_value
 @click.option("--yes", "-y", is_flag=True, help="Accept a new token whose scope differs from the old one's without asking (needed when piped).")
 @pass_app
 def rotate(app, term, name, due, leaked, no_command, open_page, yes):
-    """Replace a token's value in every store it lives in.
+    """Replace a token's value in every store it lives in, then in every CI target.
 
     The new value comes from the token's rotate_command (config [rotate]), else
     from stdin when piped, else a guided walk-through on a terminal: where the
     token is used, the registry page to create the new one, a hidden prompt,
     checks (same kind and registry; a wider scope is flagged), then the exact
     step to revoke the old token. Stores that keep versions keep the previous one.
+
+    After the stores, the new value is pushed to every CI target of the token
+    ([targets.NAME] in the config; see `tokens push`). A target that fails is
+    one `Error:` line and exit 3; the stores keep the new value, and `tokens
+    push` or `tokens sync` pushes it again.
 
     \b
     Examples:

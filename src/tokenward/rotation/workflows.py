@@ -5,7 +5,8 @@ decision is made here.
 
 Exit statuses follow the rest of tokenward: 0 done, 1 done with findings (another
 machine's rotation replaced; overdue tokens left to rotate by hand), 3 a store (or
-registry) that did not take the new value (`tokens sync NAME` finishes it).
+registry, or CI target) that did not take the new value (`tokens sync NAME` finishes it).
+After the stores, every CI target of the token gets the new value (targets/push.py).
 """
 
 from __future__ import annotations
@@ -87,12 +88,46 @@ def check_piped(app, ui: Dialog, record: TokenRecord, value: str, yes: bool) -> 
 
 def write(app, ui: Dialog, name: str, value: str) -> int:
     """The plain rotation (and its output) that scripts rely on."""
-    outcome = lifecycle.rotate_token(app, name, value)
+    outcome = rotate_stores(app, name, value)
     status = tell_outcome(ui, name, outcome, f"Rotated {name} in {', '.join(outcome.written)}.")
+    pushed = push_targets(app, ui, name, value)
     if status:
         return status
     ui.note(f"Next: {lifecycle.revoke_hint(outcome.record)}.")
+    if not pushed:
+        return int(ExitStatus.STORE)
     return int(ExitStatus.FINDINGS) if outcome.overwrote else 0
+
+
+def rotate_stores(app, name: str, value: str) -> Outcome:
+    """The stores' rotation, after the checks of the token's CI targets (a value a target
+    would refuse, a target naming an unknown auth token: exit 2 before anything is written)."""
+    from tokenward.targets.push import check_value, targets_of
+
+    if targets_of(app, name):
+        check_value(app, name, value)
+    return lifecycle.rotate_token(app, name, value)
+
+
+def push_targets(app, ui: Dialog, name: str, value: str, *, indent: str = "") -> bool:
+    """After the stores: the new value to every CI target of the token. Each target that
+    fails is one `Error:` line, recorded for `tokens push` / `tokens sync`; True when
+    none failed (the stores keep the new value either way)."""
+    from tokenward.targets.push import push_token, targets_of
+
+    if not targets_of(app, name):
+        return True
+    results = push_token(app, name, value)
+    done = [r.target for r in results if r.ok]
+    failed = [r.target for r in results if not r.ok]
+    if done:
+        ui.note(f"{indent}Pushed to CI targets {', '.join(done)}.")
+    for result in results:
+        if not result.ok:
+            ui.note(f"Error: {result.error}")
+    if failed:
+        ui.note(f"{indent}Not yet pushed to {', '.join(failed)}: `tokens push {' '.join(failed)}` (or `tokens sync`) pushes it.")
+    return not failed
 
 
 def value_from_command(app, ui: Dialog, record: TokenRecord, command) -> str:
@@ -143,8 +178,10 @@ def guided(app, ui: Dialog, record: TokenRecord, open_page: bool, yes: bool) -> 
     for line in usage_lines(app, record):
         ui.note(f"   {safe(line)}")
     value = ask_value(app, ui, record, open_page, yes, step=1)
-    outcome = lifecycle.rotate_token(app, record.name, value)
+    outcome = rotate_stores(app, record.name, value)
     status = tell_outcome(ui, record.name, outcome, f"3. Written to {', '.join(outcome.written)}.", indent="   ")
+    if not push_targets(app, ui, record.name, value, indent="   "):
+        status = int(ExitStatus.STORE)
     ui.note(f"4. Now {revoke_step(record)}.")
     return status
 
@@ -170,7 +207,7 @@ def rotate_due(app, ui: Dialog) -> int:
             continue
         try:
             value = value_from_command(app, ui, record, command)
-            outcome = lifecycle.rotate_token(app, record.name, value)
+            outcome = rotate_stores(app, record.name, value)
         except TokenwardError as exc:
             failed = True
             ui.warn(f"{record.name} was not rotated: {exc}")
@@ -178,6 +215,8 @@ def rotate_due(app, ui: Dialog) -> int:
         for warning in outcome.warnings:
             ui.warn(warning)
         ui.note(f"Rotated {record.name} in {', '.join(outcome.written)}. Next: {revoke_step(record)}.")
+        if not push_targets(app, ui, record.name, value):
+            failed = True
         if outcome.failed:
             failed = True
             ui.warn(f"{record.name}: not yet written to {', '.join(outcome.failed)}; run `tokens sync {record.name}`")
@@ -217,10 +256,11 @@ def leak_response(app, ui: Dialog, name: str, *, no_command: bool = False, open_
     else:
         value = ui.read_value(f"New value for {name}")
         check_piped(app, ui, record, value, yes)
-    outcome = lifecycle.rotate_token(app, name, value)
+    outcome = rotate_stores(app, name, value)
     for warning in outcome.warnings:
         ui.warn(warning)
     ui.note(f"Rotated {name} in {', '.join(outcome.written)}.")
+    pushed = push_targets(app, ui, name, value)
 
     for copy in copies:
         if copy.kind == "extra-store":
@@ -252,7 +292,7 @@ def leak_response(app, ui: Dialog, name: str, *, no_command: bool = False, open_
     if outcome.failed:
         ui.note(f"Not yet written to {', '.join(outcome.failed)}: `tokens sync {name}` finishes it.")
         return int(ExitStatus.STORE)
-    return 0
+    return 0 if pushed else int(ExitStatus.STORE)
 
 
 def _old_value_to_revoke(app, ui: Dialog, record: TokenRecord):

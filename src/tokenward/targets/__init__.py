@@ -1,0 +1,1 @@
+"""Where CI reads a token: GitHub Actions secrets, GitLab CI variables (see base.py)."""

@@ -1,0 +1,137 @@
+"""The target interface, and the registry that opens a target from its config.
+
+A target is a CI secret that holds a token: written with `push`, checked with `check`
+(access only: nothing is written). CI APIs never give a secret's value back, so there is
+no `get`: what a target holds is known only from the inventory (what this machine last
+pushed, targets/push.py). Same shape as stores/ and registries/: one small Protocol, one
+module per CI system, an explicit registry of type -> "module:Class" imported when used.
+
+Every failure is a TargetError naming the target and the host, never the value nor the
+auth token (`scrubbed` drops any text from the CI system that echoes either).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from tokenward.errors import ExitStatus, RegistryError, TokenwardError
+
+if TYPE_CHECKING:
+    from tokenward.config import TargetConfig
+    from tokenward.registries.http import HttpClient, Reply
+
+
+class TargetError(TokenwardError):
+    """A CI system refused or could not be reached: exit 3 (as a store would)."""
+
+    exit_status = ExitStatus.STORE
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(f"target {target}: {message}")
+        self.target = target
+
+
+class TargetValueRefused(TargetError):
+    """The value is one the CI system would refuse (a masked GitLab variable under 8
+    characters or on several lines): known before any write, so bad input (exit 2)."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+
+@runtime_checkable
+class Target(Protocol):
+    name: str
+
+    def describe(self) -> str:
+        """Where the secret lives, e.g. `github-actions owner/name secret PYPI_TOKEN` (no network)."""
+
+    def check_value(self, value: str) -> None:
+        """Raise TargetValueRefused when the CI system would refuse this value (no network)."""
+
+    def check(self) -> str:
+        """Ask the CI system whether the auth token may reach the secret's place, writing
+        nothing; one line for `tokens doctor`. Raises TargetError."""
+
+    def push(self, value: str) -> str:
+        """Write the value to the secret (at most 3 requests); returns "created" or "updated".
+        Raises TargetError."""
+
+
+# An explicit registry: type name -> "module:Class", imported only when used.
+REGISTRY: dict[str, str] = {
+    "github-actions": "tokenward.targets.github_actions:GitHubActions",
+    "gitlab-ci": "tokenward.targets.gitlab_ci:GitLabCI",
+}
+
+
+def open_target(config: "TargetConfig", client: "HttpClient", auth: str) -> Target:
+    module_name, _, class_name = REGISTRY[config.type].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)(config, client, auth)
+
+
+def where(config: "TargetConfig") -> str:
+    """The secret's place in one line, from the config alone (`tokens targets`)."""
+    if config.type == "github-actions":
+        env = config.get("environment")
+        place = f"{config.get('repo')} environment {env}" if env else config.get("repo")
+        return f"{place} secret {config.get('secret')}"
+    scope = config.get("environment_scope")
+    suffix = "" if scope == "*" else f" (scope {scope})"
+    return f"{config.get('project')} variable {config.get('variable')}{suffix}"
+
+
+def scrubbed(text: str, *secrets: str) -> str:
+    from tokenward.registries.base import echoes
+
+    return "(an answer that echoed a secret; not shown)" if any(echoes(text, s) for s in secrets if s) else text
+
+
+def api_message(reply: "Reply", *secrets: str) -> str:
+    """The CI system's own short reason (`message`), cleaned and scrubbed, or ""."""
+    import json
+
+    from tokenward.registries.base import clean_text
+
+    try:
+        data = json.loads(reply.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    message = data.get("message") if isinstance(data, dict) else None
+    if isinstance(message, (dict, list)):
+        message = json.dumps(message, sort_keys=True)
+    text = clean_text(message, 160)
+    return f": {scrubbed(text, *secrets)}" if text else ""
+
+
+class HttpTarget:
+    """What both CI targets start from: the config, the shared client, the auth token."""
+
+    def __init__(self, config: "TargetConfig", client: "HttpClient", auth: str) -> None:
+        self.config = config
+        self.name = config.name
+        self.client = client.for_token() if hasattr(client, "for_token") else client
+        self._auth = auth
+
+    def describe(self) -> str:
+        return f"{self.config.type} {where(self.config)}"
+
+    def check_value(self, value: str) -> None:
+        if not value:
+            raise TargetValueRefused(self.name, "the value is empty")
+
+    def request(self, method: str, url: str, *, headers: dict[str, str], json_body=None, value: str = "") -> "Reply":
+        """One request; a network failure, timeout, 5xx or rate limit becomes a TargetError."""
+        try:
+            return self.client.request(method, url, headers=headers, json_body=json_body)
+        except RegistryError as exc:
+            raise TargetError(self.name, scrubbed(f"{exc.registry}: {exc.reason}", value, self._auth)) from None
+
+    def refused(self, reply: "Reply", host: str, doing: str, value: str = "") -> TargetError:
+        """The one line for an answer that is not the documented success."""
+        status = reply.status
+        reason = {
+            401: f"the auth token {self.config.auth} is refused (HTTP 401: invalid, expired or revoked)",
+            403: f"the auth token {self.config.auth} may not {doing} (HTTP 403)",
+        }.get(status, f"HTTP {status} while trying to {doing}")
+        return TargetError(self.name, f"{host}: {reason}{api_message(reply, value, self._auth)}")

@@ -1,0 +1,169 @@
+"""Pushing a token's value to its CI targets, and what the inventory remembers of it.
+
+`push_token` is what every rotation calls after the stores: it pushes to every target of
+the token in parallel (a bounded pool), records each outcome in the inventory (pushed_at
+and the fingerprint pushed, or the error) and never raises for a target that fails: the
+result says so, and `tokens push` / `tokens sync` push it again later. No value and no
+auth token ever reaches a PushResult, the inventory or the audit log.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+from tokenward import audit
+from tokenward.errors import TokenwardError, UsageError
+from tokenward.targets.base import TargetError, open_target
+from tokenward.tokens import fingerprint
+
+if TYPE_CHECKING:
+    from tokenward.app import App
+    from tokenward.config import TargetConfig
+
+WORKERS = 8  # targets pushed at once
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """One target's outcome. `error` is one line, already starting with "target NAME: "
+    (print it as `Error: {error}`); never holds the value or the auth token."""
+
+    target: str
+    ok: bool
+    error: str | None
+
+
+def targets_of(app: "App", token: str) -> list["TargetConfig"]:
+    return [t for t in app.config.targets.values() if t.token == token]
+
+
+def check_names(app: "App", targets: Iterable["TargetConfig"]) -> None:
+    """Exit 2 before any write when a target names a token or auth token that is not in
+    the inventory."""
+    for target in targets:
+        for role, name in (("token", target.token), ("auth token", target.auth)):
+            if app.inventory.find(name) is None:
+                raise UsageError(
+                    f"target {target.name} names {role} {name!r}, which is not in the inventory "
+                    f"(`tokens add {name}`, or fix [targets.{target.name}] in {app.config.where}); nothing was written"
+                )
+
+
+def check_value(app: "App", token: str, value: str, targets: Iterable["TargetConfig"] | None = None) -> None:
+    """Exit 2 before any write when a target of `token` would refuse this value (a masked
+    GitLab variable under 8 characters or on several lines), or names an unknown token."""
+    chosen = list(targets_of(app, token) if targets is None else targets)
+    check_names(app, chosen)
+    for target in chosen:
+        open_target(target, None, "").check_value(value)  # type: ignore[arg-type]
+
+
+def push_token(app: "App", token: str, value: str, *, only: Iterable[str] | None = None) -> list[PushResult]:
+    """Push `value` to every target whose token is `token` (or only the named ones among
+    them), in parallel; record each outcome; never raise for a target's failure."""
+    results: list[PushResult] = []
+    chosen = targets_of(app, token)
+    if only is not None:
+        wanted = list(dict.fromkeys(only))
+        chosen = [t for t in chosen if t.name in wanted]
+        for name in wanted:
+            target = app.config.targets.get(name)
+            if target is None:
+                results.append(PushResult(name, False, f"target {name}: no such target in {app.config.where}"))
+            elif target.token != token:
+                results.append(PushResult(name, False, f"target {name}: holds token {target.token}, not {token}; not pushed"))
+    return results + push_many(app, [(t, value) for t in chosen])
+
+
+def push_many(app: "App", jobs: list[tuple["TargetConfig", str]]) -> list[PushResult]:
+    """Each (target, value) pushed, WORKERS at a time; auth tokens read once each."""
+    if not jobs:
+        return []
+    from tokenward.lifecycle import get_value
+    from tokenward.registries.http import HttpClient
+
+    auths: dict[str, str | TokenwardError] = {}
+    for target, _ in jobs:
+        if target.auth not in auths:
+            try:
+                auths[target.auth] = get_value(app, target.auth)[0]
+            except TokenwardError as exc:
+                auths[target.auth] = exc
+    client = HttpClient(pool=WORKERS)
+
+    def push_one(job: tuple["TargetConfig", str]) -> PushResult:
+        target, value = job
+        auth = auths[target.auth]
+        try:
+            if isinstance(auth, TokenwardError):
+                raise TargetError(target.name, f"cannot read the auth token {target.auth}: {auth}")
+            open_target(target, client, auth).push(value)
+        except TokenwardError as exc:
+            return PushResult(target.name, False, _line(target.name, exc, value, auth))
+        except Exception as exc:  # noqa: BLE001 - one target's surprise must not stop the others
+            return PushResult(target.name, False, f"target {target.name}: unexpected {type(exc).__name__}")
+        return PushResult(target.name, True, None)
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
+            results = list(pool.map(push_one, jobs))
+    finally:
+        client.close()
+    _record(app, jobs, results)
+    return results
+
+
+def _line(name: str, exc: TokenwardError, *secrets) -> str:
+    """One line "target NAME: why". What a CI system said is scrubbed where it is read
+    (targets/base.py); this is the last guard over the whole line."""
+    from tokenward.registries.base import ECHO
+    from tokenward.targets.base import scrubbed
+
+    prefix = f"target {name}: "
+    text = " ".join(str(exc).split())
+    text = text[len(prefix) :] if text.startswith(prefix) else text
+    return prefix + scrubbed(text, *(s for s in secrets if isinstance(s, str) and len(s) >= ECHO))
+
+
+def _record(app: "App", jobs: list[tuple["TargetConfig", str]], results: list[PushResult]) -> None:
+    rows = []
+    by_token: dict[str, tuple[str, list[str], list[str]]] = {}
+    for (target, value), result in zip(jobs, results):
+        fp = fingerprint(value)
+        rows.append((target.name, target.token, fp, result.error))
+        _fp, ok, failed = by_token.setdefault(target.token, (fp, [], []))
+        (ok if result.ok else failed).append(target.name)
+    from tokenward.policy import utcnow
+
+    app.inventory.record_pushes(rows, utcnow())
+    for token, (fp, ok, failed) in by_token.items():
+        audit.append(app.data_dir, "push", token, targets=ok, failed=failed, fingerprint=fp)
+
+
+def select(app: "App", names: Iterable[str]) -> list["TargetConfig"]:
+    """The named targets (all when none are named); an unknown name or a target naming a
+    token or auth token not in the inventory is refused (exit 2) before anything is read."""
+    names = list(dict.fromkeys(names))
+    unknown = [n for n in names if n not in app.config.targets]
+    if unknown:
+        known = ", ".join(app.config.targets) or "none"
+        raise UsageError(f"no target named {unknown[0]!r} in {app.config.where} (configured targets: {known})")
+    chosen = [app.config.targets[n] for n in names] if names else list(app.config.targets.values())
+    check_names(app, chosen)
+    return chosen
+
+
+def push_targets(app: "App", targets: list["TargetConfig"]) -> list[PushResult]:
+    """`tokens push`: each target's token value, read once per token from its stores,
+    checked against every target first (exit 2 before any write), then pushed."""
+    from tokenward.lifecycle import get_value
+
+    values: dict[str, str] = {}
+    for target in targets:
+        if target.token not in values:
+            values[target.token] = get_value(app, target.token)[0]
+    for token, value in values.items():
+        check_value(app, token, value, [t for t in targets if t.token == token])
+    return push_many(app, [(t, values[t.token]) for t in targets])
