@@ -98,5 +98,5 @@ def targets(app, term, as_json):
     term.echo(table(body, ["NAME", "TYPE", "WHERE", "TOKEN", "PUSHED", "STATE"], term.paint, 5))
     for r in rows:
         if r.error:
-            term.note(f"{r.name}: {safe(r.error)}")
+            term.note(safe(r.error))
     return 0

@@ -75,7 +75,7 @@ def pending(app: "App", names: list[str] | None = None) -> list[str]:
 
 
 def check_access(app: "App") -> list[tuple[str, bool, str]]:
-    """(target, ok, one line) for each target: can its auth token reach the secret's
+    """(target, ok, one line without "target NAME: ") for each target: can its auth token reach the secret's
     place? Writes nothing (GitHub: reads the public key; GitLab: reads the project)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -93,12 +93,12 @@ def check_access(app: "App") -> list[tuple[str, bool, str]]:
     for target in targets:
         for role, name in (("token", target.token), ("auth token", target.auth)):
             if app.inventory.find(name) is None:
-                problems.setdefault(target.name, f"target {target.name}: names {role} {name!r}, which is not in the inventory")
+                problems.setdefault(target.name, f"names {role} {name!r}, which is not in the inventory")
         if target.name not in problems and target.auth not in auths:
             try:
                 auths[target.auth] = get_value(app, target.auth)[0]
             except TokenwardError as exc:
-                problems[target.name] = f"target {target.name}: cannot read the auth token {target.auth}: {exc}"
+                problems[target.name] = f"cannot read the auth token {target.auth}: {exc}"
     client = HttpClient(pool=WORKERS)
 
     def one(target: "TargetConfig") -> tuple[str, bool, str]:
@@ -107,7 +107,7 @@ def check_access(app: "App") -> list[tuple[str, bool, str]]:
         try:
             return target.name, True, open_target(target, client, auths[target.auth]).check()
         except TokenwardError as exc:
-            return target.name, False, str(exc)
+            return target.name, False, str(exc).removeprefix(f"target {target.name}: ")
 
     try:
         with ThreadPoolExecutor(max_workers=min(WORKERS, len(targets))) as pool:
