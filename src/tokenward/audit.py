@@ -106,3 +106,26 @@ def read(data_dir: Path, token: str | None = None) -> Entries:
         elif token is None or entry["token"] == token:
             entries.append(entry)
     return entries
+
+
+def read_uses(data_dir: Path) -> Entries:
+    """The readable `exec` entries (the uses of tokens), in order. Lines that cannot be one
+    are not parsed at all, so `remind` stays fast on a long log; unreadable `exec` lines are
+    skipped and counted as in `read`."""
+    path = data_dir / AUDIT_FILE
+    try:
+        fd = open_private(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return Entries()
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read()
+    entries = Entries()
+    for raw in data.split(b"\n"):
+        if b'"exec"' not in raw:
+            continue
+        entry = _entry(raw)
+        if entry is None:
+            entries.skipped += 1
+        elif entry["event"] == "exec":
+            entries.append(entry)
+    return entries

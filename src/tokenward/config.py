@@ -76,11 +76,14 @@ STORE_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+UNUSED_AFTER = "180d"  # [defaults] unused_after: `tokens audit` reports tokens unused longer than this
+
 DEFAULTS_KEYS: dict[str, type | tuple[type, ...]] = {
     "stores": list,
     "rotate_every": str,
     "warn_before": str,
     "notify": list,
+    "unused_after": str,
 }
 
 NOTIFY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -175,6 +178,7 @@ class Config:
     default_stores: tuple[str, ...] = ("keyring",)
     rotate_every: str = "90d"
     warn_before: Period = field(default_factory=lambda: parse_period("14d"))
+    unused_after: Period = field(default_factory=lambda: parse_period(UNUSED_AFTER))  # `tokens audit`
     stores: dict[str, StoreConfig] = field(default_factory=dict)
     notify: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_notify: tuple[str, ...] = ()
@@ -363,7 +367,8 @@ def parse_config(data: dict, path: Path) -> Config:
             raise ConfigError(f"{path}: defaults.stores names {name!r}, which is not a [stores.*] table")
     rotate_every = defaults.get("rotate_every", "90d")
     warn_before = defaults.get("warn_before", "14d")
-    for key, text in (("rotate_every", rotate_every), ("warn_before", warn_before)):
+    unused_after = defaults.get("unused_after", UNUSED_AFTER)
+    for key, text in (("rotate_every", rotate_every), ("warn_before", warn_before), ("unused_after", unused_after)):
         try:
             parse_period(text)
         except UsageError as exc:
@@ -388,6 +393,7 @@ def parse_config(data: dict, path: Path) -> Config:
         default_stores=default_stores,
         rotate_every=rotate_every,
         warn_before=warn,
+        unused_after=parse_period(unused_after),
         stores=stores,
         notify=notify,
         default_notify=default_notify,

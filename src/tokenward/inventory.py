@@ -417,6 +417,17 @@ class Inventory:
             " verified_at, verify_result, registry_expires_at FROM tokens ORDER BY name"
         ).fetchall()
 
+    def usage(self) -> list[tuple]:
+        """(name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at,
+        verify_result) as raw tuples: what `tokens audit` (and `remind`'s count of its offline
+        findings) reads, without building full records."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(
+            "SELECT name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at,"
+            " verify_result FROM tokens ORDER BY name"
+        ).fetchall()
+
     def __len__(self) -> int:
         return self._conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
 

@@ -115,6 +115,14 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
     return "\n".join(lines)
 
 
+def audit_note(count: int | None) -> str:
+    """The line that points at `tokens audit` (its offline findings), or nothing."""
+    if not count:
+        return ""
+    many = "findings" if count > 1 else "finding"
+    return f"\n{count} audit {many} (unused tokens, user-wide tokens used for few projects): see `tokens audit`."
+
+
 def records_from_entries(entries: dict, store_name: str) -> tuple[list[TokenRecord], list[str]]:
     """Team mode: inventory records rebuilt from a remote store's metadata (see
     `lifecycle.store_metadata`). Entries whose metadata cannot be read are skipped

@@ -6,7 +6,7 @@ import click
 
 from tokenward import remind as reminder
 from tokenward.cli.common import json_option, pass_app
-from tokenward.errors import ConfigError, ExitStatus, UsageError
+from tokenward.errors import ConfigError, ExitStatus, TokenwardError, UsageError
 from tokenward.policy import parse_period
 
 CHANNELS = ("webhook", "email", "desktop")
@@ -37,6 +37,9 @@ def remind(app, term, within, channels, no_notify, store_name, quiet, as_json, v
     worse, or whose last reminder is older than the channel's `repeat` (1d).
 
     Revoked and invalid tokens (see `tokens verify`) are reported like expired ones.
+    The report ends with the number of tokens `tokens audit` finds unused or
+    user-wide but used for few projects (counted offline; --json:
+    audit_findings); they do not change the exit status.
 
     Exit status: 1 when any token is revoked, invalid, overdue or expired, 3 when a notification
     could not be delivered, else 0.
@@ -95,13 +98,24 @@ def remind(app, term, within, channels, no_notify, store_name, quiet, as_json, v
             smtp_password=lambda token: _read_password(app, token, store_name, entries),
         )
 
+    # What `tokens audit` would find without the network (unused, user-wide tokens): counted
+    # from the local inventory and audit log only, never in team mode.
+    obsolete = None
+    if not store_name:
+        from tokenward.obsolete import offline_count
+
+        try:
+            obsolete = offline_count(app)
+        except (TokenwardError, OSError) as exc:  # an unreadable audit log must not stop the reminder
+            term.warn(f"audit findings not counted: {getattr(exc, 'strerror', None) or exc}")
     if as_json:
         data = reminder.as_json(groups, app.now)
         data["source"] = source
         data["notifications"] = [d.as_json() for d in deliveries]
+        data["audit_findings"] = obsolete
         term.json(data)
     elif not quiet or any(groups.values()):
-        term.echo(reminder.as_text(groups))
+        term.echo(reminder.as_text(groups) + reminder.audit_note(obsolete))
     failed = False
     for d in deliveries:
         if d.error:

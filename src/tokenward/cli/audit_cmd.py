@@ -1,0 +1,79 @@
+"""tokens audit: stored tokens that are no longer needed (obsolete.py)."""
+
+from __future__ import annotations
+
+import click
+
+from tokenward.cli.common import json_option, pass_app
+
+TITLES = {
+    "trusted-publishing": "Made obsolete by trusted publishing",
+    "unused": "Unused",
+    "user-wide": "User-wide, but used for few projects",
+}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@json_option
+@pass_app
+def audit(app, term, as_json):
+    """Find stored tokens that are no longer needed, each with the step to retire it.
+
+    \b
+    Findings:
+      trusted-publishing  a PyPI/TestPyPI token whose projects' latest releases
+                          were all uploaded through a trusted publisher (every
+                          file has a provenance naming one): the projects of
+                          its caveats, or for a user-wide token the projects
+                          its uses uploaded (audit log)
+      unused              no use by `tokens exec` for longer than
+                          [defaults] unused_after (180d), or never used and
+                          added longer ago than that
+      user-wide           a user-wide PyPI/TestPyPI token whose uses uploaded
+                          only 1 to 3 projects: project-scoped tokens would do
+
+    The retire step is `tokens revoke NAME` where the registry revokes by API,
+    else the registry's token page (PyPI has no revoke API).
+
+    Reads no token value. Asks the index of each PyPI token (pypi.org,
+    test.pypi.org, else its repository's host) through its public JSON and
+    Integrity APIs, with no token: each project once, at most 8 requests at a
+    time, each ending within 15 s. The other two findings need no network;
+    `tokens remind` counts them.
+
+    --json prints an array of objects with the keys name, finding, detail
+    and retire.
+
+    Exit status: 0 nothing found, 1 findings, 3 when an index could not be
+    asked for a finding it needed (named on stderr; 3 wins over 1).
+
+    \b
+    Examples:
+      tokens audit
+      tokens audit --json
+    """
+    from tokenward.obsolete import run_audit
+    from tokenward.sanitize import safe
+
+    run = run_audit(app)
+    for warning in run.warnings:
+        term.warn(warning)
+    if as_json:
+        term.json([f.as_json() for f in run.findings])
+    elif not run.findings:
+        term.echo("No obsolete tokens found." if not run.unchecked else "No obsolete tokens found among those checked.")
+    else:
+        lines: list[str] = []
+        for finding, title in TITLES.items():
+            items = [f for f in run.findings if f.finding == finding]
+            if not items:
+                continue
+            lines.append(f"{title} ({len(items)}):")
+            for f in items:
+                lines.append(f"  {safe(f.name)} ({safe(f.kind)}): {safe(f.detail)}")
+                how = f.retire if f.retire.startswith("tokens ") else f"revoke it at {f.retire}"
+                lines.append(f"    -> {safe(how)}")
+        term.echo("\n".join(lines))
+    for line in run.unchecked:
+        term.error(line)
+    return run.exit_status

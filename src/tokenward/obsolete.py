@@ -1,0 +1,279 @@
+"""`tokens audit`: stored tokens that are no longer needed, each with the step to retire it.
+
+Three findings (SPEC Part 2, "Trusted publishing"; the facts in docs/audit.md):
+- `trusted-publishing`: a PyPI/TestPyPI token whose projects' latest releases were all
+  uploaded through a trusted publisher (the index's JSON and Integrity APIs, read with
+  registries/pypi_index.py). The projects are the token's caveats for a project-scoped
+  token, else the projects its uses uploaded (the audit log).
+- `unused`: no use recorded for longer than `[defaults] unused_after` (180d): the later
+  of the inventory's last_used_at and the audit log's last `exec` of the token, or, never
+  used, its creation date.
+- `user-wide`: a user-wide PyPI/TestPyPI token whose uses touched only a few projects
+  (at most FEW_PROJECTS): project-scoped tokens would do.
+
+The last two need no network: `offline_findings` serves `tokens remind` too. Nothing here
+reads a token's value: the scope comes from the inventory (recorded from the caveats when
+the value was added), the uses from the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from tokenward import audit
+from tokenward.errors import ExitStatus, RegistryUnreachable
+from tokenward.policy import Period, registry_state, whole_days
+from tokenward.tokens import normalize_project, parse_scope
+
+TRUSTED_PUBLISHING = "trusted-publishing"
+UNUSED = "unused"
+USER_WIDE = "user-wide"
+FINDINGS = (TRUSTED_PUBLISHING, UNUSED, USER_WIDE)
+FEW_PROJECTS = 3  # a user-wide token that uploaded this many projects or fewer
+PYPI_KINDS = ("pypi", "testpypi")
+_MAX_NAMES = 10  # project names spelled out in one detail
+
+
+@dataclass(frozen=True)
+class Use:
+    at: datetime
+    projects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Token:
+    """What audit knows of one token: inventory metadata and its uses, never its value."""
+
+    name: str
+    kind: str
+    scope: str
+    repository: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+    uses: tuple[Use, ...] = ()
+
+    @property
+    def last_use(self) -> datetime | None:
+        moments = [m for m in (self.last_used_at, *(u.at for u in self.uses)) if m is not None]
+        return max(moments) if moments else None
+
+    @property
+    def used_projects(self) -> tuple[str, ...]:
+        return tuple(sorted({p for u in self.uses for p in u.projects}))
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    kind: str
+    finding: str  # one of FINDINGS
+    detail: str
+    retire: str = ""  # `tokens revoke NAME`, else the registry's token page
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "finding": self.finding, "detail": self.detail, "retire": self.retire}
+
+
+@dataclass
+class AuditRun:
+    findings: list[Finding]
+    unchecked: list[str] = field(default_factory=list)  # tokens the index could not tell about, and why
+    warnings: list[str] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def exit_status(self) -> int:
+        if self.unchecked:
+            return int(ExitStatus.STORE)
+        return int(ExitStatus.FINDINGS) if self.findings else 0
+
+
+def _names(projects) -> str:
+    projects = list(projects)
+    shown = ", ".join(projects[:_MAX_NAMES])
+    return shown + (f" and {len(projects) - _MAX_NAMES} more" if len(projects) > _MAX_NAMES else "")
+
+
+def _moment(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def load_tokens(inventory, data_dir: Path) -> tuple[list[Token], list[str]]:
+    """Every token with its uses since it was added (a removed token's uses under the same
+    name are not its own); warnings for unreadable audit log lines."""
+    rows = inventory.usage()
+    if not rows:
+        return [], []
+    entries = audit.read_uses(data_dir)
+    uses: dict[str, list[Use]] = {}
+    for entry in entries:
+        at = _moment(entry.get("time"))
+        if at is None:
+            continue
+        projects = tuple(sorted({normalize_project(p) for p in entry.get("projects") or () if p}))
+        uses.setdefault(entry["token"], []).append(Use(at, projects))
+    parse = datetime.fromisoformat
+    tokens: list[Token] = []
+    for name, kind, scope, repository, created, last_used, rotated, verified, result in rows:
+        created_at = parse(created)
+        state, _ = registry_state(parse(rotated), parse(verified) if verified else None, result, None)
+        tokens.append(
+            Token(
+                name=name,
+                kind=kind,
+                scope=scope or "",
+                repository=repository or "",
+                created_at=created_at,
+                last_used_at=parse(last_used) if last_used else None,
+                revoked=state == "revoked",
+                uses=tuple(u for u in uses.get(name, ()) if u.at >= created_at),
+            )
+        )
+    note = entries.skipped_note()
+    return tokens, [note] if note else []
+
+
+def offline_findings(tokens: list[Token], now: datetime, unused_after: Period) -> list[Finding]:
+    """`unused` and `user-wide`: from the inventory and the audit log alone (no network)."""
+    findings: list[Finding] = []
+    for t in tokens:
+        if t.revoked:
+            continue  # already retired at the registry; `remind` says so
+        last = t.last_use
+        if last is not None and unused_after.after(last) <= now:
+            findings.append(
+                Finding(
+                    t.name, t.kind, UNUSED,
+                    f"last used {last.date().isoformat()} ({whole_days(now, last)} days ago), more than {unused_after} "
+                    "([defaults] unused_after) ago",
+                )
+            )  # fmt: skip
+        elif last is None and unused_after.after(t.created_at) <= now:
+            findings.append(
+                Finding(
+                    t.name, t.kind, UNUSED,
+                    f"no use recorded since it was added {t.created_at.date().isoformat()} ({whole_days(now, t.created_at)} "
+                    f"days ago, more than {unused_after}); uses outside `tokens exec` (a CI secret) are not seen",
+                )
+            )  # fmt: skip
+        if t.kind in PYPI_KINDS and parse_scope(t.scope)[0] == "user":
+            projects = t.used_projects
+            if 0 < len(projects) <= FEW_PROJECTS:
+                named = sum(1 for u in t.uses if u.projects)
+                others = len(t.uses) - named
+                extra = f" ({others} other {'use' if others == 1 else 'uses'} named no project)" if others else ""
+                findings.append(
+                    Finding(
+                        t.name, t.kind, USER_WIDE,
+                        f"user-wide (it can upload to every project of the account), but its {named} recorded "
+                        f"{'use' if named == 1 else 'uses'} uploaded only {len(projects)} "
+                        f"{'project' if len(projects) == 1 else 'projects'}: {_names(projects)}{extra}; "
+                        "create a project-scoped token for each and retire this one",
+                    )
+                )  # fmt: skip
+    return findings
+
+
+def offline_count(app) -> int:
+    """How many `unused` and `user-wide` findings `tokens audit` would report (for remind)."""
+    tokens, _ = load_tokens(app.inventory, app.data_dir)
+    return len(offline_findings(tokens, app.now, app.config.unused_after))
+
+
+def projects_of(t: Token) -> tuple[tuple[str, ...], str]:
+    """The projects whose publishing decides the trusted-publishing finding, and where they
+    come from: the caveats of a project-scoped token, else the uses in the audit log."""
+    scope, names = parse_scope(t.scope)
+    if scope == "project":
+        return names, "it is scoped to"
+    if scope == "none":
+        return (), ""
+    return t.used_projects, "it uploaded (audit log)"
+
+
+def trusted_publishing_findings(tokens: list[Token], reader) -> tuple[list[Finding], list[str]]:
+    """The `trusted-publishing` findings, and the tokens the index could not tell about."""
+    from tokenward.registries.pypi_index import TRUSTED, UNREACHABLE, index_root
+
+    wanted: dict[str, tuple[str, tuple[str, ...], str]] = {}
+    unchecked: list[str] = []
+    for t in tokens:
+        if t.kind not in PYPI_KINDS or t.revoked:
+            continue
+        projects, source = projects_of(t)
+        if not projects:
+            continue
+        try:
+            root = index_root(t.kind, t.repository)
+        except RegistryUnreachable as exc:
+            unchecked.append(f"{t.name}: cannot check trusted publishing: {exc}")
+            continue
+        wanted[t.name] = (root, projects, source)
+    checks = reader.check_all((root, p) for root, projects, _ in wanted.values() for p in projects)
+    findings: list[Finding] = []
+    for t in tokens:
+        if t.name not in wanted:
+            continue
+        root, projects, source = wanted[t.name]
+        results = [checks[(root, p)] for p in projects]
+        if any(r.state not in (TRUSTED, UNREACHABLE) for r in results):
+            continue  # one project still uploaded with a token (or not there): still needed
+        failed = [r for r in results if r.state == UNREACHABLE]
+        if failed:
+            unchecked.append(f"{t.name}: cannot check trusted publishing of {failed[0].project}: {failed[0].reason}")
+            continue
+        publishers = list(dict.fromkeys(p.describe() for r in results for p in r.publishers))
+        releases = _names(f"{r.project} {r.version}" for r in results)
+        whose = f"the latest releases of the {len(results)} projects" if len(results) > 1 else "the latest release of the project"
+        findings.append(
+            Finding(
+                t.name, t.kind, TRUSTED_PUBLISHING,
+                f"every file of {releases}, {whose} {source}, was uploaded through a trusted publisher "
+                f"({_names(publishers)}): publishing no longer needs this token",
+            )
+        )  # fmt: skip
+    return findings, unchecked
+
+
+def retire_step(name: str, kind: str) -> str:
+    """`tokens revoke NAME` where the registry revokes by API, else its token page."""
+    import importlib
+
+    from tokenward.registries.base import REGISTRY
+    from tokenward.registries.kinds import TOKEN_PAGE
+
+    spec = REGISTRY.get(kind)
+    if spec is not None:
+        module_name, _, class_name = spec.partition(":")
+        if callable(getattr(getattr(importlib.import_module(module_name), class_name), "revoke", None)):
+            return f"tokens revoke {name}"
+    return TOKEN_PAGE.get(kind) or f"tokens remove {name}"
+
+
+def run_audit(app, *, reader=None) -> AuditRun:
+    """Every finding, sorted by finding then name, each with its retire step."""
+    tokens, warnings = load_tokens(app.inventory, app.data_dir)
+    findings = offline_findings(tokens, app.now, app.config.unused_after)
+    unchecked: list[str] = []
+    requests = 0
+    if any(t.kind in PYPI_KINDS for t in tokens):
+        from tokenward.registries.pypi_index import IndexReader
+
+        reader = reader or IndexReader()
+        found, unchecked = trusted_publishing_findings(tokens, reader)
+        findings += found
+        requests = reader.client.requests
+    order = {f: i for i, f in enumerate(FINDINGS)}
+    findings.sort(key=lambda f: (order[f.finding], f.name))
+    steps: dict[tuple[str, str], str] = {}
+    done = [replace(f, retire=steps.setdefault((f.name, f.kind), retire_step(f.name, f.kind))) for f in findings]
+    return AuditRun(done, unchecked, warnings, requests)

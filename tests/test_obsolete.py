@@ -1,0 +1,284 @@
+"""`tokens audit`: the three findings (trusted publishing made a token obsolete, unused,
+user-wide but used for few projects), their retire steps, exit codes and --json, against a
+stand-in PyPI index (tests/pypi_index_standin.py) with one project published by a trusted
+publisher and one by a token, plus hostile answers. Audit reads no value: the stores it
+could read from fail on any call."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from pypitoken import Token
+
+from tests.pypi_index_standin import GITHUB, IndexStandIn
+from tokenward.app import App
+from tokenward.config import default_config, load_config
+from tokenward.inventory import Inventory, TokenRecord
+from tokenward.obsolete import run_audit
+from tokenward.policy import parse_period, to_iso
+from tokenward.registries.http import HttpClient
+from tokenward.registries.pypi_index import IndexReader
+
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+PAGE = "https://pypi.org/manage/account/token/"
+TP = "tp-project"  # every file of its latest release carries a GitHub publisher
+TOK = "token-project"  # its latest release was uploaded with a token
+
+
+@pytest.fixture(scope="module")
+def index():
+    server = IndexStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pypi(index):
+    index.reset()
+    index.add("TP_Project", "2.0", {"tp_project-2.0-py3-none-any.whl": GITHUB, "tp_project-2.0.tar.gz": GITHUB})
+    index.add(TOK, "1.1", {"token_project-1.1.tar.gz": None})
+    return index
+
+
+def record(name, kind="pypi", *, scope="", repository="", age=10, used=None, **extra) -> TokenRecord:
+    created = NOW - timedelta(days=age)
+    return TokenRecord(
+        name=name, kind=kind, created_at=created, rotated_at=created, stores=("keyring",), fingerprint="0" * 16,
+        scope=scope, repository=repository, last_used_at=None if used is None else NOW - timedelta(days=used), **extra,
+    )  # fmt: skip
+
+
+def write_uses(data_dir: Path, *uses: tuple[str, int, list[str]]) -> None:
+    """Audit log `exec` entries as lifecycle.record_use writes them: (token, days ago, projects)."""
+    from tokenward.paths import ensure_private_dir
+
+    with open(os.open(ensure_private_dir(data_dir) / "audit.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as log:
+        for token, days, projects in uses:
+            entry = {"time": to_iso(NOW - timedelta(days=days)), "event": "exec", "token": token, "command": "twine",
+                     "tool": "twine", "projects": projects, "narrowed": False, "exit_status": 0}  # fmt: skip
+            log.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+class NoStores(App):
+    def store(self, name):  # audit never reads a value: any store access fails the test
+        raise AssertionError(f"audit opened store {name!r}")
+
+
+def audit_of(data_dir: Path, *records: TokenRecord, unused_after: str = "180d"):
+    inventory = Inventory.open(data_dir)
+    inventory.insert_many(list(records))
+    inventory.close()
+    config = default_config()
+    object.__setattr__(config, "unused_after", parse_period(unused_after))
+    app = NoStores(config=config, data_dir=data_dir, now=NOW)
+    try:  # 5xx retries without their backoff waits: the tests stay fast
+        return run_audit(app, reader=IndexReader(HttpClient(sleep=lambda seconds: None)))
+    finally:
+        app.close()
+
+
+def found(run) -> dict[tuple[str, str], str]:
+    return {(f.name, f.finding): f.retire for f in run.findings}
+
+
+def test_trusted_publishing_finds_the_token_whose_projects_all_publish_through_a_publisher(data_dir, pypi):
+    repo = pypi.url + "/legacy/"
+    run = audit_of(
+        data_dir,
+        record("pypi-tp", scope=f"project:{TP}", repository=repo),
+        record("pypi-tok", scope=f"project:{TOK}", repository=repo),
+        record("pypi-both", scope=f"project:{TOK},{TP}", repository=repo),
+        record("pypi-new", scope="project:not-yet-on-the-index", repository=repo),
+    )
+    assert found(run) == {("pypi-tp", "trusted-publishing"): PAGE}
+    detail = run.findings[0].detail
+    assert "tp-project 2.0" in detail and "GitHub acme/tp-project release.yml, environment pypi" in detail
+    assert run.exit_status == 1 and not run.unchecked
+    # Each project asked once, though three tokens name tp-project; PyPI's 301 to the
+    # project's own spelling (same host) is followed; the provenance with its media type.
+    assert pypi.seen.count(f"/pypi/{TP}/json") == 1 and pypi.seen.count("/pypi/TP_Project/json") == 1
+    assert sum(p.startswith(f"/integrity/{TP}/2.0/") for p in pypi.seen) == 2
+    assert "application/vnd.pypi.integrity.v1+json" in pypi.accept
+
+
+def test_a_user_wide_token_is_judged_by_the_projects_its_uses_uploaded(data_dir, pypi):
+    repo = pypi.url + "/legacy/"
+    write_uses(data_dir, ("pypi-user", 5, [TP]), ("pypi-user", 3, [TP]), ("pypi-user", 2, []), ("pypi-wide", 4, [TP, TOK]))
+    write_uses(data_dir, ("pypi-user", 400, [TOK]))  # a token of the same name, removed before this one was added
+    run = audit_of(
+        data_dir,
+        record("pypi-user", scope="user", repository=repo, age=30),
+        record("pypi-wide", scope="user", repository=repo, age=30),
+        record("pypi-quiet", scope="user", repository=repo, age=30),  # no use: nothing to judge by
+    )
+    assert found(run) == {
+        ("pypi-user", "trusted-publishing"): PAGE,
+        ("pypi-user", "user-wide"): PAGE,
+        ("pypi-wide", "user-wide"): PAGE,
+    }
+    user_wide = {f.name: f.detail for f in run.findings if f.finding == "user-wide"}
+    assert "2 recorded uses uploaded only 1 project: tp-project (1 other use named no project)" in user_wide["pypi-user"]
+    assert "uploaded only 2 projects: token-project, tp-project" in user_wide["pypi-wide"]
+    assert "project-scoped" in user_wide["pypi-wide"]
+
+
+def test_unused_tokens_by_last_use_or_creation_with_unused_after_from_the_config(data_dir):
+    write_uses(data_dir, ("gl-logged", 200, []), ("gl-recent-log", 20, []))
+    run = audit_of(
+        data_dir,
+        record("gl-old", "gitlab", age=400, used=200),
+        record("gl-fresh", "gitlab", age=400, used=10),
+        record("gl-logged", "gitlab", age=400),
+        record("gl-recent-log", "gitlab", age=400, used=300),  # the log knows a later use
+        record("gh-never", "github", age=300),
+        record("gh-new", "github", age=30),
+        record("gh-revoked", "github", age=300, verified_at=NOW - timedelta(days=1), verify_result="revoked"),
+    )
+    assert found(run) == {
+        ("gh-never", "unused"): "https://github.com/settings/tokens",  # no revoke API: the token page
+        ("gl-logged", "unused"): "tokens revoke gl-logged",  # GitLab revokes by API
+        ("gl-old", "unused"): "tokens revoke gl-old",
+    }
+    details = {f.name: f.detail for f in run.findings}
+    assert details["gl-old"].startswith("last used 2025-11-13 (200 days ago), more than 180d")
+    assert details["gh-never"].startswith("no use recorded since it was added 2025-08-05 (300 days ago")
+    shorter = audit_of(data_dir / "other", record("gh-new", "github", age=30), unused_after="4w")
+    assert found(shorter) == {("gh-new", "unused"): "https://github.com/settings/tokens"}
+
+
+@pytest.mark.parametrize(
+    "fault, says",
+    [
+        ("5xx", "HTTP 503 (server error)"),
+        ("provenance-5xx", "HTTP 503 (server error)"),
+        ("forbidden", "HTTP 403 for the provenance"),
+        ("wrong-types", "the project's JSON is not as PyPI documents it"),
+        ("provenance-wrong-types", "the provenance is not as PyPI documents it"),
+        ("huge", "answer larger than 1024 KiB"),
+        ("not-json", "a body that is not JSON"),
+        ("deep-json", ""),
+        ("redirect-elsewhere", "redirected to localhost"),
+        ("bad-filename", "a file name of the latest release is not as PyPI documents it"),
+        ("many-files", "lists 600 files, more than the 500 checked"),
+    ],
+)
+def test_an_index_that_cannot_tell_is_named_and_exits_3(data_dir, pypi, fault, says):
+    pypi.add("odd", "1.0", {"odd-1.0.tar.gz": GITHUB}, fault=fault)
+    run = audit_of(data_dir, record("pypi-odd", scope="project:odd", repository=pypi.url), record("gh-never", "github", age=300))
+    assert run.exit_status == 3
+    assert [f.name for f in run.findings] == ["gh-never"]  # the other findings are still reported
+    (line,) = run.unchecked
+    assert line.startswith(f"pypi-odd: cannot check trusted publishing of odd: registry 127.0.0.1:{pypi.url.rsplit(':', 1)[1]}")
+    assert says in line
+    assert "\n" not in line and "\x1b" not in line
+
+
+def test_a_project_still_uploaded_with_a_token_decides_without_the_unreachable_one(data_dir, pypi):
+    pypi.add("down", "1.0", {"down-1.0.tar.gz": GITHUB}, fault="5xx")
+    run = audit_of(data_dir, record("pypi-two", scope=f"project:down,{TOK}", repository=pypi.url))
+    assert run.findings == [] and run.unchecked == [] and run.exit_status == 0
+
+
+def test_an_unreachable_index_is_exit_3(data_dir):
+    run = audit_of(data_dir, record("pypi-x", scope=f"project:{TP}", repository="http://127.0.0.1:9/legacy/"))
+    assert run.exit_status == 3 and "cannot connect" in run.unchecked[0]
+
+
+def test_requests_run_in_a_pool_of_at_most_8(data_dir, pypi):
+    pypi.delay = 0.05
+    names = [f"proj-{i}" for i in range(20)]
+    for name in names:
+        pypi.add(name, "1.0", {f"{name}-1.0.tar.gz": GITHUB})
+    run = audit_of(data_dir, *(record(f"pypi-{n}", scope=f"project:{n}", repository=pypi.url) for n in names))
+    assert len(run.findings) == 20 and run.requests == 40
+    assert 1 < pypi.max_in_flight <= 8
+
+
+def test_unused_after_is_validated_when_the_config_loads(write_config, tokens):
+    write_config('[defaults]\nunused_after = "6m"\n')
+    bad = tokens("audit")
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: ") and "defaults.unused_after" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert load_config(str(write_config('[defaults]\nunused_after = "26w"\n'))).unused_after == parse_period("26w")
+
+
+def _pypi_value(project: str | None = None) -> str:
+    token = Token.create(domain="pypi.org", identifier="audit", key="k" * 32)
+    if project:
+        token.restrict(project_names=[project])
+    return token.dump()
+
+
+def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_keyring, data_dir, pypi, monkeypatch):
+    """End to end: values really stored, then every store call fails: audit still works,
+    prints no value, and names each finding with its retire step."""
+    import sqlite3
+
+    values = {"pypi-tp": _pypi_value(TP), "pypi-tok": _pypi_value(TOK), "pypi-user": _pypi_value()}
+    for name, value in values.items():
+        assert tokens("add", name, "--repository", pypi.url + "/legacy/", input=value).returncode == 0
+    assert tokens("add", "gh-old", "--kind", "github", input="ghp_" + "a1" * 18).returncode == 0
+    with sqlite3.connect(data_dir / "inventory.sqlite3") as db:
+        db.execute("UPDATE tokens SET created_at = '2020-01-01T00:00:00+00:00' WHERE name = 'gh-old'")
+    with open(data_dir / "audit.log", "a") as log:  # `tokens add` wrote it, 0600
+        entry = {"time": to_iso(datetime.now(timezone.utc)), "event": "exec", "token": "pypi-user", "projects": [TP]}
+        log.write(json.dumps(entry, sort_keys=True) + "\n")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.BrokenKeyring")  # any read fails
+
+    text = tokens("audit")
+    assert text.returncode == 1, text
+    assert "Made obsolete by trusted publishing (2):" in text.stdout
+    assert "  pypi-tp (pypi): every file of tp-project 2.0, the latest release of the project it is scoped to, was" in text.stdout
+    assert f"    -> revoke it at {PAGE}" in text.stdout
+    assert "Unused (1):" in text.stdout and "gh-old (github): no use recorded since it was added 2020-01-01" in text.stdout
+    assert "User-wide, but used for few projects (1):" in text.stdout
+    assert text.stderr == ""
+
+    as_json = tokens("audit", "--json")
+    assert as_json.returncode == 1
+    data = json.loads(as_json.stdout)
+    assert all(set(item) == {"name", "finding", "detail", "retire"} for item in data)
+    assert {(i["name"], i["finding"], i["retire"]) for i in data} == {
+        ("pypi-tp", "trusted-publishing", PAGE),
+        ("pypi-user", "trusted-publishing", PAGE),
+        ("pypi-user", "user-wide", PAGE),
+        ("gh-old", "unused", "https://github.com/settings/tokens"),
+    }
+    for out in (text, as_json):
+        for value in values.values():
+            assert value not in out.stdout + out.stderr and value[5:40] not in out.stdout + out.stderr
+
+    pypi.add(TP, "2.1", {"tp_project-2.1.tar.gz": GITHUB}, fault="control-chars")
+    hostile = tokens("audit")
+    assert "acme/\\x1b[31mred\\nFORGED LINE" in hostile.stdout and "\x1b" not in hostile.stdout
+    assert "\nFORGED" not in hostile.stdout
+
+    pypi.projects[TP].fault = "redirect-elsewhere"
+    down = tokens("audit", "--json")
+    assert down.returncode == 3
+    assert "Error: pypi-tp: cannot check trusted publishing of tp-project: registry 127.0.0.1" in down.stderr
+    assert "Traceback" not in down.stderr
+    assert {i["name"] for i in json.loads(down.stdout)} == {"gh-old", "pypi-user"}
+
+
+def test_remind_counts_the_offline_findings_and_points_at_audit_without_the_network(tokens, file_keyring, data_dir, pypi):
+    import sqlite3
+
+    assert tokens("add", "pypi-tp", "--repository", pypi.url + "/legacy/", "--rotate-every", "10y", input=_pypi_value(TP)).returncode == 0
+    assert tokens("add", "gh-old", "--kind", "github", "--rotate-every", "10y", input="ghp_" + "b2" * 18).returncode == 0
+    assert tokens("add", "gh-older", "--kind", "github", "--rotate-every", "10y", input="ghp_" + "c3" * 18).returncode == 0
+    quiet = tokens("remind")
+    assert quiet.returncode == 0 and "tokens audit" not in quiet.stdout
+    with sqlite3.connect(data_dir / "inventory.sqlite3") as db:
+        db.execute("UPDATE tokens SET created_at = '2020-01-01T00:00:00+00:00' WHERE name LIKE 'gh-old%'")
+    remind = tokens("remind")
+    assert remind.returncode == 0  # obsolete tokens do not change remind's exit status
+    assert remind.stdout.rstrip().endswith(
+        "2 audit findings (unused tokens, user-wide tokens used for few projects): see `tokens audit`."
+    )
+    assert json.loads(tokens("remind", "--json").stdout)["audit_findings"] == 2
+    assert pypi.seen == []  # the trusted-publishing finding needs the network: remind never asks
