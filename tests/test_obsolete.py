@@ -16,7 +16,7 @@ from pypitoken import Token
 
 from tests.pypi_index_standin import GITHUB, IndexStandIn
 from tokenward.app import App
-from tokenward.config import default_config, load_config
+from tokenward.config import load_config, parse_config
 from tokenward.inventory import Inventory, TokenRecord
 from tokenward.obsolete import run_audit
 from tokenward.policy import parse_period, to_iso
@@ -68,12 +68,11 @@ class NoStores(App):
         raise AssertionError(f"audit opened store {name!r}")
 
 
-def audit_of(data_dir: Path, *records: TokenRecord, unused_after: str = "180d"):
+def audit_of(data_dir: Path, *records: TokenRecord, unused_after: str = "180d", config: dict | None = None):
     inventory = Inventory.open(data_dir)
     inventory.insert_many(list(records))
     inventory.close()
-    config = default_config()
-    object.__setattr__(config, "unused_after", parse_period(unused_after))
+    config = parse_config({"defaults": {"unused_after": unused_after}, **(config or {})}, data_dir / "config.toml")
     app = NoStores(config=config, data_dir=data_dir, now=NOW)
     try:  # 5xx retries without their backoff waits: the tests stay fast
         return run_audit(app, reader=IndexReader(HttpClient(sleep=lambda seconds: None)))
@@ -148,6 +147,16 @@ def test_unused_tokens_by_last_use_or_creation_with_unused_after_from_the_config
     assert details["gh-never"].startswith("no use recorded since it was added 2025-08-05 (300 days ago")
     shorter = audit_of(data_dir / "other", record("gh-new", "github", age=30), unused_after="4w")
     assert found(shorter) == {("gh-new", "unused"): "https://github.com/settings/tokens"}
+
+
+def test_tokens_used_outside_exec_are_never_unused(data_dir):
+    """A CI secret a target holds, the token that writes it, the SMTP password: their uses
+    are not recorded, so calling them unused would be a guess."""
+    target = {"type": "github-actions", "token": "pypi-ci", "auth": "gh-admin", "repo": "acme/app", "secret": "PYPI_TOKEN"}
+    email = {"host": "smtp.example.com", "from": "a@example.com", "to": "b@example.com", "password_token": "smtp-pass"}
+    config = {"targets": {"release": target}, "notify": {"email": email}}
+    old = [record(n, "github", age=400) for n in ("pypi-ci", "gh-admin", "smtp-pass", "gh-forgotten")]
+    assert found(audit_of(data_dir, *old, config=config)) == {("gh-forgotten", "unused"): "https://github.com/settings/tokens"}
 
 
 @pytest.mark.parametrize(

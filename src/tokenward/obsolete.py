@@ -7,7 +7,8 @@ Three findings (SPEC Part 2, "Trusted publishing"; the facts in docs/audit.md):
   token, else the projects its uses uploaded (the audit log).
 - `unused`: no use recorded for longer than `[defaults] unused_after` (180d): the later
   of the inventory's last_used_at and the audit log's last `exec` of the token, or, never
-  used, its creation date.
+  used, its creation date. Not for a token the config uses elsewhere (a CI target, an SMTP
+  password): those uses are never recorded.
 - `user-wide`: a user-wide PyPI/TestPyPI token whose uses touched only a few projects
   (at most FEW_PROJECTS): project-scoped tokens would do.
 
@@ -142,14 +143,31 @@ def load_tokens(inventory, data_dir: Path) -> tuple[list[Token], list[str]]:
     return tokens, [note] if note else []
 
 
-def offline_findings(tokens: list[Token], now: datetime, unused_after: Period) -> list[Finding]:
-    """`unused` and `user-wide`: from the inventory and the audit log alone (no network)."""
+def used_elsewhere(config) -> dict[str, str]:
+    """Tokens the config says are used where no `tokens exec` records it, and where: a CI
+    secret a target holds, a target's auth token, the SMTP password of email reminders.
+    Their `unused` finding would be a guess, so it is not made."""
+    where: dict[str, str] = {}
+    for target in getattr(config, "targets", {}).values():
+        where.setdefault(target.token, f"target {target.name}")
+        where.setdefault(target.auth, f"target {target.name} (auth)")
+    password = (config.notify.get("email") or {}).get("password_token")
+    if password:
+        where.setdefault(password, "notify.email")
+    return where
+
+
+def offline_findings(tokens: list[Token], now: datetime, unused_after: Period, elsewhere=()) -> list[Finding]:
+    """`unused` and `user-wide`: from the inventory and the audit log alone (no network).
+    Tokens in `elsewhere` (see used_elsewhere) are never `unused`."""
     findings: list[Finding] = []
     for t in tokens:
         if t.revoked:
             continue  # already retired at the registry; `remind` says so
         last = t.last_use
-        if last is not None and unused_after.after(last) <= now:
+        if t.name in elsewhere:
+            pass
+        elif last is not None and unused_after.after(last) <= now:
             findings.append(
                 Finding(
                     t.name, t.kind, UNUSED,
@@ -186,7 +204,7 @@ def offline_findings(tokens: list[Token], now: datetime, unused_after: Period) -
 def offline_count(app) -> int:
     """How many `unused` and `user-wide` findings `tokens audit` would report (for remind)."""
     tokens, _ = load_tokens(app.inventory, app.data_dir)
-    return len(offline_findings(tokens, app.now, app.config.unused_after))
+    return len(offline_findings(tokens, app.now, app.config.unused_after, used_elsewhere(app.config)))
 
 
 def projects_of(t: Token) -> tuple[tuple[str, ...], str]:
@@ -262,7 +280,7 @@ def retire_step(name: str, kind: str) -> str:
 def run_audit(app, *, reader=None) -> AuditRun:
     """Every finding, sorted by finding then name, each with its retire step."""
     tokens, warnings = load_tokens(app.inventory, app.data_dir)
-    findings = offline_findings(tokens, app.now, app.config.unused_after)
+    findings = offline_findings(tokens, app.now, app.config.unused_after, used_elsewhere(app.config))
     unchecked: list[str] = []
     requests = 0
     if any(t.kind in PYPI_KINDS for t in tokens):
