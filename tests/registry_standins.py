@@ -284,6 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(403, {"message": "Resource not accessible by personal access token"})
         key_id, private = ci.key(repo, env)
         if method == "GET" and name == "public-key":
+            if self.owner.fault == "wrong-types":
+                return self._reply(200, {"key_id": ["\x1b[31m1"], "key": "c2hvcnQ="})
             key = base64.b64encode(bytes(private.public_key)).decode()
             if ci.replace_key_after_read:
                 ci.replace_key_after_read = False

@@ -436,3 +436,44 @@ def test_doctor_checks_each_targets_access(cli_ci, tokens):
     bad = tokens("doctor", "--json")
     checks = {c["subject"]: c for c in json.loads(bad.stdout)}
     assert bad.returncode == 3 and checks["target lab"]["state"] == "fail" and "HTTP 403" in checks["target lab"]["detail"]
+
+
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        ("malformed", "the public key: HTTP 200 with a body that is not JSON"),
+        ("wrong-types", "the public key has no usable key_id: not the documented answer"),
+        ("huge", "answer larger than 1024 KiB"),
+        ("5xx-long", "HTTP 503 (server error); retry after 86400s"),
+    ],
+)
+def test_a_github_answer_not_as_documented_fails_the_target_and_writes_nothing(ci, make_app, fault, expected):
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, env=None, lab=None))
+    gh.fault = fault
+    [result] = push_token(app, "pypi-main", NEW)
+    assert not result.ok and result.error.startswith("target repo: ") and expected in result.error, result
+    assert "\x1b" not in result.error
+    assert [r.method for r in gh.seen if r.method == "PUT"] == []
+    assert states(app) == {"repo": "failed"}
+
+
+def test_a_gitlab_message_echoing_the_value_is_not_repeated(ci, make_app, monkeypatch):
+    """GitLab's `message` is shown (cleaned); an answer that echoes the value or the auth
+    token is not."""
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, repo=None, env=None))
+    gl.ci.grants[GL_AUTH] = set()
+    from tests import registry_standins
+
+    original = registry_standins._Handler._reply
+
+    def echo(self, status, body=None, headers=None, raw=None):
+        if status == 403:
+            body = {"message": f"403 Forbidden for {GL_AUTH} writing {NEW}"}
+        return original(self, status, body, headers, raw)
+
+    monkeypatch.setattr(registry_standins._Handler, "_reply", echo)
+    [result] = push_token(app, "pypi-main", NEW)
+    assert not result.ok and "(HTTP 403)" in result.error and "echoed a secret" in result.error
+    assert NEW not in result.error and GL_AUTH not in result.error

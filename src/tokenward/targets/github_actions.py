@@ -14,6 +14,7 @@ import base64
 import binascii
 from urllib.parse import quote
 
+from tokenward.errors import RegistryError
 from tokenward.registries.base import clean_text
 from tokenward.registries.http import host_of
 from tokenward.targets.base import HttpTarget, TargetError
@@ -45,7 +46,10 @@ class GitHubActions(HttpTarget):
             )
         if reply.status != 200:
             raise self.refused(reply, self.host, doing)
-        data = reply.json_object() if reply.body else {}
+        try:
+            data = reply.json_object()
+        except RegistryError as exc:
+            raise TargetError(self.name, f"{self.host}: the public key: {exc.reason}") from None
         key_id, key = data.get("key_id"), data.get("key")
         if isinstance(key_id, bool) or not isinstance(key_id, (str, int)) or clean_text(key_id) != str(key_id):
             raise TargetError(self.name, f"{self.host}: the public key has no usable key_id: not the documented answer")
