@@ -386,6 +386,8 @@ def test_rotate_reaches_every_target_and_a_failing_one_is_exit_3_then_push_fixes
         _no_secret_anywhere(result, data_dir, newer, GH_AUTH, GL_AUTH)
     events = [json.loads(line) for line in (data_dir / "audit.log").read_text().splitlines()]
     assert [e["failed"] for e in events if e["event"] == "push"] == [[], ["repo", "env"], []]
+    history = tokens("history", "pypi-main").stdout
+    assert "targets: repo, env, lab" in history and "targets: lab; failed: repo, env" in history
 
 
 def test_push_refuses_bad_input_before_any_write(cli_ci, tokens, data_dir):
@@ -417,6 +419,8 @@ def test_a_target_naming_an_unknown_auth_token_stops_rotate_and_push(ci, tokens,
         assert result.stderr.strip().count("\n") == 0 and "auth token 'gl-nobody'" in result.stderr
     assert tokens("get", "pypi-main").stdout.strip() == OLD
     assert gh.seen == [] and gl.seen == []
+    listed = tokens("targets")
+    assert listed.returncode == 0 and "Warning: target lab names auth token 'gl-nobody', which is not in the inventory" in listed.stderr
 
 
 def test_bad_target_config_is_one_error_line(tokens, write_config):
@@ -477,3 +481,15 @@ def test_a_gitlab_message_echoing_the_value_is_not_repeated(ci, make_app, monkey
     [result] = push_token(app, "pypi-main", NEW)
     assert not result.ok and "(HTTP 403)" in result.error and "echoed a secret" in result.error
     assert NEW not in result.error and GL_AUTH not in result.error
+
+
+def test_the_scheduled_rotate_due_reaches_the_targets_too(ci, tokens, file_keyring, write_config):
+    gh, gl = ci
+    write_config(_toml(targets_config(gh, gl, env=None, lab=None)) + f'[rotate.token]\npypi-main = ["echo", "{NEW}"]\n')
+    assert tokens("add", "pypi-main", "--kind", "generic", "--created", "2020-01-01", "--rotate-every", "30d", input=OLD).returncode == 0
+    assert tokens("add", "gh-admin", "--kind", "github", input=GH_AUTH).returncode == 0
+    due = tokens("rotate", "--due")
+    assert due.returncode == 0, due
+    assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW
+    assert "Pushed to CI targets repo" in due.stderr
+    assert {r["state"] for r in json.loads(tokens("targets", "--json").stdout)} == {"current"}

@@ -23,7 +23,7 @@ def _describe(entry: dict) -> str:
             parts.append("(narrowed)")
         return " ".join(parts)
     details = []
-    for key in ("fields", "stores", "failed", "source"):
+    for key in ("fields", "stores", "targets", "failed", "source"):
         value = entry.get(key)
         if value:
             details.append(f"{key}: {', '.join(value) if isinstance(value, list) else value}")

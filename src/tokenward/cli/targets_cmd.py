@@ -83,6 +83,10 @@ def targets(app, term, as_json):
     from tokenward.targets.status import target_rows
 
     rows = target_rows(app)
+    for target in app.config.targets.values():
+        for role, name in (("token", target.token), ("auth token", target.auth)):
+            if app.inventory.find(name) is None:
+                term.warn(f"target {target.name} names {role} {name!r}, which is not in the inventory: push and rotate refuse it")
     if as_json:
         term.json([r.as_json() for r in rows])
         return 0
