@@ -12,6 +12,11 @@ status codes, headers, JSON fields) and nothing else:
 - GitLab: `GET /api/v4/personal_access_tokens/self` (PRIVATE-TOKEN) -> the token object
   ({"id", "name", "revoked", "created_at", "scopes", "user_id", "last_used_at", "active",
   "expires_at": "YYYY-MM-DD"}); 401 when invalid/expired/revoked; `DELETE` same path -> 204.
+  `POST /api/v4/personal_access_tokens/self/rotate` (optional `expires_at`, YYYY-MM-DD; default
+  about a week: 7 days here) -> 200 with the new token object incl. `"token"`; the old token is
+  revoked at once; needs scope `api` or `self_rotate` (403 otherwise). Rotating an already rotated
+  (revoked) token revokes its whole family (its answer is not documented: 401 here, as for any
+  revoked token). `rotations` records each rotation's `expires_at` as received.
 - GitHub Actions secrets (same stand-in, `ci` state): `GET /repos/{owner}/{repo}/actions/secrets/public-key`
   -> {"key_id", "key"} (base64 of a 32-byte X25519 public key: a real PyNaCl key pair, so each
   sealed box is opened and the exact value is known); `PUT .../actions/secrets/{NAME}`
@@ -120,6 +125,7 @@ class StandIn:
     ci: CiState = field(default_factory=CiState)
     seen: list[Seen] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
+    rotations: list[Any] = field(default_factory=list)  # GitLab: the expires_at of each self-rotate
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -149,6 +155,7 @@ class StandIn:
     def reset(self) -> None:
         self.tokens.clear()
         self.revoked.clear()
+        self.rotations.clear()
         self.seen.clear()
         self.fault = None
         self.delay = 0.0
@@ -392,6 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
         s = self.owner
         if self.path.startswith("/api/v4/projects/"):
             return self._variables(method, credential, body)
+        if method == "POST" and self.path == "/api/v4/personal_access_tokens/self/rotate":
+            return self._gitlab_rotate(credential, body)
         if self.path != "/api/v4/personal_access_tokens/self":
             return self._reply(404, {"message": "404 Not Found"})
         info = s.tokens.get(credential)
@@ -413,6 +422,36 @@ class _Handler(BaseHTTPRequestHandler):
             "active": info.get("active", True),
             "expires_at": info.get("expires_at"),
         }
+        return self._reply(200, token)
+
+    def _gitlab_rotate(self, credential: str, body: Any) -> None:
+        import datetime
+        import secrets as random
+
+        s = self.owner
+        info = s.tokens.get(credential)
+        if info is None:
+            return self._reply(401, {"message": "401 Unauthorized"})
+        family = info.setdefault("family", credential)
+        if credential in s.revoked:
+            if info.get("rotated"):  # an already rotated token: the whole family is revoked
+                s.revoked.update(v for v, i in s.tokens.items() if i.get("family") == family)
+            return self._reply(401, {"message": "401 Unauthorized"})
+        if not {"api", "self_rotate"} & set(info.get("scopes", ["api"])):
+            return self._reply(403, {"message": "403 Forbidden - insufficient_scope"})
+        expires = (body or {}).get("expires_at") if isinstance(body, dict) else None
+        s.rotations.append(expires)
+        if expires is None:
+            expires = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+        new = "glpat-" + random.token_urlsafe(15)
+        s.tokens[new] = {**info, "expires_at": expires, "rotated": False, "family": family}
+        info["rotated"] = True
+        s.revoked.add(credential)
+        token = {
+            "id": len(s.tokens), "name": info.get("name", "release"), "revoked": False,
+            "created_at": "2026-01-01T00:00:00.000Z", "scopes": info.get("scopes", ["api"]),
+            "user_id": info.get("user_id", 7), "last_used_at": None, "active": True, "expires_at": expires, "token": new,
+        }  # fmt: skip
         return self._reply(200, token)
 
     # -- crates.io -------------------------------------------------------------------

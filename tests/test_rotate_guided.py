@@ -265,7 +265,7 @@ def test_rotate_due(tokens, file_keyring, write_config, mint):
     assert "gh-fresh" not in result.stdout + result.stderr
     assert result.stdout == (
         "Overdue without a rotate_command (1), rotate by hand:\n"
-        "  gl-old (gitlab, overdue): tokens rotate gl-old (new token: https://gitlab.com/-/user_settings/personal_access_tokens)\n"
+        "  gl-old (gitlab, overdue): tokens rotate gl-old (or --api) (new token: https://gitlab.com/-/user_settings/personal_access_tokens)\n"
     )
     assert tokens("get", "gh-old").stdout.strip() == "ghp_mintedghold0123456789"
     assert tokens("get", "gh-fresh").stdout.strip() == "ghp_fresh0123456789abcdef"

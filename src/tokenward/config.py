@@ -107,7 +107,10 @@ NOTIFY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
 
 # [rotate]: commands that print a fresh value, per kind ([rotate.kind]) or per token
 # ([rotate.token]); a token's own command wins over its kind's.
-ROTATE_KEYS: dict[str, type | tuple[type, ...]] = {"timeout": (int, float), "kind": dict, "token": dict}
+ROTATE_KEYS: dict[str, type | tuple[type, ...]] = {"timeout": (int, float), "kind": dict, "token": dict, "api": list, "npm": dict}
+# [rotate] api: the kinds `rotate --due` rotates by the registry's API (those that can create a value).
+API_KINDS = ("gitlab", "npm")
+ROTATE_NPM_KEYS: dict[str, type | tuple[type, ...]] = {"login": str}
 
 TOP_LEVEL = ("defaults", "stores", "notify", "rotate", "targets")
 
@@ -162,11 +165,13 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class RotateConfig:
-    """`rotate_command`s: argv tuples by kind and by token name."""
+    """`rotate_command`s: argv tuples by kind and by token name; the kinds rotated by API."""
 
     timeout: float = 120
     by_kind: dict[str, tuple[str, ...]] = field(default_factory=dict)
     by_token: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    api: tuple[str, ...] = ()  # kinds `rotate --due` rotates by API, unattended
+    npm_login: str = ""  # the inventory token holding the npm account password
 
     def command_for(self, name: str, kind: str) -> tuple[str, ...] | None:
         return self.by_token.get(name) or self.by_kind.get(kind)
@@ -422,6 +427,7 @@ def _parse_command(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 def _parse_rotate(table: dict, path: Path) -> RotateConfig:
     from tokenward.inventory import NAME_RE
+    from tokenward.sanitize import safe
     from tokenward.tokens import KINDS
 
     _check_keys(path, "rotate", table, ROTATE_KEYS)
@@ -436,7 +442,20 @@ def _parse_rotate(table: dict, path: Path) -> RotateConfig:
         if not NAME_RE.fullmatch(name):
             raise ConfigError(f"{_where(path, f'rotate.token.{name}')}: not a valid token name")
         by_token[name] = _parse_command(path, f"rotate.token.{name}", command)
-    return RotateConfig(timeout=float(timeout), by_kind=by_kind, by_token=by_token)
+    api: list[str] = []
+    for index, kind in enumerate(table.get("api", [])):
+        if not isinstance(kind, str):
+            raise ConfigError(f"{_where(path, f'rotate.api[{index}]')} must be a string, not {type(kind).__name__}")
+        if kind not in API_KINDS:
+            known = "unknown kind" if kind not in KINDS else "no API creates its tokens"
+            raise ConfigError(f"{_where(path, 'rotate.api')}: {safe(kind)!r}: {known} (rotated by API: {', '.join(API_KINDS)})")
+        api.append(kind)
+    npm = table.get("npm", {})
+    _check_keys(path, "rotate.npm", npm, ROTATE_NPM_KEYS)
+    login = npm.get("login", "")
+    if login and not NAME_RE.fullmatch(login):
+        raise ConfigError(f"{_where(path, 'rotate.npm.login')}: not a valid token name")
+    return RotateConfig(timeout=float(timeout), by_kind=by_kind, by_token=by_token, api=tuple(dict.fromkeys(api)), npm_login=login)
 
 
 def _parse_targets(tables: dict, path: Path) -> dict[str, TargetConfig]:

@@ -125,6 +125,10 @@ class RegistryRefused(RegistryError):
     """The registry rejects the token itself (401/403): it is already invalid there."""
 
 
+class OtpRequired(RegistryRefused):
+    """The registry asks for a one-time password (npm with 2FA); nothing was created."""
+
+
 # Errors found after a command's work was done (the audit log could not be written):
 # the command still reports what it did, then the CLI prints these and exits non-zero.
 _deferred: list[TokenwardError] = []

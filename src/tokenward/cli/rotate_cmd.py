@@ -14,13 +14,15 @@ from tokenward.values import read_value
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("name", required=False)
-@click.option("--due", is_flag=True, help="Rotate every overdue or expired token that has a rotate_command; list the rest.")
+@click.option("--api", "by_api", is_flag=True, help="Let the registry create the new value (GitLab, npm), then revoke the old one.")
+@click.option("--otp", metavar="CODE", default=None, help="With --api: the one-time password npm asks for with 2FA.")
+@click.option("--due", is_flag=True, help="Rotate every overdue or expired token that has a rotate_command or an [rotate] api kind; list the rest.")
 @click.option("--leaked", is_flag=True, help="Leak response for NAME: list every copy, rotate it everywhere, then the revoke step.")
 @click.option("--no-command", is_flag=True, help="Ignore a configured rotate_command: read the value from stdin or a prompt.")
 @click.option("--open", "open_page", is_flag=True, help="Open the registry's token page in a browser (guided mode).")
 @click.option("--yes", "-y", is_flag=True, help="Accept a new token whose scope differs from the old one's without asking (needed when piped).")
 @pass_app
-def rotate(app, term, name, due, leaked, no_command, open_page, yes):
+def rotate(app, term, name, by_api, otp, due, leaked, no_command, open_page, yes):
     """Replace a token's value in every store it lives in, then in every CI target.
 
     The new value comes from the token's rotate_command (config [rotate]), else
@@ -34,10 +36,20 @@ def rotate(app, term, name, due, leaked, no_command, open_page, yes):
     one `Error:` line and exit 3; the stores keep the new value, and `tokens
     push` or `tokens sync` pushes it again.
 
+    With --api the registry creates the new value (GitLab: self-rotate, expiring
+    after the token's rotation period, at most 365 days; npm: a new token with
+    the old one's settings, authorised by the account password of the token
+    [rotate.npm] login names, else a hidden prompt). Then, in this order: every
+    store, every CI target, the new value verified live, the old value revoked.
+    Journalled: an interrupted run is finished by the next `tokens rotate NAME`
+    or `tokens sync`. Other kinds have no such API: rotate them guided.
+
     \b
     Examples:
       echo "$NEW_TOKEN" | tokens rotate pypi-foo
       tokens rotate pypi-foo            # guided, on a terminal
+      tokens rotate gl-release --api    # GitLab rotates it itself
+      tokens rotate npm-ci --api --otp 123456
       tokens rotate --due               # every overdue token with a rotate_command
       tokens rotate --leaked pypi-foo   # a leaked token: rotate everywhere, then revoke
 
@@ -50,14 +62,29 @@ def rotate(app, term, name, due, leaked, no_command, open_page, yes):
       github = "company-mint-token --github"
       [rotate.token]
       npm-ci = ["op", "read", "op://ci/npm-ci/credential"]
+
+    \b
+    By API from `rotate --due` (the scheduled job), unattended:
+      [rotate]
+      api = ["gitlab", "npm"]
+      [rotate.npm]
+      login = "npm-password"          # an inventory token holding the password
     """
     ui = TerminalDialog(term)
+    if otp is not None and not by_api:
+        raise UsageError("--otp is for --api (the registry's one-time password); nothing changed")
+    if by_api and (due or leaked):
+        raise UsageError("--api rotates one NAME: not with --due (see [rotate] api) or --leaked")
     if due:
         if name or leaked:
             raise UsageError("--due rotates every overdue token: give no NAME and no --leaked")
         return workflows.rotate_due(app, ui)
     if not name:
         raise UsageError("missing NAME (or --due)")
+    if by_api:
+        from tokenward.rotation import api
+
+        return api.rotate_by_api(app, ui, name, otp=otp)
     if leaked:
         return workflows.leak_response(app, ui, name, no_command=no_command, open_page=open_page, yes=yes)
     return workflows.rotate(app, ui, name, no_command=no_command, open_page=open_page, yes=yes)
@@ -81,6 +108,17 @@ class TerminalDialog:
 
     def read_value(self, prompt: str) -> str:
         return read_value(prompt, interactive=self.interactive)
+
+    def read_secret(self, prompt: str) -> str:
+        import getpass
+
+        try:
+            text = getpass.getpass(f"{prompt} (input hidden): ")
+        except EOFError:
+            raise UsageError("nothing was entered; nothing changed") from None
+        if not text:
+            raise UsageError("nothing was entered; nothing changed")
+        return text
 
     def confirm(self, question: str, default: bool) -> bool:
         return click.confirm(question, default=default, err=True)

@@ -4,8 +4,8 @@ A registry issued a token and is the only one that knows whether it is still liv
 Every registry has a kind, a label, a token page and an API base (from the token's
 `repository`, else the kind's default). What a registry can do beyond that is a
 separate protocol, the way stores/ does it: `Verifier` (is this value live?),
-`Revoker` (revoke the value used), `LeakReporter` (GitHub: revoke a leaked value).
-`Creator` (a new value by API) comes later.
+`Revoker` (revoke the value used), `LeakReporter` (GitHub: revoke a leaked value),
+`Creator` (a new value by API: GitLab's self-rotate, npm's token create; `rotate --api`).
 
 Whatever a registry answers is hostile input: `clean_text` and `parse_time` turn it into
 short printable text and plausible dates (EARLIEST..LATEST), or nothing; `read_date` also
@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -96,6 +96,45 @@ class Revoker(Protocol):
 class LeakReporter(Protocol):
     def report_leak(self, value: str) -> str:
         """Hand a leaked value to the registry's revocation service."""
+
+
+@dataclass(frozen=True)
+class Created:
+    """A value a registry created. `key` (npm) is the registry's id of the new token, not a
+    secret: the journal keeps it so a value lost in a crash can still be revoked."""
+
+    value: str = field(repr=False)
+    key: str | None = None
+    expires_at: datetime | None = None
+
+
+@runtime_checkable
+class Creator(Protocol):
+    """A registry that creates a token's new value (`tokens rotate --api`)."""
+
+    needs_password: bool  # npm: the account password authorises the creation
+    revokes_old: bool  # GitLab: creating the new value revokes the old one at once
+
+    def prepare(self, old_value: str) -> dict[str, Any]:
+        """What creating and revoking later need to know about the old token (npm: its key
+        and settings) -- ids and flags only, kept in the journal. RegistryError when the
+        token cannot be rotated this way; nothing is created."""
+
+    def create(self, old_value: str, prepared: dict[str, Any], *, expires_on: date | None,
+               password: str | None, otp: str | None) -> Created:  # fmt: skip
+        """The new value. OtpRequired when the registry asks for a one-time password;
+        RegistryRefused for a wrong password or a token not allowed to do it."""
+
+    def revoke_old(self, new_value: str, prepared: dict[str, Any]) -> str:
+        """Revoke the old value once the new one is live (npm: by its key)."""
+
+    def discard(self, created: Created, old_value: str | None) -> str:
+        """Revoke a created value that no store accepted (the value is at hand)."""
+
+    def discard_lost(self, old_value: str, key: str | None) -> str:
+        """Revoke a created value whose value was lost (a crash before any store had it):
+        npm by its key; GitLab by rotating the old, already rotated value again, which
+        revokes the whole family."""
 
 
 # An explicit registry: kind -> "module:Class", imported only when used.
@@ -301,3 +340,17 @@ def facts_from_metadata(meta: dict[str, str]) -> dict[str, Any]:
         "registry_expires_at": parse_time(meta.get("registry_expires_at")),
         "registry_scopes": scopes,
     }
+
+
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/=:-]{8,1024}")
+
+
+def created_value(data: dict, field_name: str, host: str, old_value: str) -> str:
+    """The new token a registry answered with: printable token characters only, 8..1024 of
+    them, not the old value. Anything else is no usable answer (the error never holds it)."""
+    value = data.get(field_name)
+    if not isinstance(value, str) or not _TOKEN_CHARS.fullmatch(value):
+        raise RegistryUnreachable(host, f"the answer holds no usable `{field_name}` (a token of 8 to 1024 printable characters)")
+    if value == old_value:
+        raise RegistryUnreachable(host, "the answer's new token is the old one")
+    return value

@@ -1,15 +1,19 @@
 """GitLab (gitlab.com or self-managed: the repository's root, `/api/v4`).
 
 `GET /personal_access_tokens/self` describes the token used; `DELETE` on the same path
-revokes it (204)."""
+revokes it (204). `POST /personal_access_tokens/self/rotate` (`expires_at` YYYY-MM-DD) answers
+200 with the new token object, `"token"` included, and revokes the old one at once; it needs
+scope `api` or `self_rotate` (403 otherwise). Rotating an already rotated token revokes its
+whole family: that is how a new value lost in a crash is revoked (`discard_lost`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from tokenward.errors import RegistryRefused, RegistryUnreachable
-from tokenward.registries.base import Verdict, clean_list, clean_text, parse_time, read_date, rejected, root_of, unexpected
+from tokenward.registries.base import Created, Verdict, created_value, clean_list, clean_text, parse_time, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import ApiRegistry, HttpClient
 from tokenward.registries.kinds import TOKEN_PAGE
 
@@ -68,3 +72,49 @@ class GitLab(ApiRegistry):
         if reply.status != 204:  # the documented answer; anything else did not revoke it
             raise unexpected(reply, self.host)
         return f"revoked at {self.label} (DELETE /personal_access_tokens/self)"
+
+    # -- Creator: self-rotate --------------------------------------------------------------
+
+    needs_password = False
+    revokes_old = True
+    MAX_DAYS = 365  # the longest lifetime GitLab gives a personal access token
+
+    def prepare(self, old_value: str) -> dict[str, Any]:
+        return {}
+
+    def create(self, old_value: str, prepared: dict[str, Any], *, expires_on: date | None,
+               password: str | None = None, otp: str | None = None) -> Created:  # fmt: skip
+        body = {"expires_at": expires_on.isoformat()} if expires_on is not None else {}
+        reply = self.client.request(
+            "POST", f"{self.base}/personal_access_tokens/self/rotate", headers={"PRIVATE-TOKEN": old_value}, json_body=body
+        )
+        if reply.status == 401:
+            raise RegistryRefused(self.host, "HTTP 401: the current value is not accepted (invalid, expired or revoked)")
+        if reply.status == 403:
+            raise RegistryRefused(self.host, "HTTP 403: rotating needs the scope `api` or `self_rotate` on this token")
+        if reply.status == 400:
+            raise RegistryRefused(self.host, f"HTTP 400: GitLab refused expires_at {body.get('expires_at', '(none)')}")
+        if reply.status != 200:
+            raise unexpected(reply, self.host)
+        data = reply.json_object()
+        value = created_value(data, "token", self.host, old_value)
+        expires_at, _notes = read_date(data.get("expires_at"), "expires_at")
+        return Created(value, None, expires_at)
+
+    def revoke_old(self, new_value: str, prepared: dict[str, Any]) -> str:
+        return f"revoked by {self.label} when it rotated"
+
+    def discard(self, created: Created, old_value: str | None) -> str:
+        return self.revoke(created.value)
+
+    def discard_lost(self, old_value: str, key: str | None) -> str:
+        if self.verify(old_value).result == "live":
+            return "nothing to revoke: the old value is still live, so GitLab created no new one"
+        reply = self.client.request(
+            "POST", f"{self.base}/personal_access_tokens/self/rotate", headers={"PRIVATE-TOKEN": old_value}, json_body={}
+        )
+        if reply.status >= 500:
+            raise unexpected(reply, self.host)
+        # Rotating an already rotated token revokes its whole family, the lost value with it;
+        # GitLab refuses the request itself (the old value is revoked), whatever its status.
+        return f"revoked at {self.label} (the whole token family, by rotating the old value again)"

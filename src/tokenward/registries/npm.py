@@ -9,16 +9,23 @@ Revoke never trusts a key it was told (the inventory's, a teammate's metadata): 
 the whole token list with the value and revokes the one entry whose masked token is this
 value's; none or several such entries, and it refuses, pointing at the token page. A key
 is hex/uuid-like (KEY_RE) and always sent as one quoted path segment.
+
+Create (`rotate --api`): `POST /-/npm/v1/tokens {"password", "readonly", "cidr_whitelist"}`
+with the old token's settings, `npm-otp: CODE` with 2FA; the answer's `key` is kept (it is
+how the new token is revoked should no store take it). The registry asks for a one-time
+password the way the npm CLI recognises it (npm-registry-fetch): 401 with `otp` among the
+`WWW-Authenticate` challenges, or a body saying "one-time pass".
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-from tokenward.errors import RegistryError, RegistryRefused, RegistryUnreachable
-from tokenward.registries.base import Verdict, clean_text, read_date, rejected, root_of, unexpected
+from tokenward.errors import OtpRequired, RegistryError, RegistryRefused, RegistryUnreachable
+from tokenward.registries.base import Created, Verdict, created_value, clean_text, read_date, rejected, root_of, unexpected
 from tokenward.registries.http import ApiRegistry, HttpClient, origin
 from tokenward.registries.kinds import TOKEN_PAGE
 
@@ -138,3 +145,81 @@ class Npm(ApiRegistry):
         if reply.status != 200:  # the documented answer; anything else did not revoke it
             raise unexpected(reply, self.host)
         return f"revoked at {self.label} (DELETE /-/npm/v1/tokens/token/{key})"
+
+    # -- Creator: a new token, then the old one revoked by its key ---------------------------
+
+    needs_password = True
+    revokes_old = False
+
+    def prepare(self, old_value: str) -> dict[str, Any]:
+        found, why = self._find(old_value, pages=MAX_PAGES)
+        if found is None:
+            raise RegistryRefused(self.host, f"cannot rotate by API: {why}; it could not be revoked afterwards")
+        cidr = found.get("cidr")
+        cidr = [c for c in cidr if isinstance(c, str) and clean_text(c, 50) == c][:10] if isinstance(cidr, list) else []
+        return {"key": found["key"], "readonly": found.get("readonly") is True, "cidr": cidr}
+
+    def create(self, old_value: str, prepared: dict[str, Any], *, expires_on: date | None,
+               password: str | None, otp: str | None) -> Created:  # fmt: skip
+        if not password:
+            raise RegistryRefused(self.host, "creating a token needs the account password")
+        headers = self._auth(old_value)
+        if otp:
+            headers["npm-otp"] = otp
+        body = {"password": password, "readonly": bool(prepared.get("readonly")), "cidr_whitelist": list(prepared.get("cidr") or [])}
+        reply = self.client.request("POST", f"{self.base}/-/npm/v1/tokens", headers=headers, json_body=body)
+        if reply.status == 401 and _asks_for_otp(reply):
+            if otp:
+                raise OtpRequired(self.host, "HTTP 401: the one-time password was not accepted; nothing was created")
+            raise OtpRequired(self.host, "the registry asks for a one-time password (2FA); nothing was created")
+        if reply.status in (401, 403):
+            raise RegistryRefused(
+                self.host, f"HTTP {reply.status}: the registry refused to create a token (a wrong password?); nothing was created"
+            )
+        if reply.status not in (200, 201):
+            raise unexpected(reply, self.host)
+        data = reply.json_object()
+        value = created_value(data, "token", self.host, old_value)
+        key = data.get("key")
+        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+            # Without its key the new token could not be revoked should no store take it.
+            self._delete_matching(value)
+            raise RegistryUnreachable(self.host, "the created token came without a usable `key`; it was revoked again")
+        expires_at, _notes = read_date(data.get("expires"), "expires")
+        return Created(value, key, expires_at)
+
+    def _delete(self, auth_value: str, key: str) -> str:
+        if not KEY_RE.fullmatch(key or ""):
+            raise RegistryError(self.host, "no usable key to revoke by")
+        reply = self.client.request(
+            "DELETE", f"{self.base}/-/npm/v1/tokens/token/{quote(key, safe='')}", headers=self._auth(auth_value)
+        )
+        if reply.status in (401, 403):
+            raise RegistryRefused(self.host, f"HTTP {reply.status}: the registry refused to revoke token {key}")
+        if reply.status not in (200, 204):
+            raise unexpected(reply, self.host)
+        return f"revoked at {self.label} (DELETE /-/npm/v1/tokens/token/{key})"
+
+    def _delete_matching(self, value: str) -> None:
+        try:
+            found, _why = self._find(value, pages=MAX_PAGES)
+            if found is not None:
+                self._delete(value, found["key"])
+        except RegistryError:
+            pass
+
+    def revoke_old(self, new_value: str, prepared: dict[str, Any]) -> str:
+        return self._delete(new_value, str(prepared.get("key") or ""))
+
+    def discard(self, created: Created, old_value: str | None) -> str:
+        return self._delete(created.value, created.key or "")
+
+    def discard_lost(self, old_value: str, key: str | None) -> str:
+        return self._delete(old_value, key or "")
+
+
+def _asks_for_otp(reply) -> bool:
+    challenges = [c.strip().lower() for c in (reply.headers.get("WWW-Authenticate") or "").split(",")]
+    if "otp" in challenges:
+        return True
+    return b"one-time pass" in reply.body[:4096]

@@ -39,6 +39,9 @@ class Dialog(Protocol):
     def read_value(self, prompt: str) -> str:
         """The new value: a hidden prompt when interactive, else stdin."""
 
+    def read_secret(self, prompt: str) -> str:
+        """A hidden prompt on the terminal (a password, a one-time password)."""
+
     def confirm(self, question: str, default: bool) -> bool:
         """Ask yes/no on the terminal."""
 
@@ -61,8 +64,15 @@ def tell_outcome(ui: Dialog, name: str, outcome: Outcome, headline: str, *, inde
 
 
 def rotate(app, ui: Dialog, name: str, *, no_command: bool = False, open_page: bool = False, yes: bool = False) -> int:
-    """`tokens rotate NAME`: from the rotate_command, else stdin, else guided."""
+    """`tokens rotate NAME`: an interrupted rotation by API is finished first; else the new
+    value from the rotate_command, else stdin, else guided."""
+    from tokenward.rotation import api
+
     record = app.inventory.get(name)  # unknown names fail before a value is asked for
+    resumed = api.resume(app, ui, name)
+    if resumed is not None:
+        ui.note(f"Nothing else was changed: run `tokens rotate {name}` again for a new value.")
+        return resumed
     command = None if no_command else app.config.rotate.command_for(name, record.kind)
     if command:
         value = value_from_command(app, ui, record, command)
@@ -187,20 +197,36 @@ def guided(app, ui: Dialog, record: TokenRecord, open_page: bool, yes: bool) -> 
 
 
 def rotate_due(app, ui: Dialog) -> int:
-    """Every overdue or expired token that has a rotate_command; the rest listed on
-    stdout with the command that rotates each by hand."""
+    """Every overdue or expired token that has a rotate_command or whose kind `[rotate] api`
+    names (rotated by its registry's API, unattended); the rest listed on stdout with the
+    command that rotates each by hand. Interrupted API rotations are finished first."""
     from tokenward.policy import Status
     from tokenward.report import views
+    from tokenward.rotation import api
     from tokenward.tokens import TOKEN_PAGE
 
+    failed = False
+    for name in api.pending(app):
+        try:
+            failed |= bool(api.resume(app, ui, name))
+        except TokenwardError as exc:
+            failed = True
+            ui.warn(f"the interrupted API rotation of {name} is not finished: {exc}")
     due = [v for v in views(app.inventory.all(), app.now, app.config.warn_before) if v.status in (Status.EXPIRED, Status.OVERDUE)]
     if not due:
         ui.note("No token is overdue or expired.")
-        return 0
+        return int(ExitStatus.STORE) if failed else 0
     rest = []
-    failed = False
     for v in due:
         record = v.record
+        own = app.config.rotate.by_token.get(record.name)
+        if own is None and record.kind in app.config.rotate.api:
+            try:
+                failed |= bool(api.rotate_by_api(app, ui, record.name, unattended=True))
+            except TokenwardError as exc:
+                failed = True
+                ui.warn(f"{record.name} was not rotated: {exc}")
+            continue
         command = app.config.rotate.command_for(record.name, record.kind)
         if command is None:
             rest.append(v)
@@ -225,7 +251,8 @@ def rotate_due(app, ui: Dialog) -> int:
         for v in rest:
             page = TOKEN_PAGE.get(v.record.kind)
             where = f" (new token: {page})" if page else ""
-            ui.echo(f"  {v.record.name} ({v.record.kind}, {v.status}): tokens rotate {v.record.name}{where}")
+            api_hint = " (or --api)" if v.record.kind in ("gitlab", "npm") else ""
+            ui.echo(f"  {v.record.name} ({v.record.kind}, {v.status}): tokens rotate {v.record.name}{api_hint}{where}")
     if failed:
         return int(ExitStatus.STORE)
     return int(ExitStatus.FINDINGS) if rest else 0

@@ -1,0 +1,226 @@
+"""`tokens rotate NAME --api`: GitLab's self-rotate against the stand-in (tests/registry_standins.py,
+built from REFERENCE.md), npm's create/revoke against the real verdaccio; bad input; and crashes
+(kill -9 at each step) that the next `tokens sync` or `tokens rotate` converges."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import urllib.request
+from datetime import date, timedelta
+
+import pytest
+
+from tests import servers
+from tests.registry_standins import StandIn
+
+GL = "glpat-" + "o1d" * 7
+
+
+@pytest.fixture(scope="module")
+def gitlab():
+    s = StandIn("gitlab").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def gl(tokens, file_keyring, gitlab):
+    gitlab.reset()
+    gitlab.tokens[GL] = {"scopes": ["api"]}
+    added = tokens("add", "gl", "--kind", "gitlab", "--repository", gitlab.url, "--rotate-every", "90d", input=GL)
+    assert added.returncode == 0, added
+    return gitlab
+
+
+def _new_values(standin: StandIn, old: str) -> list[str]:
+    return [v for v in standin.tokens if v != old]
+
+
+def _private_traces(data_dir) -> str:
+    """Everything tokenward wrote to its data dir, as text (inventory, audit log, journal)."""
+    out = []
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            out.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(out)
+
+
+def _journal(data_dir) -> list[str]:
+    directory = data_dir / "api-rotations"
+    return sorted(p.name for p in directory.glob("*.json")) if directory.exists() else []
+
+
+# -- GitLab: self-rotate on the stand-in ----------------------------------------------------------
+
+
+def test_gitlab_self_rotate_stores_the_new_value_and_the_old_is_revoked(tokens, gl, data_dir):
+    result = tokens("rotate", "gl", "--api")
+    assert result.returncode == 0, result
+    [new] = _new_values(gl, GL)
+    assert tokens("get", "gl").stdout.strip() == new
+    assert GL in gl.revoked and new not in gl.revoked
+    assert gl.rotations == [(date.today() + timedelta(days=90)).isoformat()]
+    assert "Rotated gl in keyring." in result.stderr and "is live at GitLab" in result.stderr
+    shown = json.loads(tokens("show", "gl", "--json").stdout)
+    assert shown["verify_result"] == "live" and shown["expires_at"].startswith(gl.rotations[0])
+    for text in (result.stdout, result.stderr, _private_traces(data_dir)):
+        assert new not in text and GL not in text
+    assert _journal(data_dir) == []
+
+
+def test_gitlab_expiry_is_capped_at_what_gitlab_allows(tokens, gl):
+    assert tokens("edit", "gl", "--rotate-every", "2y").returncode == 0
+    assert tokens("rotate", "gl", "--api").returncode == 0
+    assert gl.rotations == [(date.today() + timedelta(days=365)).isoformat()]
+
+
+def test_gitlab_token_without_rotate_scope_is_refused_and_nothing_changes(tokens, gl, data_dir):
+    gl.tokens[GL]["scopes"] = ["read_api"]
+    result = tokens("rotate", "gl", "--api")
+    assert result.returncode == 3, result
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert "`api` or `self_rotate`" in result.stderr
+    assert tokens("get", "gl").stdout.strip() == GL and GL not in gl.revoked
+    assert _new_values(gl, GL) == [] and _journal(data_dir) == []
+
+
+def test_no_store_takes_the_new_value_so_it_is_revoked(tokens, gl, file_keyring, data_dir):
+    lock = file_keyring.parent / (file_keyring.name + ".lock")
+    lock.unlink()
+    lock.mkdir()  # every keyring write now fails; reads still work
+    result = tokens("rotate", "gl", "--api")
+    assert result.returncode == 3, result
+    [new] = _new_values(gl, GL)
+    assert new in gl.revoked  # the created value is dead...
+    assert "no store took the new value of gl" in result.stderr and "it was revoked at GitLab" in result.stderr
+    assert new not in result.stderr + result.stdout
+    assert tokens("get", "gl").stdout.strip() == GL  # ...and the stores hold what they held
+    assert _journal(data_dir) == []
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+def test_api_on_a_kind_without_a_create_api_names_the_guided_way(tokens, file_keyring):
+    from pypitoken import Token
+
+    token = Token.create(domain="pypi.org", identifier="x", key="k" * 32)
+    assert tokens("add", "pypi-foo", input=token.dump()).returncode == 0
+    result = tokens("rotate", "pypi-foo", "--api")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Error: --api: PyPI has no API to create tokens (gitlab, npm only); rotate pypi-foo the guided way: "
+        "`tokens rotate pypi-foo`\n"
+    )
+    assert tokens("get", "pypi-foo").stdout.strip() == token.dump()
+
+
+def test_otp_without_api_is_refused(tokens, gl):
+    result = tokens("rotate", "gl", "--otp", "123456", input="glpat-" + "n" * 20)
+    assert result.returncode == 2 and result.stderr == "Error: --otp is for --api (the registry's one-time password); nothing changed\n"
+    assert "123456" not in result.stderr
+    assert tokens("get", "gl").stdout.strip() == GL
+
+
+def test_rotate_api_config_is_checked_at_load(tokens, write_config):
+    write_config('[rotate]\napi = ["gitlab", "pypi"]\n')
+    result = tokens("list")
+    assert result.returncode == 2 and "rotate.api: 'pypi': no API creates its tokens" in result.stderr
+    write_config('[rotate]\napi = ["gitlab", "nosuchkind"]\n')
+    assert "'nosuchkind': unknown kind" in tokens("list").stderr
+    write_config('[rotate.npm]\nlogin = "../etc"\n')
+    result = tokens("list")
+    assert result.returncode == 2 and "rotate.npm.login: not a valid token name" in result.stderr
+
+
+# -- npm: create and revoke on the real verdaccio ---------------------------------------------------
+
+
+def _whoami(registry: str, value: str) -> str | None:
+    request = urllib.request.Request(f"{registry.rstrip('/')}/-/whoami", headers={"Authorization": f"Bearer {value}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read()).get("username")
+    except urllib.error.HTTPError:
+        return None
+
+
+def _token_keys(registry: str, value: str) -> list[str]:
+    request = urllib.request.Request(f"{registry.rstrip('/')}/-/npm/v1/tokens", headers={"Authorization": f"Bearer {value}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return sorted(o["key"] for o in json.loads(answer.read())["objects"])
+
+
+@pytest.fixture
+def npm(tokens, file_keyring, verdaccio, write_config):
+    """An npm account on verdaccio; its password in the inventory as `npm-pw` ([rotate.npm]
+    login); `npm-pub` holds a listed token of it."""
+    user = "rot" + secrets.token_hex(3)
+    password = "pw-" + secrets.token_hex(8)
+    login = servers.npm_user(verdaccio.url, user, password)
+    value, key = servers.npm_token(verdaccio.url, login, password)
+    write_config('[rotate.npm]\nlogin = "npm-pw"\n')
+    assert tokens("add", "npm-pw", "--kind", "generic", input=password).returncode == 0
+    assert tokens("add", "npm-pub", "--kind", "npm", "--repository", verdaccio.url, input=value).returncode == 0
+    return {"url": verdaccio.url, "user": user, "password": password, "login": login, "old": value, "key": key}
+
+
+def _publish(tmp_path, registry: str, token_name: str) -> subprocess.CompletedProcess:
+    package = tmp_path / "pkg"
+    package.mkdir(exist_ok=True)
+    (package / "package.json").write_text(json.dumps({"name": f"tokenward-rot-{secrets.token_hex(3)}", "version": "1.0.0"}))
+    (package / "index.js").write_text("module.exports = 1;\n")
+    home = tmp_path / "npm-home"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "npm_config_cache": str(tmp_path / "npm-cache"), "CI": "true"}
+    exe = servers.find_tool("tokens")
+    return subprocess.run(
+        [exe, "exec", "--token", token_name, "--", "npm", "publish", "--registry", registry],
+        cwd=package, capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+
+
+def test_npm_rotate_api_on_verdaccio_old_is_invalid_new_publishes(tokens, npm, data_dir, tmp_path):
+    if shutil.which("npm") is None:
+        servers.unavailable("npm is not installed")
+    result = tokens("rotate", "npm-pub", "--api")
+    assert result.returncode == 0, result
+    new = tokens("get", "npm-pub").stdout.strip()
+    assert new and new != npm["old"]
+    assert _whoami(npm["url"], npm["old"]) is None  # the old token: invalid at whoami
+    assert _whoami(npm["url"], new) == npm["user"]
+    assert npm["key"] not in _token_keys(npm["url"], npm["login"])
+    assert f"DELETE /-/npm/v1/tokens/token/{npm['key']}" in result.stderr
+    published = _publish(tmp_path, npm["url"], "npm-pub")
+    assert published.returncode == 0, published
+    for text in (result.stdout, result.stderr, published.stdout, published.stderr, _private_traces(data_dir)):
+        assert new not in text and npm["old"] not in text and npm["password"] not in text
+    assert _journal(data_dir) == []
+
+
+def test_npm_wrong_password_is_one_line_and_nothing_changes(tokens, npm, data_dir):
+    before = _token_keys(npm["url"], npm["login"])
+    assert tokens("rotate", "npm-pw", input="not-the-password").returncode == 0
+    result = tokens("rotate", "npm-pub", "--api")
+    assert result.returncode == 3, result
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: registry 127.0.0.1:")
+    assert "a wrong password?" in result.stderr and "nothing was created" in result.stderr
+    assert "not-the-password" not in result.stderr
+    assert _token_keys(npm["url"], npm["login"]) == before
+    assert tokens("get", "npm-pub").stdout.strip() == npm["old"] and _whoami(npm["url"], npm["old"]) == npm["user"]
+    assert _journal(data_dir) == []
+
+
+def test_npm_without_a_password_source_and_no_terminal_is_refused(tokens, npm, write_config):
+    write_config("")
+    result = tokens("rotate", "npm-pub", "--api")
+    assert result.returncode == 2, result
+    assert "npm needs the account password to create a token: set [rotate.npm] login" in result.stderr
+    write_config('[rotate.npm]\nlogin = "nobody"\n')
+    result = tokens("rotate", "npm-pub", "--api")
+    assert result.returncode == 2 and "[rotate.npm] login names 'nobody', which is not in the inventory" in result.stderr
+    assert tokens("get", "npm-pub").stdout.strip() == npm["old"]
