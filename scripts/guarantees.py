@@ -44,6 +44,7 @@ AREAS = {
         "tests/test_schedule.py", "tests/test_notify.py", "tests/test_rotate_command.py", "tests/test_doctor.py",
     ],
     "registries": ["tests/test_registries_contract.py", "tests/test_registries_hostile.py", "tests/test_verify.py"],
+    "targets": ["tests/test_targets.py"],
 }
 
 
@@ -237,6 +238,17 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
          "the value goes only to its repository's host and is never printed or stored from an answer; each "
          "request ends within its deadline; exit 0/1/3 per the contract; revoke deletes only the token it was "
          "given"),
+        ("targets", "CI targets (GitHub Actions, GitLab CI)",
+         "`rotate`, `rotate --due`, `push`, `targets`, `doctor` against GitHub Actions and GitLab CI stand-ins "
+         "(built from the documented API; GitHub's holds a real X25519 key pair and opens every sealed box): "
+         "repository and environment secrets, create and update, a key replaced between pushes and between "
+         "GET and PUT, 404/403/401, long rate limits, redirects, malformed/huge/wrong-typed public keys, long "
+         "5xx, answers echoing the value, masked values GitLab would refuse, unknown targets/tokens/auth "
+         "tokens, 25 hostile `[targets.*]` tables",
+         "the exact value arrives (sealed: never in clear on the wire to GitHub); at most 3 requests per target; "
+         "a failing target is one `Error: target NAME:` line, exit 3, recorded, the stores keep the new value "
+         "and the next push fixes it; bad config or a refused value is exit 2 before any write; no value or "
+         "auth token in output, errors, audit log or inventory"),
     ]
     for area, title, tried, promise in simple:
         if outcomes.get(area):
