@@ -493,3 +493,26 @@ def test_the_scheduled_rotate_due_reaches_the_targets_too(ci, tokens, file_keyri
     assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW
     assert "Pushed to CI targets repo" in due.stderr
     assert {r["state"] for r in json.loads(tokens("targets", "--json").stdout)} == {"current"}
+
+
+def test_push_pending_pushes_stale_and_failed_targets_only(ci, make_app):
+    """What `tokens sync` pushes: stale and failed targets, each its token's current value;
+    a target never pushed from this machine is left alone."""
+    from tokenward.targets.push import pending_targets, push_pending
+
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl))
+    assert pending_targets(app) == [] and push_pending(app) == []
+    assert all(r.ok for r in push_token(app, "pypi-main", OLD, only=["repo", "lab"]))
+    lifecycle.rotate_token(app, "pypi-main", NEW)  # stores only: repo and lab are stale now
+    gl.ci.grants[GL_AUTH] = set()
+    assert [t.name for t in pending_targets(app)] == ["repo", "lab"]
+    results = {r.target: r for r in push_pending(app, ["pypi-main"])}
+    assert results["repo"].ok and not results["lab"].ok and "(HTTP 403)" in results["lab"].error
+    assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW and gh.ci.secret("o/r", "PYPI_API_TOKEN", env="prod") is None
+    assert states(app) == {"repo": "current", "env": "never", "lab": "failed"}
+    gl.ci.grants[GL_AUTH] = {"g/n"}
+    assert [r.target for r in push_pending(app, ["gh-admin"])] == []  # another token's targets only
+    assert [(r.target, r.ok) for r in push_pending(app)] == [("lab", True)]
+    assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["value"] == NEW
+    assert states(app) == {"repo": "current", "env": "never", "lab": "current"}

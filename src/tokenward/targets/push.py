@@ -167,3 +167,44 @@ def push_targets(app: "App", targets: list["TargetConfig"]) -> list[PushResult]:
     for token, value in values.items():
         check_value(app, token, value, [t for t in targets if t.token == token])
     return push_many(app, [(t, values[t.token]) for t in targets])
+
+
+def pending_targets(app: "App", names: Iterable[str] | None = None) -> list["TargetConfig"]:
+    """`tokens sync`'s share: the targets (of the named tokens, else all) that are stale
+    (hold a value from before the token's last rotation) or whose last push failed.
+    Targets never pushed from this machine are left to `tokens push`: a teammate's
+    machine syncing the same tokens may hold no auth token for them."""
+    from tokenward.targets.status import target_rows
+
+    wanted = set(names or ())
+    rows = [r for r in target_rows(app) if r.state in ("stale", "failed") and (not wanted or r.token in wanted)]
+    return [app.config.targets[r.name] for r in rows]
+
+
+def push_pending(app: "App", names: Iterable[str] | None = None) -> list[PushResult]:
+    """Push each pending target (see pending_targets) its token's current value, read
+    once per token; never raises for a target: a target that cannot be pushed (its token
+    or auth token gone from the inventory, a value it would refuse) is its result."""
+    from tokenward.lifecycle import get_value
+
+    results: list[PushResult] = []
+    jobs: list[tuple["TargetConfig", str]] = []
+    values: dict[str, str | TokenwardError] = {}
+    for target in pending_targets(app, names):
+        try:
+            check_names(app, [target])
+            if target.token not in values:
+                try:
+                    values[target.token] = get_value(app, target.token)[0]
+                except TokenwardError as exc:
+                    values[target.token] = exc
+            value = values[target.token]
+            if isinstance(value, TokenwardError):
+                raise TargetError(target.name, f"cannot read token {target.token}: {value}")
+            open_target(target, None, "").check_value(value)  # type: ignore[arg-type]
+        except TokenwardError as exc:
+            text = str(exc).removeprefix(f"target {target.name}: ").removesuffix("; nothing was written")
+            results.append(PushResult(target.name, False, f"target {target.name}: {text}"))
+            continue
+        jobs.append((target, value))
+    return results + push_many(app, jobs)
