@@ -64,7 +64,7 @@ def append(data_dir: Path, event: str, token: str, **fields: Any) -> None:
 _STR = (str,)
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "time": _STR, "event": _STR, "token": _STR, "tool": _STR, "command": _STR, "repository": _STR,
-    "source": _STR, "fingerprint": _STR, "exit_status": (int,), "narrowed": (bool,),
+    "source": _STR, "fingerprint": _STR, "exit_status": (int,), "narrowed": (bool,), "via": _STR, "index": _STR,
 }  # fmt: skip
 _LIST_FIELDS = ("projects", "stores", "failed", "copies")
 

@@ -112,7 +112,7 @@ ROTATE_KEYS: dict[str, type | tuple[type, ...]] = {"timeout": (int, float), "kin
 API_KINDS = ("gitlab", "npm")
 ROTATE_NPM_KEYS: dict[str, type | tuple[type, ...]] = {"login": str}
 
-TOP_LEVEL = ("defaults", "stores", "notify", "rotate", "targets")
+TOP_LEVEL = ("defaults", "stores", "notify", "rotate", "targets", "trusted_publishing")
 
 # [targets.NAME]: CI secrets that hold a token (targets/). Every key, by target type.
 TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -189,6 +189,7 @@ class Config:
     default_notify: tuple[str, ...] = ()
     rotate: RotateConfig = field(default_factory=RotateConfig)
     targets: dict[str, TargetConfig] = field(default_factory=dict)
+    trusted_publishing: "TrustedPublishingConfig" = field(default_factory=lambda: TrustedPublishingConfig())
 
     def store(self, name: str) -> StoreConfig:
         try:
@@ -404,6 +405,7 @@ def parse_config(data: dict, path: Path) -> Config:
         default_notify=default_notify,
         rotate=_parse_rotate(data.get("rotate", {}), path),
         targets=_parse_targets(data.get("targets", {}), path),
+        trusted_publishing=_parse_trusted_publishing(data.get("trusted_publishing", {}), path),
     )
 
 
@@ -532,3 +534,63 @@ def env_or(value: str, *names: str) -> str:
         if os.environ.get(name):
             return os.environ[name]
     return ""
+
+
+# -- [trusted_publishing] ---------------------------------------------------------------------
+
+TRUSTED_MODES = ("prefer", "only", "never")
+TRUSTED_KEYS: dict[str, type | tuple[type, ...]] = {"mode": str, "index": dict}
+# Upload URL -> the index that mints tokens for it (docs/trusted-publishing.md). cargo's
+# destination for crates.io is the registry itself.
+DEFAULT_MINTING_INDEX = {
+    "https://upload.pypi.org/legacy/": "https://pypi.org",
+    "https://test.pypi.org/legacy/": "https://test.pypi.org",
+    "https://crates.io/": "https://crates.io",
+}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class TrustedPublishingConfig:
+    """`mode` and the minting index of each upload URL (keys compared as normalize_url does;
+    an entry set to "" turns a default off)."""
+
+    mode: str = "prefer"
+    index: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MINTING_INDEX))
+
+
+def _minting_url_problem(value: str) -> str | None:
+    """An index the CI's OIDC token is sent to: https, or http on this machine only."""
+    from urllib.parse import urlsplit
+
+    problem = http_url_problem(value)
+    if problem:
+        return f"must be an http(s) URL with a host ({problem})"
+    parts = urlsplit(value)
+    if parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK_HOSTS:
+        return "must be https (a CI identity or a minted token is sent there; http only for 127.0.0.1/localhost)"
+    return None
+
+
+def _parse_trusted_publishing(table: dict, path: Path) -> TrustedPublishingConfig:
+    _check_keys(path, "trusted_publishing", table, TRUSTED_KEYS)
+    mode = table.get("mode", "prefer")
+    if mode not in TRUSTED_MODES:
+        raise ConfigError(f"{_where(path, 'trusted_publishing.mode')} must be one of {', '.join(TRUSTED_MODES)}")
+    index = dict(DEFAULT_MINTING_INDEX)
+    for upload, minter in table.get("index", {}).items():
+        key = f"trusted_publishing.index.{upload!r}"
+        if not isinstance(minter, str):
+            raise ConfigError(f"{_where(path, key)} must be a string, not {type(minter).__name__}")
+        problem = http_url_problem(upload)
+        if problem:
+            raise ConfigError(f"{_where(path, 'trusted_publishing.index')}: a key is not an http(s) URL with a host ({problem})")
+        problem = _minting_url_problem(upload)
+        if problem:  # the minted token goes there
+            raise ConfigError(f"{_where(path, key)}: the upload URL {problem}")
+        if minter:
+            problem = _minting_url_problem(minter)
+            if problem:
+                raise ConfigError(f"{_where(path, key)} {problem}")
+        index[upload] = minter
+    return TrustedPublishingConfig(mode=mode, index=index)

@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 from tokenward import runner
@@ -25,6 +25,9 @@ from tokenward.policy import AT_REGISTRY, DEAD, Status
 from tokenward.report import view
 from tokenward.selection import choose, describe_target, fit, record_repository
 from tokenward.tokens import normalize_project
+
+if TYPE_CHECKING:
+    from tokenward.trusted import Minted
 
 NARROW_LIFETIME = timedelta(minutes=15)
 # What twine, uv and the other tools print when the registry refuses the token (PyPI answers
@@ -46,6 +49,7 @@ class ExecPlan:
     publisher: Publisher | None = None  # set when the tool's own variables carry the token
     context: Context | None = None
     executable: str = ""  # argv[0] found on PATH before any value was read
+    minted: "Minted | None" = None  # trusted publishing: a token minted for this run only (trusted.py)
 
 
 def narrow_pypi_token(value: str, projects: tuple[str, ...] | list[str], now: datetime, *, lifetime: timedelta = NARROW_LIFETIME) -> str:
@@ -120,7 +124,11 @@ def plan_exec(
     narrow: bool = True,
     context: Context | None = None,
     allow_env: tuple[str, ...] = (),
+    trusted: bool | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> ExecPlan:
+    """`trusted`: --trusted-publishing (True) / --no-trusted-publishing (False) / neither.
+    `warn` hears at once why a trusted-publishing exchange fell back to a stored token."""
     if not argv:
         raise UsageError("no command given: use `tokens exec [--token NAME] -- COMMAND [ARGS]...`")
     context = context or Context.current()
@@ -128,6 +136,10 @@ def plan_exec(
     executable = runner.resolve_command(argv, dict(context.env))
     target = parse_command(argv, context)
     warnings: list[str] = []
+    if token is None or trusted:
+        minted = _trusted_publishing(app, target, token, trusted, context, warnings.append if warn is None else warn)
+        if minted is not None:
+            return _minted_plan(minted, target, context, executable)
     if token is None:
         record = choose(app.inventory.all(), target, app.now).record
     else:
@@ -184,6 +196,38 @@ def plan_exec(
     return ExecPlan(name, added, secrets, target, narrowed, warnings, publisher, context, executable)
 
 
+def _trusted_publishing(app: App, target: Target, token, trusted, context: Context, warn) -> "Minted | None":
+    """A token minted from the CI's OIDC identity when the mode and the destination say so;
+    None to go on with stored tokens (after saying why, when an exchange failed)."""
+    from tokenward import trusted as tp
+
+    override = tp.override_mode(trusted)
+    decision = tp.decide(app.config.trusted_publishing, override, target, named=token is not None)
+    if decision is None:
+        return None
+    try:
+        return tp.mint(decision, env=context.env)
+    except tp.NoIdentity:
+        if decision.mode == "only":
+            raise
+        return None  # not in CI: stored tokens, as always
+    except tp.TrustedPublishingFailed as exc:
+        if decision.mode == "only":
+            raise
+        warn(tp.fallback_note(exc))
+        return None
+
+
+def _minted_plan(minted: "Minted", target: Target, context: Context, executable: str) -> ExecPlan:
+    from tokenward.trusted import AUDIT_NAME
+
+    if minted.protocol == "npm":  # npm exchanges the identity itself: no token from us
+        return ExecPlan(AUDIT_NAME, {}, [], target, context=context, executable=executable, minted=minted)
+    publisher = PUBLISHERS[target.tool]
+    added = publisher.env(target, minted.value)
+    return ExecPlan(AUDIT_NAME, added, [minted.value], target, publisher=publisher, context=context, executable=executable, minted=minted)
+
+
 def run_exec(
     app: App,
     plan: ExecPlan,
@@ -194,7 +238,37 @@ def run_exec(
     error: Callable[[str], None] | None = None,
 ) -> int:
     """Run the child; its exit status, or 1 when it succeeded but its output could not be
-    written to our stdout (as `cat > /dev/full` does): output is never dropped silently."""
+    written to our stdout (as `cat > /dev/full` does): output is never dropped silently.
+    A minted token that the registry can revoke (crates.io) is revoked once the child is
+    gone, however it ended."""
+    try:
+        return _run_exec(app, plan, argv, mask=mask, warn=warn, error=error)
+    finally:
+        problem = plan.minted.revoke() if plan.minted else None
+        if problem and warn:
+            warn(problem)
+
+
+def _record_use(app: App, plan: ExecPlan, **fields) -> None:
+    if plan.minted is None:
+        record_use(app, plan.token, **fields)
+        return
+    from tokenward import audit
+    from tokenward.trusted import VIA
+
+    # No inventory record to touch: the minted value exists for this run only.
+    audit.append(app.data_dir, "exec", plan.token, via=VIA, index=plan.minted.host, **fields)
+
+
+def _run_exec(
+    app: App,
+    plan: ExecPlan,
+    argv: list[str],
+    *,
+    mask: bool,
+    warn: Callable[[str], None] | None,
+    error: Callable[[str], None] | None,
+) -> int:
     parent = dict(os.environ)
     env, replaced = child_environment(parent, plan.env)
     target = plan.target
@@ -221,7 +295,7 @@ def run_exec(
         status, lost, refused = outcome.status, outcome.lost, outcome.seen
     finally:
         try:
-            record_use(app, plan.token, **use, exit_status=status, **({"output_lost": sorted(lost)} if lost else {}))
+            _record_use(app, plan, **use, exit_status=status, **({"output_lost": sorted(lost)} if lost else {}))
         except TokenwardError as exc:
             if status is None:
                 raise

@@ -50,14 +50,25 @@ def get_command(app, term, name: str, store: str | None) -> int:
     return 0
 
 
-def exec_command(app, term, token: str | None, no_mask: bool, no_narrow: bool, strict: bool, allow_env, command) -> int:
-    """`tokens exec`: plan (which token, which variables), announce, run the child."""
+def exec_command(app, term, token: str | None, no_mask: bool, no_narrow: bool, strict: bool, allow_env, command, trusted=None) -> int:
+    """`tokens exec`: plan (which token, which variables), announce, run the child.
+    `trusted`: --trusted-publishing (True) / --no-trusted-publishing (False) / neither (None)."""
     from tokenward.envpolicy import check_allow_names
     from tokenward.execute import plan_exec, run_exec
 
     argv = list(command)
-    plan = plan_exec(app, token, argv, strict=strict, narrow=not no_narrow, allow_env=check_allow_names(allow_env))
+    plan = plan_exec(
+        app, token, argv, strict=strict, narrow=not no_narrow, allow_env=check_allow_names(allow_env), trusted=trusted,
+        warn=term.warn,
+    )  # fmt: skip
     target = plan.target
+    if plan.minted is not None:
+        import time
+
+        from tokenward.trusted import announce
+
+        term.note(announce(plan.minted, target, time.time()))
+        return run_exec(app, plan, argv, mask=not no_mask, warn=term.warn, error=term.error)
     where = f" for {target.repository}" if target.publishes and target.repository else ""
     if target.source and target.source != "default":
         where += f" ({target.source})"

@@ -17,9 +17,16 @@ from tokenward.fastpath import exec_command
 @click.option("--no-narrow", is_flag=True, help="Hand a PyPI token as stored, not a copy narrowed to the projects and 15 minutes.")
 @click.option("--strict", is_flag=True, help="Refuse an overdue token instead of warning.")
 @click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let the token's env template set VAR although it is outside what a template may set (BASH_ENV, LD_PRELOAD, constants, ...; repeatable). Never unlocks a variable that changes where the token goes (URLs, proxies, CA bundles).")
+@click.option(
+    "--trusted-publishing/--no-trusted-publishing",
+    "trusted",
+    default=None,
+    help="For this run: require a token minted from the CI's OIDC identity (no stored token), or never mint one "
+    "[default: [trusted_publishing] mode, \"prefer\": mint in CI where the upload URL has a minting index].",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
 @pass_app
-def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, command):
+def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, trusted, command):
     """Run COMMAND with the right token in its environment, and nowhere else.
 
     Without --token, the token is chosen from the command line: the tool (twine, uv,
@@ -34,9 +41,15 @@ def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, command):
     copy of the token narrowed to those projects for 15 minutes. The value is masked as
     **** in the command's output. Exits with the command's exit status.
 
+    Trusted publishing: in CI with an OIDC identity (GitHub Actions, GitLab CI, ...),
+    an upload to PyPI, TestPyPI or crates.io gets a short-lived token minted by the
+    registry instead of a stored one: masked, audited, never stored; crates.io's is
+    revoked when the command exits. npm mints its own: exec sets no token. A refused
+    exchange falls back to a stored token (mode "prefer") or stops (exit 3).
+
     \b
     Examples:
       tokens exec -- twine upload dist/*
       tokens exec --token pypi-foo -- uv publish
     """
-    return exec_command(app, term, token, no_mask, no_narrow, strict, allow_env, command)
+    return exec_command(app, term, token, no_mask, no_narrow, strict, allow_env, command, trusted)

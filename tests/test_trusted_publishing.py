@@ -1,0 +1,356 @@
+"""Trusted publishing in `tokens exec`: a simulated GitHub Actions job (its environment
+variables only, no stored token) uploads with twine and poetry to a REAL pypiserver using a
+token minted by the PyPI stand-in from the job's OIDC token (tests/oidc_standin.py); refusals
+give one line; `prefer` falls back to a stored token, `only` stops; crates.io's minted token is
+revoked when the child exits; npm gets no token. The JWT and the minted value never appear in
+output, audit log or inventory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+from tests.fixtures_pypiserver import upload_server, write_sdist, write_wheel  # noqa: F401 - fixture
+from tests.oidc_standin import CratesMint, OidcProvider, Publisher, PypiMint
+
+# Not inherited from the machine running the tests: each test says which CI it simulates.
+NOT_CI = {name: "" for name in ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "GOOGLE_SERVICE_ACCOUNT_NAME",
+                                "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def oidc():
+    provider = OidcProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def tp_server(tmp_path_factory, oidc):
+    """A pypiserver of its own (htpasswd holds one `__token__`: the latest minted one) and the
+    PyPI mint stand-in that registers what it mints there."""
+    try:
+        from passlib.apache import HtpasswdFile
+    except ImportError:
+        servers.unavailable("passlib is not installed")
+    workdir = tmp_path_factory.mktemp("tp-pypiserver")
+    packages = workdir / "packages"
+    packages.mkdir()
+    htpasswd = HtpasswdFile(str(workdir / "htpasswd"), new=True, default_scheme="sha256_crypt")
+    htpasswd.set_password("__token__", "nothing-minted-yet")
+    htpasswd.save()
+    server = servers.start_pypiserver(workdir, workdir / "htpasswd", packages)
+    mint = PypiMint(provider=oidc, htpasswd=workdir / "htpasswd").start()
+    mint.publishers = [Publisher("octo-org/sample", "release.yml", "pypi", ("tp-twine", "tp-poetry"))]
+    yield server.url + "/", packages, mint
+    mint.stop()
+    server.stop()
+
+
+@pytest.fixture
+def job(oidc, tmp_path, monkeypatch, write_config):
+    """A GitHub Actions job of octo-org/sample's release.yml in environment pypi, in a fresh
+    project directory, HOME of its own; the mapping points pypiserver's URL at the stand-in."""
+    oidc.job()
+    oidc.lifetime = 300
+    work = tmp_path / "work"
+    (work / "dist").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    for name, value in {**NOT_CI, **oidc.env(), "HOME": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    return work
+
+
+def config(write_config, mapping: dict[str, str], mode: str = "prefer") -> None:
+    lines = "\n".join(f'"{upload}" = "{index}"' for upload, index in mapping.items())
+    write_config(f'[trusted_publishing]\nmode = "{mode}"\n[trusted_publishing.index]\n{lines}\n')
+
+
+def audit(data_dir: Path) -> list[dict]:
+    path = data_dir / "audit.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def leaks(result, data_dir: Path, *values: str) -> list[str]:
+    """Where any of `values` shows up: output, audit log, inventory, anything under the data dir."""
+    found = []
+    files = [p for p in data_dir.rglob("*") if p.is_file()] if data_dir.exists() else []
+    for value in values:
+        if value in result.stdout or value in result.stderr:
+            found.append("output")
+        found += [str(p) for p in files if value.encode() in p.read_bytes()]
+    return found
+
+
+def fake_tool(tmp_path: Path, name: str, script: str) -> dict[str, str]:
+    """A stand-in executable on PATH (for what the real tool cannot do here)."""
+    path = tmp_path / "bin" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return {"PATH": f"{path.parent}:{os.environ['PATH']}"}
+
+
+# -- real uploads with a minted token ------------------------------------------------------------
+
+
+def test_twine_upload_in_github_actions_uploads_with_a_minted_token(tokens, job, tp_server, oidc, write_config, data_dir):
+    url, packages, mint = tp_server
+    config(write_config, {url: mint.url})
+    wheel = write_wheel(job / "dist", "tp-twine", "1.0")
+    before = len(mint.minted)
+    result = tokens("exec", "--", "twine", "upload", "--non-interactive", "--repository-url", url, "dist/*")
+    assert result.returncode == 0, result
+    assert (packages / wheel.name).exists()
+    assert len(mint.minted) == before + 1
+    assert "minted a trusted-publishing token at 127.0.0.1" in result.stderr and "not stored" in result.stderr
+    entry = audit(data_dir)[-1]
+    assert entry["token"] == "(trusted-publishing)" and entry["via"] == "trusted-publishing"
+    assert entry["tool"] == "twine" and entry["projects"] == ["tp-twine"] and entry["exit_status"] == 0
+    assert leaks(result, data_dir, mint.minted[-1], oidc.issued[-1]) == []
+    listed = tokens("list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []  # nothing was added to the inventory
+
+
+def test_poetry_publish_in_github_actions_uploads_with_a_minted_token(tokens, job, tp_server, oidc, write_config, data_dir, tmp_path):
+    poetry = servers.find_tool("poetry")
+    if poetry is None:
+        servers.unavailable("poetry is not installed")
+    url, packages, mint = tp_server
+    config(write_config, {url: mint.url})
+    (job / "pyproject.toml").write_text('[project]\nname = "tp-poetry"\nversion = "1.0"\n')
+    wheel = write_wheel(job / "dist", "tp-poetry", "1.0")
+    sdist = write_sdist(job / "dist", "tp-poetry", "1.0")
+    env = {"POETRY_REPOSITORIES_TP_URL": url, "POETRY_CACHE_DIR": str(tmp_path / "poetry-cache"),
+           "POETRY_CONFIG_DIR": str(tmp_path / "poetry-config"), "POETRY_KEYRING_ENABLED": "false"}  # fmt: skip
+    result = tokens("exec", "--", poetry, "publish", "-r", "tp", "--no-interaction", env=env)
+    assert result.returncode == 0, result
+    assert (packages / wheel.name).exists() and (packages / sdist.name).exists()
+    assert "minted a trusted-publishing token" in result.stderr
+    assert audit(data_dir)[-1]["via"] == "trusted-publishing" and audit(data_dir)[-1]["tool"] == "poetry"
+    assert leaks(result, data_dir, mint.minted[-1], oidc.issued[-1]) == []
+
+
+def test_the_minted_token_is_masked_in_the_childs_output(tokens, job, tp_server, oidc, write_config, tmp_path, data_dir):
+    url, _packages, mint = tp_server
+    config(write_config, {url: mint.url})
+    write_wheel(job / "dist", "tp-twine", "9.0")
+    path = fake_tool(tmp_path, "twine", 'printf "password=%s\\n" "$TWINE_PASSWORD"\n')
+    result = tokens("exec", "--", "twine", "upload", "--repository-url", url, "dist/*", env=path)
+    assert result.returncode == 0, result
+    assert "password=****" in result.stdout
+    assert leaks(result, data_dir, mint.minted[-1], oidc.issued[-1]) == []
+
+
+# -- refusals: one line each ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("invalid-publisher", "invalid-publisher (valid token, but no corresponding publisher"),
+        ("expired", "invalid-token (malformed or invalid token)"),
+        ("no-permission", "give the job `permissions: id-token: write`"),
+    ],
+)
+def test_a_refused_exchange_is_one_line_and_only_stops(tokens, job, tp_server, oidc, write_config, tmp_path, monkeypatch, data_dir, case, expected):
+    url, _packages, mint = tp_server
+    config(write_config, {url: mint.url}, mode="only")
+    if case == "invalid-publisher":
+        oidc.job(repository="octo-org/fork", workflow="release.yml", environment=None, ref="refs/heads/main")
+    elif case == "expired":
+        oidc.lifetime = -600
+    else:
+        monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL")
+        monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    issued = len(oidc.issued)
+    write_wheel(job / "dist", "tp-twine", "2.0")
+    path = fake_tool(tmp_path, "twine", "echo child-ran\n")
+    result = tokens("exec", "--", "twine", "upload", "--repository-url", url, "dist/*", env=path)
+    assert result.returncode == 3, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: trusted publishing: "), lines
+    assert expected in lines[0]
+    if case == "invalid-publisher":
+        assert "repository=octo-org/fork, workflow=release.yml, environment=(none), ref=refs/heads/main" in lines[0]
+    if case == "expired":
+        assert "repository=octo-org/sample" in lines[0] and "environment=pypi" in lines[0]
+        assert "(the OIDC token expired 6" in lines[0]
+    assert "child-ran" not in result.stdout
+    assert leaks(result, data_dir, *oidc.issued[issued:]) == []
+    assert not any(e.get("event") == "exec" for e in audit(data_dir))
+
+
+def test_prefer_falls_back_to_a_stored_token_and_says_so(tokens, real_keyring, job, upload_server, tp_server, oidc, write_config, data_dir, tmp_path):
+    """The session pypiserver accepts the stored token; its minting index refuses this job."""
+    _url, _packages, mint = tp_server
+    config(write_config, {upload_server.url: mint.url}, mode="prefer")
+    with open(os.environ["TOKENS_CONFIG"], "a") as handle:
+        handle.write(f'[stores.keyring]\nservice = "tokenward-test-{uuid.uuid4().hex[:8]}"\n')
+    added = tokens("add", "stored", "--repository", upload_server.url, input=upload_server.token)
+    assert added.returncode == 0, added
+    oidc.job(repository="octo-org/other", workflow="release.yml")
+    wheel = write_wheel(job / "dist", "tw-right", "7.7")
+    result = tokens("exec", "--", "twine", "upload", "--non-interactive", "--repository-url", upload_server.url, "dist/*")
+    assert result.returncode == 0, result
+    assert upload_server.has(wheel.name)
+    assert "invalid-publisher" in result.stderr and "using a stored token instead" in result.stderr
+    assert "using stored" in result.stderr
+    assert audit(data_dir)[-1]["token"] == "stored" and "via" not in audit(data_dir)[-1]
+    assert leaks(result, data_dir, *oidc.issued) == []
+
+
+def test_outside_ci_prefer_uses_stored_tokens_silently_and_only_refuses(tokens, tp_server, write_config, monkeypatch, tmp_path, data_dir):
+    url, _packages, mint = tp_server
+    for name, value in NOT_CI.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dist").mkdir()
+    write_wheel(tmp_path / "dist", "tp-twine", "3.0")
+    path = fake_tool(tmp_path, "twine", "echo child-ran\n")
+    config(write_config, {url: mint.url}, mode="only")
+    result = tokens("exec", "--", "twine", "upload", "--repository-url", url, "dist/*", env=path)
+    assert result.returncode == 3 and "no OIDC identity here" in result.stderr, result
+    # --no-trusted-publishing: stored tokens only, for this run (here: none fits, exit 2)
+    result = tokens("exec", "--no-trusted-publishing", "--", "twine", "upload", "--repository-url", url, "dist/*", env=path)
+    assert result.returncode == 2 and "no token fits" in result.stderr and "trusted" not in result.stderr, result
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda jwt: (422, {"errors": [{"code": "invalid-token\x1b[2J", "description": f"bad token {jwt}\r\nInjected: line"}]}),
+        lambda jwt: (200, {"success": True, "token": "pypi-two\nlines"}),
+        lambda jwt: (200, {"success": "yes", "token": ["pypi-x"]}),
+        lambda jwt: (200, ["not", "an", "object"]),
+        lambda jwt: (422, {"errors": "x" * 5000, "message": jwt}),
+    ],
+)
+def test_a_hostile_mint_answer_is_one_clean_line_without_the_jwt(job, tp_server, oidc, monkeypatch, answer):
+    from tokenward import trusted
+
+    url, _packages, mint = tp_server
+    monkeypatch.setattr(mint, "hostile", answer)
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "pypi", mint.url))
+    message = str(caught.value)
+    assert oidc.issued[-1] not in message
+    assert message.isprintable() and len(message) < 700, message
+    assert message.startswith("trusted publishing: 127.0.0.1")
+
+
+# -- crates.io: minted, then revoked when the child exits ------------------------------------------
+
+
+@pytest.fixture
+def crates(oidc, job, write_config):
+    mint = CratesMint(provider=oidc).start()
+    mint.publishers = [Publisher("octo-org/sample", "release.yml")]
+    index = f"{mint.url}/index/"
+    config(write_config, {index: mint.url})
+    (job / "Cargo.toml").write_text('[package]\nname = "tp-crate"\nversion = "1.0.0"\n')
+    yield mint, index
+    mint.stop()
+
+
+@pytest.mark.parametrize("status", [0, 1])
+def test_cargo_publish_gets_a_minted_token_revoked_when_it_exits(tokens, crates, tmp_path, data_dir, oidc, status):
+    mint, index = crates
+    path = fake_tool(tmp_path, "cargo", f'printf "token=%s\\n" "$CARGO_REGISTRY_TOKEN"\nexit {status}\n')
+    result = tokens("exec", "--", "cargo", "publish", "--index", index, env=path)
+    assert result.returncode == status, result
+    assert "token=****" in result.stdout and "revoked when the command exits" in result.stderr
+    assert len(mint.revoked) == 1 and not mint.live
+    assert audit(data_dir)[-1]["via"] == "trusted-publishing" and audit(data_dir)[-1]["exit_status"] == status
+    assert leaks(result, data_dir, mint.revoked[0], oidc.issued[-1]) == []
+
+
+def test_cargo_token_is_revoked_when_exec_is_terminated(crates, tmp_path):
+    mint, index = crates
+    started = tmp_path / "started"
+    path = fake_tool(tmp_path, "cargo", f'touch {started}\nexec sleep 30\n')
+    exe = servers.find_tool("tokens")
+    proc = subprocess.Popen([exe, "exec", "--", "cargo", "publish", "--index", index], env={**os.environ, **path},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        for _ in range(600):
+            if started.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert started.exists(), proc.communicate(timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert len(mint.revoked) == 1 and not mint.live
+
+
+def test_cargo_refused_exchange_names_the_registry_detail(tokens, crates, tmp_path, oidc):
+    mint, index = crates
+    oidc.job(repository="octo-org/fork")
+    path = fake_tool(tmp_path, "cargo", "echo child-ran\n")
+    result = tokens("exec", "--trusted-publishing", "--", "cargo", "publish", "--index", index, env=path)
+    assert result.returncode == 3, result
+    assert "No Trusted Publishing config found for repository `octo-org/fork`" in result.stderr
+    assert "repository=octo-org/fork" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# -- npm mints by itself ---------------------------------------------------------------------------
+
+
+def test_npm_publish_in_ci_gets_no_token_and_says_so(tokens, job, tmp_path, data_dir, write_config):
+    write_config('[trusted_publishing]\nmode = "prefer"\n')
+    (job / "package.json").write_text('{"name": "tp-npm", "version": "1.0.0"}')
+    path = fake_tool(tmp_path, "npm", 'echo "node_auth=${NODE_AUTH_TOKEN:-unset} npm_config=${NPM_CONFIG_USERCONFIG:-unset}"\n')
+    result = tokens("exec", "--", "npm", "publish", env={**path, "NPM_CONFIG_USERCONFIG": ""})
+    assert result.returncode == 0, result
+    assert "node_auth=unset npm_config=unset" in result.stdout
+    assert "npm (11.5 or later) exchanges this job's OIDC identity itself" in result.stderr
+    assert audit(data_dir)[-1]["via"] == "trusted-publishing"
+
+
+# -- the hot path and the config -----------------------------------------------------------------
+
+
+def test_exec_with_a_named_token_imports_no_oidc_code(tokens, job, tp_server, write_config):
+    url, _packages, mint = tp_server
+    config(write_config, {url: mint.url})
+    names = tokens("exec", "--token", "absent", "--", "true", env={"PYTHONPROFILEIMPORTTIME": "1"}).stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in names.splitlines() if line.startswith("import time:")}
+    assert "tokenward.cli" in imported or "tokenward.fastpath" in imported
+    assert not imported & {"id", "tokenward.trusted", "urllib3"}, sorted(imported & {"id", "tokenward.trusted", "urllib3"})
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[trusted_publishing]\nmode = "always"\n', "trusted_publishing.mode must be one of prefer, only, never"),
+        ("[trusted_publishing]\nmode = 1\n", "trusted_publishing.mode must be a string"),
+        ('[trusted_publishing]\nminting = "x"\n', "trusted_publishing.minting is not a known key"),
+        ('[trusted_publishing.index]\n"https://up.example/legacy/" = "http://mint.example"\n', "must be https"),
+        ('[trusted_publishing.index]\n"https://up.example/legacy/" = 5\n', "must be a string"),
+        ('[trusted_publishing.index]\n"http://up.example/legacy/" = "https://mint.example"\n', "the upload URL must be https"),
+        ('[trusted_publishing.index]\n"not a url" = "https://mint.example"\n', "a key is not an http(s) URL"),
+        ('[trusted_publishing.index]\n"https://up.example/legacy/" = "https://mint.example/\\u0007"\n', "control characters"),
+    ],
+)
+def test_bad_trusted_publishing_config_is_exit_2(tokens, write_config, text, words):
+    write_config(text)
+    result = tokens("list")
+    assert result.returncode == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result
+
+
+def test_token_and_trusted_publishing_exclude_each_other(tokens, job):
+    result = tokens("exec", "--token", "x", "--trusted-publishing", "--", "true")
+    assert result.returncode == 2 and "give one of them" in result.stderr, result
