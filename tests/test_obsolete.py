@@ -18,7 +18,7 @@ from tests.pypi_index_standin import GITHUB, IndexStandIn
 from tokenward.app import App
 from tokenward.config import load_config, parse_config
 from tokenward.inventory import Inventory, TokenRecord
-from tokenward.obsolete import run_audit
+from tokenward.obsolete import offline_count, run_audit
 from tokenward.policy import parse_period, to_iso
 from tokenward.registries.http import HttpClient
 from tokenward.registries.pypi_index import IndexReader
@@ -75,7 +75,10 @@ def audit_of(data_dir: Path, *records: TokenRecord, unused_after: str = "180d", 
     config = parse_config({"defaults": {"unused_after": unused_after}, **(config or {})}, data_dir / "config.toml")
     app = NoStores(config=config, data_dir=data_dir, now=NOW)
     try:  # 5xx retries without their backoff waits: the tests stay fast
-        return run_audit(app, reader=IndexReader(HttpClient(sleep=lambda seconds: None)))
+        run = run_audit(app, reader=IndexReader(HttpClient(sleep=lambda seconds: None)))
+        # remind's count (its own, faster path) agrees with the findings it counts
+        assert offline_count(app) == sum(f.finding in ("unused", "user-wide") for f in run.findings)
+        return run
     finally:
         app.close()
 
@@ -291,3 +294,20 @@ def test_remind_counts_the_offline_findings_and_points_at_audit_without_the_netw
     )
     assert json.loads(tokens("remind", "--json").stdout)["audit_findings"] == 2
     assert pypi.seen == []  # the trusted-publishing finding needs the network: remind never asks
+
+
+def test_project_names_no_index_could_have_are_never_asked_for(data_dir, pypi):
+    """Names from a teammate's metadata or a damaged audit log reach no URL: a slash, `..`,
+    a control character."""
+    write_uses(data_dir, ("pypi-user", 2, [TP, "../../admin", "x\x1b[2Jy"]))
+    run = audit_of(
+        data_dir,
+        record("pypi-user", scope="user", repository=pypi.url, age=30),
+        record("pypi-meta", scope="project:a/b", repository=pypi.url, age=30),
+    )
+    assert [(f.name, f.finding) for f in run.findings] == [("pypi-user", "user-wide")]
+    assert run.exit_status == 1
+    assert all(".." not in path and "%" not in path for path in pypi.seen)
+    assert pypi.seen == [f"/pypi/{TP}/json", "/pypi/TP_Project/json"] + [
+        p for p in pypi.seen if p.startswith("/integrity/")
+    ]

@@ -417,15 +417,21 @@ class Inventory:
             " verified_at, verify_result, registry_expires_at FROM tokens ORDER BY name"
         ).fetchall()
 
-    def usage(self) -> list[tuple]:
+    def usage(self, *, unused_before: str | None = None) -> list[tuple]:
         """(name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at,
         verify_result) as raw tuples: what `tokens audit` (and `remind`'s count of its offline
-        findings) reads, without building full records."""
+        findings) reads, without building full records. With `unused_before` (an ISO time in
+        UTC, as stored): only tokens last used, else created, before it, and PyPI tokens not
+        scoped by project name (the caller checks the time exactly)."""
         cursor = self._conn.cursor()
         cursor.row_factory = None
+        columns = "name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at, verify_result"
+        if unused_before is None:
+            return cursor.execute(f"SELECT {columns} FROM tokens ORDER BY name").fetchall()
         return cursor.execute(
-            "SELECT name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at,"
-            " verify_result FROM tokens ORDER BY name"
+            f"SELECT {columns} FROM tokens WHERE COALESCE(last_used_at, created_at) < ?"
+            " OR (kind IN ('pypi', 'testpypi') AND scope NOT LIKE 'project:%') ORDER BY name",
+            (unused_before,),
         ).fetchall()
 
     def __len__(self) -> int:

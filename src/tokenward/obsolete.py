@@ -20,13 +20,14 @@ the value was added), the uses from the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from tokenward import audit
 from tokenward.errors import ExitStatus, RegistryUnreachable
-from tokenward.policy import Period, registry_state, whole_days
-from tokenward.tokens import normalize_project, parse_scope
+from tokenward.policy import MIN_MOMENT, Period, registry_state, to_iso, whole_days
+from tokenward.tokens import SCOPE_NONE, normalize_project, parse_scope
 
 TRUSTED_PUBLISHING = "trusted-publishing"
 UNUSED = "unused"
@@ -37,15 +38,14 @@ PYPI_KINDS = ("pypi", "testpypi")
 _MAX_NAMES = 10  # project names spelled out in one detail
 
 
-@dataclass(frozen=True)
-class Use:
+class Use(NamedTuple):
     at: datetime
     projects: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Token:
-    """What audit knows of one token: inventory metadata and its uses, never its value."""
+class Token(NamedTuple):
+    """What audit knows of one token: inventory metadata and its uses, never its value.
+    (A NamedTuple: `remind` builds thousands of them.)"""
 
     name: str
     kind: str
@@ -53,7 +53,6 @@ class Token:
     repository: str
     created_at: datetime
     last_used_at: datetime | None
-    revoked: bool
     uses: tuple[Use, ...] = ()
 
     @property
@@ -108,13 +107,49 @@ def _moment(text: object) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def load_tokens(inventory, data_dir: Path) -> tuple[list[Token], list[str]]:
-    """Every token with its uses since it was added (a removed token's uses under the same
-    name are not its own); warnings for unreadable audit log lines."""
-    rows = inventory.usage()
-    if not rows:
-        return [], []
-    entries = audit.read_uses(data_dir)
+def unused_cutoff(now: datetime, unused_after: Period) -> datetime:
+    """A token whose last use (else its creation) is at or before this is unused."""
+    try:
+        return now - unused_after.delta
+    except OverflowError:
+        return MIN_MOMENT
+
+
+def _projects_from_uses(kind: str, scope: str) -> bool:
+    """A PyPI token whose projects are known only from its uses: user-wide, or scoped by
+    project ids (or not known at all)."""
+    return kind in PYPI_KINDS and not scope.startswith("project:") and scope != SCOPE_NONE
+
+
+def load_tokens(
+    inventory, data_dir: Path, cutoff: datetime, elsewhere=(), *, every_pypi: bool = True
+) -> tuple[list[Token], list[str]]:
+    """The tokens that may have a finding: unused by the inventory's last_used_at, PyPI
+    tokens whose projects come from their uses, and (every_pypi) every other PyPI token.
+    Tokens revoked at the registry are left out: they are retired already (`remind` says so).
+    Each comes with its uses since it was added (a removed token's uses under the same name
+    are not its own) where a finding depends on them: the audit log is parsed for those
+    only. Warnings for unreadable audit log lines."""
+    parse = datetime.fromisoformat
+    tokens: list[Token] = []
+    wanted: set[str] = set()
+    # Without every PyPI token, SQLite leaves out what cannot be a finding (a day's margin: the
+    # exact test is below).
+    rows = inventory.usage() if every_pypi else inventory.usage(unused_before=to_iso(cutoff + timedelta(days=1)))
+    for name, kind, scope, repository, created, last_used, rotated, verified, result in rows:
+        if verified and registry_state(parse(rotated), parse(verified), result, None)[0] == "revoked":
+            continue
+        scope = (scope or "").strip()
+        from_uses = _projects_from_uses(kind, scope)
+        unused = name not in elsewhere and parse(last_used or created) <= cutoff
+        if unused or from_uses:
+            wanted.add(name)
+        elif not (every_pypi and kind in PYPI_KINDS):
+            continue
+        tokens.append(Token(name, kind, scope, repository or "", parse(created), parse(last_used) if last_used else None))
+    if not wanted:
+        return tokens, []
+    entries = audit.read_uses(data_dir, wanted)
     uses: dict[str, list[Use]] = {}
     for entry in entries:
         at = _moment(entry.get("time"))
@@ -122,23 +157,9 @@ def load_tokens(inventory, data_dir: Path) -> tuple[list[Token], list[str]]:
             continue
         projects = tuple(sorted({normalize_project(p) for p in entry.get("projects") or () if p}))
         uses.setdefault(entry["token"], []).append(Use(at, projects))
-    parse = datetime.fromisoformat
-    tokens: list[Token] = []
-    for name, kind, scope, repository, created, last_used, rotated, verified, result in rows:
-        created_at = parse(created)
-        state, _ = registry_state(parse(rotated), parse(verified) if verified else None, result, None)
-        tokens.append(
-            Token(
-                name=name,
-                kind=kind,
-                scope=scope or "",
-                repository=repository or "",
-                created_at=created_at,
-                last_used_at=parse(last_used) if last_used else None,
-                revoked=state == "revoked",
-                uses=tuple(u for u in uses.get(name, ()) if u.at >= created_at),
-            )
-        )
+    tokens = [
+        t._replace(uses=tuple(u for u in uses[t.name] if u.at >= t.created_at)) if t.name in uses else t for t in tokens
+    ]
     note = entries.skipped_note()
     return tokens, [note] if note else []
 
@@ -157,54 +178,69 @@ def used_elsewhere(config) -> dict[str, str]:
     return where
 
 
+def _few_projects(t: Token) -> tuple[str, ...] | None:
+    """The projects a user-wide PyPI token's uses uploaded, when they are only a few."""
+    if t.kind in PYPI_KINDS and t.scope == "user":
+        projects = t.used_projects
+        if 0 < len(projects) <= FEW_PROJECTS:
+            return projects
+    return None
+
+
+def _unused_since(t: Token, cutoff: datetime, elsewhere) -> datetime | None:
+    """The token's last use (else its creation) when that is at or before the cutoff."""
+    if t.name in elsewhere:
+        return None
+    since = t.last_use or t.created_at
+    return since if since <= cutoff else None
+
+
 def offline_findings(tokens: list[Token], now: datetime, unused_after: Period, elsewhere=()) -> list[Finding]:
     """`unused` and `user-wide`: from the inventory and the audit log alone (no network).
     Tokens in `elsewhere` (see used_elsewhere) are never `unused`."""
+    cutoff = unused_cutoff(now, unused_after)
     findings: list[Finding] = []
     for t in tokens:
-        if t.revoked:
-            continue  # already retired at the registry; `remind` says so
-        last = t.last_use
-        if t.name in elsewhere:
-            pass
-        elif last is not None and unused_after.after(last) <= now:
+        since = _unused_since(t, cutoff, elsewhere)
+        if since is not None and t.last_use is not None:
             findings.append(
                 Finding(
                     t.name, t.kind, UNUSED,
-                    f"last used {last.date().isoformat()} ({whole_days(now, last)} days ago), more than {unused_after} "
+                    f"last used {since.date().isoformat()} ({whole_days(now, since)} days ago), more than {unused_after} "
                     "([defaults] unused_after) ago",
                 )
             )  # fmt: skip
-        elif last is None and unused_after.after(t.created_at) <= now:
+        elif since is not None:
             findings.append(
                 Finding(
                     t.name, t.kind, UNUSED,
-                    f"no use recorded since it was added {t.created_at.date().isoformat()} ({whole_days(now, t.created_at)} "
+                    f"no use recorded since it was added {since.date().isoformat()} ({whole_days(now, since)} "
                     f"days ago, more than {unused_after}); uses outside `tokens exec` (a CI secret) are not seen",
                 )
             )  # fmt: skip
-        if t.kind in PYPI_KINDS and parse_scope(t.scope)[0] == "user":
-            projects = t.used_projects
-            if 0 < len(projects) <= FEW_PROJECTS:
-                named = sum(1 for u in t.uses if u.projects)
-                others = len(t.uses) - named
-                extra = f" ({others} other {'use' if others == 1 else 'uses'} named no project)" if others else ""
-                findings.append(
-                    Finding(
-                        t.name, t.kind, USER_WIDE,
-                        f"user-wide (it can upload to every project of the account), but its {named} recorded "
-                        f"{'use' if named == 1 else 'uses'} uploaded only {len(projects)} "
-                        f"{'project' if len(projects) == 1 else 'projects'}: {_names(projects)}{extra}; "
-                        "create a project-scoped token for each and retire this one",
-                    )
-                )  # fmt: skip
+        projects = _few_projects(t)
+        if projects:
+            named = sum(1 for u in t.uses if u.projects)
+            others = len(t.uses) - named
+            extra = f" ({others} other {'use' if others == 1 else 'uses'} named no project)" if others else ""
+            findings.append(
+                Finding(
+                    t.name, t.kind, USER_WIDE,
+                    f"user-wide (it can upload to every project of the account), but its {named} recorded "
+                    f"{'use' if named == 1 else 'uses'} uploaded only {len(projects)} "
+                    f"{'project' if len(projects) == 1 else 'projects'}: {_names(projects)}{extra}; "
+                    "create a project-scoped token for each and retire this one",
+                )
+            )  # fmt: skip
     return findings
 
 
 def offline_count(app) -> int:
-    """How many `unused` and `user-wide` findings `tokens audit` would report (for remind)."""
-    tokens, _ = load_tokens(app.inventory, app.data_dir)
-    return len(offline_findings(tokens, app.now, app.config.unused_after, used_elsewhere(app.config)))
+    """How many `unused` and `user-wide` findings `tokens audit` would report (for remind):
+    the same tests as offline_findings, without the text."""
+    cutoff, elsewhere = unused_cutoff(app.now, app.config.unused_after), used_elsewhere(app.config)
+    tokens, _ = load_tokens(app.inventory, app.data_dir, cutoff, elsewhere, every_pypi=False)
+    return sum((_unused_since(t, cutoff, elsewhere) is not None) + (_few_projects(t) is not None) for t in tokens)
 
 
 def projects_of(t: Token) -> tuple[tuple[str, ...], str]:
@@ -225,7 +261,7 @@ def trusted_publishing_findings(tokens: list[Token], reader) -> tuple[list[Findi
     wanted: dict[str, tuple[str, tuple[str, ...], str]] = {}
     unchecked: list[str] = []
     for t in tokens:
-        if t.kind not in PYPI_KINDS or t.revoked:
+        if t.kind not in PYPI_KINDS:
             continue
         projects, source = projects_of(t)
         if not projects:
@@ -279,8 +315,10 @@ def retire_step(name: str, kind: str) -> str:
 
 def run_audit(app, *, reader=None) -> AuditRun:
     """Every finding, sorted by finding then name, each with its retire step."""
-    tokens, warnings = load_tokens(app.inventory, app.data_dir)
-    findings = offline_findings(tokens, app.now, app.config.unused_after, used_elsewhere(app.config))
+    elsewhere = used_elsewhere(app.config)
+    cutoff = unused_cutoff(app.now, app.config.unused_after)
+    tokens, warnings = load_tokens(app.inventory, app.data_dir, cutoff, elsewhere)
+    findings = offline_findings(tokens, app.now, app.config.unused_after, elsewhere)
     unchecked: list[str] = []
     requests = 0
     if any(t.kind in PYPI_KINDS for t in tokens):

@@ -42,6 +42,7 @@ TESTPYPI_INDEX = "https://test.pypi.org"
 _INDEX_OF_HOST = {"upload.pypi.org": PYPI_INDEX, "pypi.org": PYPI_INDEX, "test.pypi.org": TESTPYPI_INDEX}
 # PEP 440 versions and wheel/sdist file names use these characters only; anything else
 # (a slash, `..`, a control character) would change the URL we build from it.
+_PROJECT = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?")  # PEP 508 names (from caveats, the audit log)
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}")
 _FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,254}")
 
@@ -160,18 +161,12 @@ def parse_provenance(data: object, url: str) -> tuple[Publisher, ...]:
 
 
 class IndexReader:
-    """Asks each (index, project) once; `check` answers from what it learnt."""
+    """Asks each (index, project) once per run (the reader keeps what it learnt)."""
 
     def __init__(self, client: HttpClient | None = None, *, jobs: int = MAX_JOBS) -> None:
         self.client = client or HttpClient()
         self.jobs = max(1, min(jobs, MAX_JOBS))
         self._cache: dict[tuple[str, str], ProjectCheck] = {}
-
-    def check(self, index: str, project: str) -> ProjectCheck:
-        key = (index, project)
-        if key not in self._cache:
-            self.check_all([key])
-        return self._cache[key]
 
     def check_all(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], ProjectCheck]:
         keys = [k for k in dict.fromkeys(wanted) if k not in self._cache]
@@ -186,6 +181,9 @@ class IndexReader:
         return dict(self._cache)
 
     def _read_release(self, release: _Release) -> None:
+        if not _PROJECT.fullmatch(release.project):
+            release.state = MISSING  # no index has a project by a name PEP 508 forbids: nothing to ask
+            return
         url = f"{release.index}/pypi/{quote(release.project, safe='')}/json"
         try:
             reply = self.client.request("GET", url, headers=ACCEPT_JSON)
