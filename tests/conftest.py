@@ -30,6 +30,10 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("TOKENS_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    # A CI that runs the suite may have an OIDC identity: no test mints unless it simulates one.
+    for name in ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "GOOGLE_SERVICE_ACCOUNT_NAME",
+                 "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
     yield home
 
 

@@ -124,6 +124,10 @@ class OidcProvider(_Server):
         if (headers.get("Authorization") or "").lower() != f"bearer {self.request_token}":
             return 401, {"message": "bad request token"}
         audience = parse_qs(parts.query).get("audience", [""])[-1]
+        return 200, {"value": self.token_for(audience), "count": 1}
+
+    def token_for(self, audience: str) -> str:
+        """A signed JWT for the job's claims (GitLab hands it to the job in `<AUD>_ID_TOKEN`)."""
         now = int(time.time())
         payload = {**self.claims, "aud": audience, "iss": ISSUER, "jti": str(uuid.uuid4()), "iat": now, "nbf": now,
                    "exp": now + self.lifetime}  # fmt: skip
@@ -131,7 +135,7 @@ class OidcProvider(_Server):
             payload["iat"] = payload["nbf"] = now + 2 * self.lifetime
         token = pyjwt.encode(payload, self.key, algorithm="RS256", headers={"kid": "standin"})
         self.issued.append(token)
-        return 200, {"value": token, "count": 1}
+        return token
 
 
 def _verify(provider: OidcProvider, token: Any, audience: str) -> dict | None:

@@ -21,6 +21,7 @@ import pytest
 from tests import servers
 from tests.fixtures_pypiserver import upload_server, write_sdist, write_wheel  # noqa: F401 - fixture
 from tests.oidc_standin import CratesMint, OidcProvider, Publisher, PypiMint
+from tests.publisher_helpers import ctx  # noqa: F401 - fixture
 
 # Not inherited from the machine running the tests: each test says which CI it simulates.
 NOT_CI = {name: "" for name in ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "GOOGLE_SERVICE_ACCOUNT_NAME",
@@ -248,6 +249,22 @@ def test_a_hostile_mint_answer_is_one_clean_line_without_the_jwt(job, tp_server,
     assert message.startswith("trusted publishing: 127.0.0.1")
 
 
+def test_gitlab_ci_identity_from_its_id_token_variable(tp_server, oidc, monkeypatch, job):
+    """GitLab CI hands the job its OIDC token in `<AUD>_ID_TOKEN` (the `id` library reads it)."""
+    from tokenward import trusted
+
+    url, _packages, mint = tp_server
+    for name in ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "pypi", mint.url))
+    assert "PYPI_ID_TOKEN" in str(caught.value) and not isinstance(caught.value, trusted.NoIdentity)
+    monkeypatch.setenv("PYPI_ID_TOKEN", oidc.token_for("pypi"))
+    minted = trusted.mint(trusted.Decision("only", "pypi", mint.url))
+    assert minted.value == mint.minted[-1] and minted.value.startswith("pypi-")
+
+
 # -- crates.io: minted, then revoked when the child exits ------------------------------------------
 
 
@@ -354,3 +371,65 @@ def test_bad_trusted_publishing_config_is_exit_2(tokens, write_config, text, wor
 def test_token_and_trusted_publishing_exclude_each_other(tokens, job):
     result = tokens("exec", "--token", "x", "--trusted-publishing", "--", "true")
     assert result.returncode == 2 and "give one of them" in result.stderr, result
+
+
+# -- which runs mint: only a destination exec itself resolved, and the config maps ----------------
+
+DECISIONS = [
+    # (command line, extra env, mode, expected: (protocol, index) / None / "refused")
+    ("twine upload dist/*", {}, "prefer", ("pypi", "https://pypi.org")),
+    ("twine upload -r testpypi dist/*", {}, "prefer", ("pypi", "https://test.pypi.org")),
+    ("twine upload --repository-ur https://test.pypi.org/legacy/ dist/*", {}, "prefer", ("pypi", "https://test.pypi.org")),
+    ("twine upload dist/*", {"TWINE_REPOSITORY_URL": "https://pypi.example.com/legacy/"}, "prefer", None),
+    ("twine upload dist/*", {"TWINE_REPOSITORY_URL": "https://pypi.example.com/legacy/"}, "only", "refused"),
+    ("twine upload --config-file other.pypirc -r x dist/*", {}, "prefer", None),
+    ("twine upload --config-file other.pypirc -r x dist/*", {}, "only", "refused"),
+    ("uv publish", {}, "prefer", ("pypi", "https://pypi.org")),
+    ("uv publish --publish-url https://test.pypi.org/legacy/", {}, "prefer", ("pypi", "https://test.pypi.org")),
+    ("poetry publish", {}, "prefer", ("pypi", "https://pypi.org")),
+    ("hatch publish", {}, "prefer", ("pypi", "https://pypi.org")),
+    ("flit publish", {}, "prefer", ("pypi", "https://pypi.org")),
+    ("pdm publish", {}, "prefer", ("pypi", "https://pypi.org")),
+    ("cargo publish", {}, "prefer", ("crates", "https://crates.io")),
+    ("cargo publish --registry my", {"CARGO_REGISTRIES_MY_INDEX": "https://crates.io/"}, "prefer", None),
+    ("npm publish", {}, "prefer", ("npm", "")),
+    ("npm publish --registry https://npm.example.com/", {}, "prefer", None),
+    ("gh release upload v1 dist/x.whl", {}, "prefer", None),
+    ("gh release upload v1 dist/x.whl", {}, "only", "refused"),
+    ("twine upload dist/*", {}, "never", None),
+    ("twine check dist/*", {}, "prefer", None),
+]
+
+
+@pytest.mark.parametrize("line, env, mode, expected", DECISIONS)
+def test_decide_mints_only_for_a_mapped_destination_exec_resolved(ctx, line, env, mode, expected):
+    from tests.publisher_helpers import parse
+    from tokenward import trusted
+    from tokenward.config_trusted import TrustedPublishingConfig
+    from tokenward.errors import UsageError
+
+    (ctx.cwd / "Cargo.toml").write_text('[package]\nname = "c"\n')
+    (ctx.cwd / "package.json").write_text('{"name": "p", "version": "1.0.0"}')
+    target = parse(line, ctx, **env)
+    settings = TrustedPublishingConfig(mode=mode)
+    if expected == "refused":
+        with pytest.raises(UsageError, match="trusted publishing is required"):
+            trusted.decide(settings, None, target, named=False)
+        return
+    decision = trusted.decide(settings, None, target, named=False)
+    assert (decision and (decision.protocol, decision.index)) == (expected or None)
+
+
+def test_decide_named_token_never_mints_and_a_default_can_be_turned_off(ctx):
+    from tests.publisher_helpers import parse
+    from tokenward import trusted
+    from tokenward.config_trusted import DEFAULT_MINTING_INDEX, TrustedPublishingConfig
+    from tokenward.errors import UsageError
+
+    target = parse("twine upload dist/*", ctx)
+    assert trusted.decide(TrustedPublishingConfig(mode="only"), None, target, named=True) is None
+    with pytest.raises(UsageError, match="give one of them"):
+        trusted.decide(TrustedPublishingConfig(), "only", target, named=True)
+    off = TrustedPublishingConfig(index={**DEFAULT_MINTING_INDEX, "https://upload.pypi.org/legacy": ""})
+    assert trusted.decide(off, None, target, named=False) is None
+    assert trusted.decide(TrustedPublishingConfig(), "never", target, named=False) is None

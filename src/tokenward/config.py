@@ -10,11 +10,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenward.errors import ConfigError, UnsafeDataDir, UsageError
 from tokenward.paths import config_path, read_trusted_file
 from tokenward.policy import Period, parse_period
+
+if TYPE_CHECKING:
+    from tokenward.config_trusted import TrustedPublishingConfig
 
 STORE_TYPES = ("keyring", "vault", "aws")
 STORE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # compiled (and cached by re) when a config names a store
@@ -189,7 +192,7 @@ class Config:
     default_notify: tuple[str, ...] = ()
     rotate: RotateConfig = field(default_factory=RotateConfig)
     targets: dict[str, TargetConfig] = field(default_factory=dict)
-    trusted_publishing: "TrustedPublishingConfig" = field(default_factory=lambda: TrustedPublishingConfig())
+    trusted_publishing: "TrustedPublishingConfig" = field(default_factory=lambda: _trusted_default())
 
     def store(self, name: str) -> StoreConfig:
         try:
@@ -405,7 +408,7 @@ def parse_config(data: dict, path: Path) -> Config:
         default_notify=default_notify,
         rotate=_parse_rotate(data.get("rotate", {}), path),
         targets=_parse_targets(data.get("targets", {}), path),
-        trusted_publishing=_parse_trusted_publishing(data.get("trusted_publishing", {}), path),
+        trusted_publishing=_parse_trusted_publishing(data.get("trusted_publishing", {}), path),  # config_trusted.py
     )
 
 
@@ -536,61 +539,13 @@ def env_or(value: str, *names: str) -> str:
     return ""
 
 
-# -- [trusted_publishing] ---------------------------------------------------------------------
+def _trusted_default() -> "TrustedPublishingConfig":
+    from tokenward.config_trusted import TrustedPublishingConfig
 
-TRUSTED_MODES = ("prefer", "only", "never")
-TRUSTED_KEYS: dict[str, type | tuple[type, ...]] = {"mode": str, "index": dict}
-# Upload URL -> the index that mints tokens for it (docs/trusted-publishing.md). cargo's
-# destination for crates.io is the registry itself.
-DEFAULT_MINTING_INDEX = {
-    "https://upload.pypi.org/legacy/": "https://pypi.org",
-    "https://test.pypi.org/legacy/": "https://test.pypi.org",
-    "https://crates.io/": "https://crates.io",
-}
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+    return TrustedPublishingConfig()
 
 
-@dataclass(frozen=True)
-class TrustedPublishingConfig:
-    """`mode` and the minting index of each upload URL (keys compared as normalize_url does;
-    an entry set to "" turns a default off)."""
+def _parse_trusted_publishing(table: dict, path: Path) -> "TrustedPublishingConfig":
+    from tokenward.config_trusted import parse_trusted_publishing
 
-    mode: str = "prefer"
-    index: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MINTING_INDEX))
-
-
-def _minting_url_problem(value: str) -> str | None:
-    """An index the CI's OIDC token is sent to: https, or http on this machine only."""
-    from urllib.parse import urlsplit
-
-    problem = http_url_problem(value)
-    if problem:
-        return f"must be an http(s) URL with a host ({problem})"
-    parts = urlsplit(value)
-    if parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK_HOSTS:
-        return "must be https (a CI identity or a minted token is sent there; http only for 127.0.0.1/localhost)"
-    return None
-
-
-def _parse_trusted_publishing(table: dict, path: Path) -> TrustedPublishingConfig:
-    _check_keys(path, "trusted_publishing", table, TRUSTED_KEYS)
-    mode = table.get("mode", "prefer")
-    if mode not in TRUSTED_MODES:
-        raise ConfigError(f"{_where(path, 'trusted_publishing.mode')} must be one of {', '.join(TRUSTED_MODES)}")
-    index = dict(DEFAULT_MINTING_INDEX)
-    for upload, minter in table.get("index", {}).items():
-        key = f"trusted_publishing.index.{upload!r}"
-        if not isinstance(minter, str):
-            raise ConfigError(f"{_where(path, key)} must be a string, not {type(minter).__name__}")
-        problem = http_url_problem(upload)
-        if problem:
-            raise ConfigError(f"{_where(path, 'trusted_publishing.index')}: a key is not an http(s) URL with a host ({problem})")
-        problem = _minting_url_problem(upload)
-        if problem:  # the minted token goes there
-            raise ConfigError(f"{_where(path, key)}: the upload URL {problem}")
-        if minter:
-            problem = _minting_url_problem(minter)
-            if problem:
-                raise ConfigError(f"{_where(path, key)} {problem}")
-        index[upload] = minter
-    return TrustedPublishingConfig(mode=mode, index=index)
+    return parse_trusted_publishing(table, path)

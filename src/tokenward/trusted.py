@@ -26,7 +26,7 @@ from tokenward.errors import ExitStatus, TokenwardError, UsageError
 from tokenward.publishers.base import Target, normalize_url
 
 if TYPE_CHECKING:
-    from tokenward.config import TrustedPublishingConfig
+    from tokenward.config_trusted import TrustedPublishingConfig
 
 PYPI_TOOLS = frozenset({"twine", "uv", "poetry", "hatch", "flit", "pdm"})
 NPMJS = "https://registry.npmjs.org/"
