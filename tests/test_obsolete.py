@@ -189,6 +189,17 @@ def test_an_index_that_cannot_tell_is_named_and_exits_3(data_dir, pypi, fault, s
     assert "\n" not in line and "\x1b" not in line
 
 
+def test_the_index_trusted_publishing_mints_at_is_the_one_asked(data_dir, pypi):
+    """[trusted_publishing.index] maps an upload URL to its index (exec mints there): audit
+    asks that index about the token's projects."""
+    upload = "http://127.0.0.1:9/legacy/"  # nothing listens there
+    config = {"trusted_publishing": {"index": {upload: pypi.url}}}
+    run = audit_of(data_dir, record("pypi-private", scope=f"project:{TP}", repository=upload), config=config)
+    assert found(run) == {("pypi-private", "trusted-publishing"): PAGE}
+    alone = audit_of(data_dir / "alone", record("pypi-private", scope=f"project:{TP}", repository=upload))
+    assert alone.exit_status == 3 and "cannot connect" in alone.unchecked[0]
+
+
 def test_a_project_still_uploaded_with_a_token_decides_without_the_unreachable_one(data_dir, pypi):
     pypi.add("down", "1.0", {"down-1.0.tar.gz": GITHUB}, fault="5xx")
     run = audit_of(data_dir, record("pypi-two", scope=f"project:down,{TOK}", repository=pypi.url))

@@ -229,7 +229,7 @@ def offline_findings(tokens: list[Token], now: datetime, unused_after: Period, e
                     f"user-wide (it can upload to every project of the account), but its {named} recorded "
                     f"{'use' if named == 1 else 'uses'} uploaded only {len(projects)} "
                     f"{'project' if len(projects) == 1 else 'projects'}: {_names(projects)}{extra}; "
-                    "create a project-scoped token for each and retire this one",
+                    "create project-scoped tokens (one per project) and retire this one",
                 )
             )  # fmt: skip
     return findings
@@ -254,9 +254,15 @@ def projects_of(t: Token) -> tuple[tuple[str, ...], str]:
     return t.used_projects, "it uploaded (audit log)"
 
 
-def trusted_publishing_findings(tokens: list[Token], reader) -> tuple[list[Finding], list[str]]:
-    """The `trusted-publishing` findings, and the tokens the index could not tell about."""
+def trusted_publishing_findings(tokens: list[Token], reader, minting: dict[str, str] | None = None) -> tuple[list[Finding], list[str]]:
+    """The `trusted-publishing` findings, and the tokens the index could not tell about.
+    The index of a token is the one `[trusted_publishing.index]` (`minting`) maps its upload
+    URL to, else pypi.org / test.pypi.org / its repository's origin (pypi_index.index_root)."""
+    from tokenward.publishers.base import normalize_url
+    from tokenward.registries.kinds import DEFAULT_REPOSITORY
     from tokenward.registries.pypi_index import TRUSTED, UNREACHABLE, index_root
+
+    mints = {normalize_url(upload): index.rstrip("/") for upload, index in (minting or {}).items() if index}
 
     wanted: dict[str, tuple[str, tuple[str, ...], str]] = {}
     unchecked: list[str] = []
@@ -267,7 +273,7 @@ def trusted_publishing_findings(tokens: list[Token], reader) -> tuple[list[Findi
         if not projects:
             continue
         try:
-            root = index_root(t.kind, t.repository)
+            root = mints.get(normalize_url(t.repository or DEFAULT_REPOSITORY.get(t.kind, ""))) or index_root(t.kind, t.repository)
         except RegistryUnreachable as exc:
             unchecked.append(f"{t.name}: cannot check trusted publishing: {exc}")
             continue
@@ -325,7 +331,7 @@ def run_audit(app, *, reader=None) -> AuditRun:
         from tokenward.registries.pypi_index import IndexReader
 
         reader = reader or IndexReader()
-        found, unchecked = trusted_publishing_findings(tokens, reader)
+        found, unchecked = trusted_publishing_findings(tokens, reader, app.config.trusted_publishing.index)
         findings += found
         requests = reader.client.requests
     order = {f: i for i, f in enumerate(FINDINGS)}
