@@ -224,3 +224,162 @@ def test_npm_without_a_password_source_and_no_terminal_is_refused(tokens, npm, w
     result = tokens("rotate", "npm-pub", "--api")
     assert result.returncode == 2 and "[rotate.npm] login names 'nobody', which is not in the inventory" in result.stderr
     assert tokens("get", "npm-pub").stdout.strip() == npm["old"]
+
+
+# -- crashes: kill -9 at each step, then one `tokens sync` (or rotate) converges --------------------
+
+GL_MAINT = "glpat-" + "m41nt" * 4
+
+
+def _crash(tokens, point: str, *args: str):
+    killed = tokens(*args, env={"TOKENWARD_TEST_CRASH_AT": point})
+    assert killed.returncode == -9, killed
+    return killed
+
+
+def _journal_text(data_dir) -> str:
+    return "".join(p.read_text() for p in (data_dir / "api-rotations").glob("*.json"))
+
+
+def test_killed_after_create_the_next_sync_revokes_the_lost_value(tokens, npm, data_dir):
+    keys = _token_keys(npm["url"], npm["login"])
+    _crash(tokens, "rotate-api.created", "rotate", "npm-pub", "--api")
+    created = [k for k in _token_keys(npm["url"], npm["login"]) if k not in keys]
+    assert len(created) == 1 and created[0] in _journal_text(data_dir)  # its key, never a value
+    assert npm["old"] not in _journal_text(data_dir) and npm["password"] not in _journal_text(data_dir)
+    synced = tokens("sync")
+    assert synced.returncode == 3, synced
+    assert "new value was lost before any store held it; it was revoked at npm" in synced.stderr
+    assert "the old value stays in use" in synced.stderr
+    assert _token_keys(npm["url"], npm["login"]) == keys  # the lost value is revoked
+    assert tokens("get", "npm-pub").stdout.strip() == npm["old"] and _whoami(npm["url"], npm["old"]) == npm["user"]
+    assert _journal(data_dir) == []
+    assert tokens("sync").returncode == 0  # converged: nothing left to finish
+
+
+def test_killed_after_the_stores_the_next_rotate_finishes_it(tokens, npm, data_dir):
+    _crash(tokens, "rotate-api.stored", "rotate", "npm-pub", "--api")
+    new = tokens("get", "npm-pub").stdout.strip()
+    assert new != npm["old"] and _whoami(npm["url"], npm["old"]) == npm["user"]  # not revoked yet
+    assert new not in _journal_text(data_dir)
+    finished = tokens("rotate", "npm-pub", input="unused\n")
+    assert finished.returncode == 0, finished
+    assert "Finishing the interrupted API rotation of npm-pub (it had reached: stored)" in finished.stderr
+    assert _whoami(npm["url"], npm["old"]) is None and _whoami(npm["url"], new) == npm["user"]
+    assert tokens("get", "npm-pub").stdout.strip() == new and _journal(data_dir) == []
+
+
+@pytest.fixture
+def npm_with_target(tokens, npm, gitlab, write_config):
+    """npm-pub is also a GitLab CI variable of project g/n (the stand-in), written with gl-maint."""
+    gitlab.reset()
+    gitlab.tokens[GL_MAINT] = {}
+    gitlab.ci.add_project("g/n")
+    gitlab.ci.grants[GL_MAINT] = {"g/n"}
+    write_config(
+        '[rotate.npm]\nlogin = "npm-pw"\n'
+        '[targets.lab]\ntype = "gitlab-ci"\ntoken = "npm-pub"\nauth = "gl-maint"\nproject = "g/n"\n'
+        f'variable = "NPM_TOKEN"\napi_url = "{gitlab.url}"\n'
+        '[targets.lab2]\ntype = "gitlab-ci"\ntoken = "npm-pub"\nauth = "gl-maint"\nproject = "g/n"\n'
+        f'variable = "NPM_TOKEN_2"\napi_url = "{gitlab.url}"\n'
+    )
+    assert tokens("add", "gl-maint", "--kind", "gitlab", "--repository", gitlab.url, input=GL_MAINT).returncode == 0
+    return npm, gitlab
+
+
+def test_killed_after_the_first_target_the_next_sync_pushes_verifies_and_revokes(tokens, npm_with_target, data_dir):
+    npm, gitlab = npm_with_target
+    _crash(tokens, "push.target-pushed", "rotate", "npm-pub", "--api")
+    new = tokens("get", "npm-pub").stdout.strip()
+    assert _whoami(npm["url"], npm["old"]) == npm["user"]  # a target may still hold the old value
+    synced = tokens("sync")
+    assert synced.returncode == 0, synced
+    for variable in ("NPM_TOKEN", "NPM_TOKEN_2"):
+        assert gitlab.ci.variable("g/n", variable)["value"] == new
+    assert _whoami(npm["url"], npm["old"]) is None and _whoami(npm["url"], new) == npm["user"]
+    assert _journal(data_dir) == []
+    for text in (synced.stdout, synced.stderr, _private_traces(data_dir)):
+        assert new not in text and npm["old"] not in text and npm["password"] not in text
+
+
+def test_a_failing_target_keeps_the_old_value_until_it_is_pushed(tokens, npm_with_target, data_dir):
+    npm, gitlab = npm_with_target
+    gitlab.ci.grants[GL_MAINT] = set()  # 403 for the project
+    result = tokens("rotate", "npm-pub", "--api")
+    assert result.returncode == 3, result
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 2 and all(line.startswith("Error: target lab") for line in errors)
+    new = tokens("get", "npm-pub").stdout.strip()
+    assert new != npm["old"]  # the stores keep the new value
+    assert _whoami(npm["url"], npm["old"]) == npm["user"]  # CI still reads the old one: not revoked
+    gitlab.ci.grants[GL_MAINT] = {"g/n"}
+    assert tokens("sync").returncode == 0
+    assert gitlab.ci.variable("g/n", "NPM_TOKEN")["value"] == new and _whoami(npm["url"], npm["old"]) is None
+    assert _journal(data_dir) == []
+
+
+def test_gitlab_killed_after_create_the_family_is_revoked(tokens, gl, data_dir):
+    _crash(tokens, "rotate-api.created", "rotate", "gl", "--api")
+    [new] = _new_values(gl, GL)
+    assert GL in gl.revoked and new not in gl.revoked  # GitLab rotated: the new value is live, but lost
+    synced = tokens("sync")
+    assert synced.returncode == 3, synced
+    assert new in gl.revoked  # rotating the rotated token again revoked the whole family
+    assert "create a new token for gl by hand (`tokens rotate gl`)" in synced.stderr
+    assert _journal(data_dir) == [] and tokens("sync").returncode == 0
+
+
+# -- npm with 2FA (the stand-in: verdaccio has no 2FA) ------------------------------------------------
+
+NPM_OLD = "npm_" + "0ld" * 12
+
+
+@pytest.fixture(scope="module")
+def npm_standin():
+    s = StandIn("npm").start()
+    yield s
+    s.stop()
+
+
+def test_npm_2fa_needs_the_otp_and_it_never_shows(tokens, file_keyring, npm_standin, write_config, data_dir):
+    s = npm_standin
+    s.reset()
+    s.tokens[NPM_OLD] = {"user": "dev", "key": "k0ld"}
+    s.npm_password, s.npm_otp = "s3cret-pw", "246810"
+    write_config('[rotate.npm]\nlogin = "npm-pw"\n')
+    assert tokens("add", "npm-pw", "--kind", "generic", input="s3cret-pw").returncode == 0
+    assert tokens("add", "npm-2fa", "--kind", "npm", "--repository", s.url, input=NPM_OLD).returncode == 0
+
+    asked = tokens("rotate", "npm-2fa", "--api")
+    assert asked.returncode == 2, asked
+    assert asked.stderr.count("\n") == 1 and "asks for a one-time password (2FA)" in asked.stderr
+    assert "`tokens rotate npm-2fa --api --otp CODE`" in asked.stderr
+    wrong = tokens("rotate", "npm-2fa", "--api", "--otp", "999999")
+    assert wrong.returncode == 3 and "the one-time password was not accepted; nothing was created" in wrong.stderr
+    assert list(s.tokens) == [NPM_OLD] and not s.revoked and _journal(data_dir) == []
+
+    done = tokens("rotate", "npm-2fa", "--api", "--otp", "246810")
+    assert done.returncode == 0, done
+    [new] = [v for v in s.tokens if v != NPM_OLD]
+    assert NPM_OLD in s.revoked and new not in s.revoked
+    assert tokens("get", "npm-2fa").stdout.strip() == new
+    for text in (asked.stderr, wrong.stderr, done.stdout, done.stderr, _private_traces(data_dir)):
+        assert "246810" not in text and "s3cret-pw" not in text and new not in text and NPM_OLD not in text
+
+
+def test_rotate_due_rotates_the_api_kinds_unattended(tokens, file_keyring, gitlab, npm_standin, write_config):
+    gitlab.reset()
+    gitlab.tokens[GL] = {"scopes": ["api"]}
+    npm_standin.reset()
+    npm_standin.tokens[NPM_OLD] = {"user": "dev", "key": "k0ld"}
+    write_config('[rotate]\napi = ["gitlab", "npm"]\n')
+    for name, kind, url, value in (("gl", "gitlab", gitlab.url, GL), ("npm-x", "npm", npm_standin.url, NPM_OLD)):
+        added = tokens("add", name, "--kind", kind, "--repository", url, "--created", "2024-01-01", "--rotate-every", "90d", input=value)
+        assert added.returncode == 0, added
+    result = tokens("rotate", "--due")
+    assert result.returncode == 3, result  # npm-x could not be: no password without a terminal
+    [new] = _new_values(gitlab, GL)
+    assert tokens("get", "gl").stdout.strip() == new and GL in gitlab.revoked
+    assert "Warning: npm-x was not rotated: npm needs the account password" in result.stderr
+    assert tokens("get", "npm-x").stdout.strip() == NPM_OLD and list(npm_standin.tokens) == [NPM_OLD]
+    assert result.stdout == ""  # nothing left to rotate by hand

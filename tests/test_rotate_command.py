@@ -179,3 +179,14 @@ def test_killing_tokens_kills_the_command_and_its_children(tokens, keyring, writ
     finally:
         for pid in pids:
             kill_if_alive(pid)
+
+
+def test_a_command_that_closes_its_output_before_it_exits_is_not_killed(tokens, keyring, write_config, tmp_path):
+    """EOF on its pipes is not the end of the command: it is waited for (within its timeout)
+    before its group is killed, so its exit status is its own, not SIGKILL's."""
+    command = script(tmp_path, f"echo {NEW}\nexec >&- 2>&-\nsleep 0.5\nexit 0\n")
+    write_config(f"[rotate.token]\ngh-bot = [{command}]\n")
+    assert tokens("add", "gh-bot", input=OLD + "\n").returncode == 0
+    result = tokens("rotate", "gh-bot")
+    assert result.returncode == 0, result
+    assert tokens("get", "gh-bot").stdout.strip() == NEW

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from tokenward.cli.common import pass_app
+from tokenward.cli.dialog import TerminalDialog
 from tokenward.errors import UsageError
 from tokenward.rotation import workflows
-from tokenward.values import read_value
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,42 +86,3 @@ def rotate(app, term, name, by_api, otp, due, leaked, no_command, open_page, yes
     if leaked:
         return workflows.leak_response(app, ui, name, no_command=no_command, open_page=open_page, yes=yes)
     return workflows.rotate(app, ui, name, no_command=no_command, open_page=open_page, yes=yes)
-
-
-class TerminalDialog:
-    """The workflows' questions and lines, on this terminal."""
-
-    def __init__(self, term) -> None:
-        self.term = term
-        self.interactive = sys.stdin is not None and sys.stdin.isatty()
-
-    def note(self, text: str) -> None:
-        self.term.note(text)
-
-    def warn(self, text: str) -> None:
-        self.term.warn(text)
-
-    def echo(self, text: str) -> None:
-        self.term.echo(text)
-
-    def read_value(self, prompt: str) -> str:
-        return read_value(prompt, interactive=self.interactive)
-
-    def read_secret(self, prompt: str) -> str:
-        import getpass
-
-        try:
-            text = getpass.getpass(f"{prompt} (input hidden): ")
-        except EOFError:
-            raise UsageError("nothing was entered; nothing changed") from None
-        if not text:
-            raise UsageError("nothing was entered; nothing changed")
-        return text
-
-    def confirm(self, question: str, default: bool) -> bool:
-        return click.confirm(question, default=default, err=True)
-
-    def open_page(self, url: str) -> bool:
-        import webbrowser
-
-        return webbrowser.open(url)

@@ -106,7 +106,7 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
     report = runner.run(dry_run=dry_run, on_plan=show_plan)
     if as_json:
         term.json(to_json(report))
-        return report.exit_status
+        return report.exit_status if dry_run else max(report.exit_status, _finish_api_rotations(app, term, names))
     if not dry_run:
         for line in _result_lines(report):
             term.echo(line)
@@ -124,7 +124,26 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
         term.echo(_summary_line(report))
     if report.exit_status and any(p.status == "conflict" for p in report.plans) and not prefer:
         term.note("Conflicts were left alone; settle each with `tokens sync NAME --prefer STORE`.")
-    return report.exit_status
+    return report.exit_status if dry_run else max(report.exit_status, _finish_api_rotations(app, term, names))
+
+
+def _finish_api_rotations(app, term, names) -> int:
+    """Rotations by API (`rotate --api`) that were interrupted: finished after the stores
+    are in sync (the new value to every target, verified, the old one revoked)."""
+    from tokenward.cli.dialog import TerminalDialog
+    from tokenward.errors import TokenwardError
+    from tokenward.rotation import api
+
+    status = 0
+    for name in api.pending(app):
+        if names and name not in names:
+            continue
+        try:
+            status = max(status, api.resume(app, TerminalDialog(term), name) or 0)
+        except TokenwardError as exc:
+            term.note(f"Error: the interrupted API rotation of {name} is not finished: {exc}")
+            status = int(ExitStatus.STORE)
+    return status
 
 
 @click.command(context_settings=CTX)

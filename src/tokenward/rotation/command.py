@@ -133,6 +133,11 @@ def run_rotate_command(
         out, err, out_dropped, err_dropped, timed_out = _read_capped(proc, deadline)
         if timed_out:
             timed_out = proc.poll() is None  # done, while a background child holds its output open: not a timeout
+        else:
+            try:  # its output ended; it may not have exited yet: its own status, not SIGKILL's
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
         kill_group()
         proc.stdout.close()
         proc.stderr.close()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable
 from tokenward import audit
 from tokenward.errors import TokenwardError, UsageError
 from tokenward.targets.base import TargetError, open_target
+from tokenward.testhooks import crash_point
 from tokenward.tokens import fingerprint
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def push_many(app: "App", jobs: list[tuple["TargetConfig", str]]) -> list[PushRe
             return PushResult(target.name, False, _line(target.name, exc, value, auth))
         except Exception as exc:  # noqa: BLE001 - one target's surprise must not stop the others
             return PushResult(target.name, False, f"target {target.name}: unexpected {type(exc).__name__}")
+        crash_point("push.target-pushed")  # the crash tests: killed with a target pushed, not yet recorded
         return PushResult(target.name, True, None)
 
     try:
