@@ -354,3 +354,20 @@ def test_closed_stdout_runs_the_child_and_reports_lost_output(tokens, kr, data_d
     inventory = data_dir / "inventory.sqlite3"
     unmasked = shell("exec --no-mask --token gh -- echo hello", ">&-")  # the child sees the closed stream itself
     assert unmasked.returncode != 0 and b"hello" not in inventory.read_bytes()
+
+
+@pytest.mark.parametrize("mask", ["", "--no-mask"])
+def test_the_child_is_started_as_popen_started_it(tokens, kr, tmp_path, mask):
+    """The child is spawned with os.posix_spawn (issue 13): as with subprocess.Popen before,
+    a descriptor our caller left open without close-on-exec (fd 7 here) does not reach it,
+    and SIGPIPE, which Python ignores, is back to its default (`yes | head` ends)."""
+    add(tokens, "gh", VALUE)
+    probe = tmp_path / "probe.sh"
+    probe.write_text("ls /proc/$$/fd | sort -n | tr '\\n' ' '\ngrep SigIgn /proc/$$/status\n")
+    result = shell(f"exec --token gh {mask} -- sh {probe}", "7</dev/null")
+    assert result.returncode == 0, result
+    fds, ignored = result.stdout.split("SigIgn:")
+    assert "7" not in fds.split(), result.stdout  # (sh keeps the script open on a descriptor of its own)
+    assert not int(ignored, 16) & (1 << (signal.SIGPIPE - 1)), ignored
+    ended = shell(f"exec --token gh {mask} -- sh -c 'yes | head -n 1'", "")
+    assert (ended.returncode, ended.stdout) == (0, "y\n"), ended

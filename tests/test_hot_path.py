@@ -20,6 +20,15 @@ NEVER_ON_A_READ = {"keyring", "hvac", "boto3", "botocore", "requests", "urllib.r
 # no click, no publisher module for a command no tool module knows, no TOML parser for
 # an empty config file.
 NOT_ON_THE_FAST_PATH = {"click", "tomllib", "tokenward.cli.group", "tokenward.cli.exec_cmd", "tokenward.cli.inventory_cmds"}
+# What the plain forms used to load without using it (issue 13, step 2): `dataclasses`
+# (with inspect, ast, dis, tokenize: the hot path's classes are plain ones, plain.py),
+# `subprocess` and `shutil` (with locale, bz2, lzma: the child is started with
+# os.posix_spawn), `secrets`, and the modules only a chosen token or a registry needs.
+# (`urllib.parse` stays: Python 3.11's pathlib imports it.)
+NOT_ON_A_PLAIN_READ = {
+    "dataclasses", "inspect", "ast", "dis", "tokenize", "subprocess", "shutil", "locale", "bz2", "lzma", "secrets",
+    "tokenward.selection", "tokenward.registries.base", "tokenward.registries.http",
+}  # fmt: skip
 TOOL_MODULES = {f"tokenward.publishers.{tool}" for tool in ("twine", "uv", "poetry", "hatch", "flit", "pdm", "npm", "cargo", "gh")}
 
 
@@ -84,3 +93,15 @@ def test_a_write_still_goes_through_keyring(tokens):
     """The control: the import log does see keyring when a command uses it."""
     names = imported(tokens, "add", f"hot-w-{uuid.uuid4().hex[:8]}", "--kind", "generic", input="hot-path-write-4567\n")
     assert "keyring" in names
+
+
+@pytest.mark.parametrize("form", [("get", "{name}"), ("exec", "--token", "{name}", "--", "true"), ("exec", "--token", "{name}", "--no-mask", "--", "true")])
+def test_the_plain_forms_import_no_dataclasses_subprocess_or_shutil(tokens, generic, data_dir, tmp_path, form):
+    # The data dir and config named by their variables, as the benchmarks run: without
+    # them platformdirs (4.x imports tempfile, hence shutil and random) finds the defaults.
+    empty = tmp_path / "config.toml"
+    empty.write_text("")
+    env = {"TOKENS_HOME": str(data_dir), "TOKENS_CONFIG": str(empty)}
+    names = imported(tokens, *[arg.format(name=generic) for arg in form], env=env)
+    assert "tokenward.fastpath" in names
+    assert not names & NOT_ON_A_PLAIN_READ, sorted(names & NOT_ON_A_PLAIN_READ)

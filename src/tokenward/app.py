@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -20,13 +19,13 @@ from tokenward.policy import utcnow
 from tokenward.stores.base import Store, open_store
 
 
-@dataclass
 class App:
-    config: Config
-    data_dir: Path
-    now: datetime = field(default_factory=utcnow)
-    _inventory: Inventory | None = None
-    _stores: dict[str, Store] = field(default_factory=dict)
+    def __init__(self, config: Config, data_dir: Path, now: datetime | None = None) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.now = utcnow() if now is None else now
+        self._inventory: Inventory | None = None
+        self._stores: dict[str, Store] = {}
 
     @classmethod
     def load(cls, config_file: str | None = None, *, now: datetime | None = None) -> "App":

@@ -1,4 +1,4 @@
-"""The TOML config, read into frozen dataclasses and validated with clear messages.
+"""The TOML config, read into plain value classes and validated with clear messages.
 
 No config file at all is valid: one store, the OS keyring. Unknown keys are an error
 so a typo never silently changes where a secret goes.
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokenward.errors import ConfigError, UnsafeDataDir, UsageError
 from tokenward.paths import config_path, read_trusted_file
+from tokenward.plain import Plain
 from tokenward.policy import Period, parse_period
 
 if TYPE_CHECKING:
@@ -141,58 +141,87 @@ GITLAB_PROJECT = re.compile(r"[0-9]{1,18}|[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-
 GITLAB_VARIABLE = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
-@dataclass(frozen=True)
-class StoreConfig:
-    name: str
-    type: str
-    options: dict[str, Any]
+class StoreConfig(Plain):
+    __slots__ = ("name", "type", "options")
+
+    def __init__(self, name: str, type: str, options: dict[str, Any]) -> None:  # noqa: A002 - the config's key
+        self.name = name
+        self.type = type
+        self.options = options
 
     def get(self, key: str) -> Any:
         return self.options.get(key, STORE_DEFAULTS[self.type].get(key))
 
 
-@dataclass(frozen=True)
-class TargetConfig:
+class TargetConfig(Plain):
     """One [targets.NAME] table: a CI secret that holds `token`, written with `auth`."""
 
-    name: str
-    type: str
-    token: str
-    auth: str
-    options: dict[str, Any]
+    __slots__ = ("name", "type", "token", "auth", "options")
+
+    def __init__(self, name: str, type: str, token: str, auth: str, options: dict[str, Any]) -> None:  # noqa: A002
+        self.name = name
+        self.type = type
+        self.token = token
+        self.auth = auth
+        self.options = options
 
     def get(self, key: str) -> Any:
         value = self.options.get(key)
         return TARGET_DEFAULTS[self.type].get(key) if value is None or value == "" else value
 
 
-@dataclass(frozen=True)
-class RotateConfig:
+class RotateConfig(Plain):
     """`rotate_command`s: argv tuples by kind and by token name; the kinds rotated by API."""
 
-    timeout: float = 120
-    by_kind: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    by_token: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    api: tuple[str, ...] = ()  # kinds `rotate --due` rotates by API, unattended
-    npm_login: str = ""  # the inventory token holding the npm account password
+    __slots__ = ("timeout", "by_kind", "by_token", "api", "npm_login")
+
+    def __init__(
+        self, timeout: float = 120, by_kind: dict[str, tuple[str, ...]] | None = None,
+        by_token: dict[str, tuple[str, ...]] | None = None, api: tuple[str, ...] = (), npm_login: str = "",
+    ) -> None:  # fmt: skip
+        self.timeout = timeout
+        self.by_kind = {} if by_kind is None else by_kind
+        self.by_token = {} if by_token is None else by_token
+        self.api = api  # kinds `rotate --due` rotates by API, unattended
+        self.npm_login = npm_login  # the inventory token holding the npm account password
 
     def command_for(self, name: str, kind: str) -> tuple[str, ...] | None:
         return self.by_token.get(name) or self.by_kind.get(kind)
 
 
-@dataclass(frozen=True)
-class Config:
-    path: Path | None  # None when no file was read
-    default_stores: tuple[str, ...] = ("keyring",)
-    rotate_every: str = "90d"
-    warn_before: Period = field(default_factory=lambda: parse_period("14d"))
-    unused_after: Period = field(default_factory=lambda: parse_period(UNUSED_AFTER))  # `tokens audit`
-    stores: dict[str, StoreConfig] = field(default_factory=dict)
-    notify: dict[str, dict[str, Any]] = field(default_factory=dict)
-    default_notify: tuple[str, ...] = ()
-    rotate: RotateConfig = field(default_factory=RotateConfig)
-    targets: dict[str, TargetConfig] = field(default_factory=dict)
-    trusted_publishing: "TrustedPublishingConfig" = field(default_factory=lambda: _trusted_default())
+class Config(Plain):
+    """The whole config (plain classes, not dataclasses: every command loads them, see plain.py)."""
+
+    __slots__ = (
+        "path", "default_stores", "rotate_every", "warn_before", "unused_after", "stores", "notify", "default_notify",
+        "rotate", "targets", "trusted_publishing",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        path: Path | None,  # None when no file was read
+        default_stores: tuple[str, ...] = ("keyring",),
+        rotate_every: str = "90d",
+        warn_before: Period | None = None,
+        unused_after: Period | None = None,  # `tokens audit`
+        stores: dict[str, StoreConfig] | None = None,
+        notify: dict[str, dict[str, Any]] | None = None,
+        default_notify: tuple[str, ...] = (),
+        rotate: RotateConfig | None = None,
+        targets: dict[str, TargetConfig] | None = None,
+        trusted_publishing: TrustedPublishingConfig | None = None,
+    ) -> None:
+        self.path = path
+        self.default_stores = default_stores
+        self.rotate_every = rotate_every
+        self.warn_before = parse_period("14d") if warn_before is None else warn_before
+        self.unused_after = parse_period(UNUSED_AFTER) if unused_after is None else unused_after
+        self.stores = {} if stores is None else stores
+        self.notify = {} if notify is None else notify
+        self.default_notify = default_notify
+        self.rotate = RotateConfig() if rotate is None else rotate
+        self.targets = {} if targets is None else targets
+        self.trusted_publishing = _trusted_default() if trusted_publishing is None else trusted_publishing
 
     def store(self, name: str) -> StoreConfig:
         try:
@@ -431,11 +460,13 @@ def _parse_command(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 
 def _parse_rotate(table: dict, path: Path) -> RotateConfig:
+    _check_keys(path, "rotate", table, ROTATE_KEYS)
+    if not table:
+        return RotateConfig(timeout=120.0)  # the common case: nothing more to import (tokens, the kind table)
     from tokenward.inventory import NAME_RE
     from tokenward.sanitize import safe
     from tokenward.tokens import KINDS
 
-    _check_keys(path, "rotate", table, ROTATE_KEYS)
     timeout = table.get("timeout", 120)
     by_kind: dict[str, tuple[str, ...]] = {}
     for kind, command in table.get("kind", {}).items():

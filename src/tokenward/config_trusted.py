@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenward.config import _check_keys, _where, http_url_problem
 from tokenward.errors import ConfigError
+from tokenward.plain import Plain
 
 TRUSTED_MODES = ("prefer", "only", "never")
 TRUSTED_KEYS: dict[str, type | tuple[type, ...]] = {"mode": str, "index": dict}
@@ -21,13 +21,15 @@ DEFAULT_MINTING_INDEX = {
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-@dataclass(frozen=True)
-class TrustedPublishingConfig:
+class TrustedPublishingConfig(Plain):
     """`mode` and the minting index of each upload URL (keys compared as normalize_url does;
-    an entry set to "" turns a default off)."""
+    an entry set to "" turns a default off). A plain class: every Config holds one (plain.py)."""
 
-    mode: str = "prefer"
-    index: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MINTING_INDEX))
+    __slots__ = ("mode", "index")
+
+    def __init__(self, mode: str = "prefer", index: dict[str, str] | None = None) -> None:
+        self.mode = mode
+        self.index = dict(DEFAULT_MINTING_INDEX) if index is None else index
 
 
 def _minting_url_problem(value: str) -> str | None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import os
 import re
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
-from urllib.parse import urlsplit
 
 from tokenward import runner
 from tokenward.app import App
@@ -23,8 +21,6 @@ from tokenward.lifecycle import get_value, record_use
 from tokenward.publishers import PUBLISHERS, Context, Publisher, Target, env_for_kind, is_pypi_server, parse_command, render_env
 from tokenward.policy import AT_REGISTRY, DEAD, Status
 from tokenward.report import view
-from tokenward.selection import choose, describe_target, fit, record_repository
-from tokenward.tokens import normalize_project
 
 if TYPE_CHECKING:
     from tokenward.trusted import Minted
@@ -38,18 +34,30 @@ REFUSED = re.compile(rb"\b403\b|forbidden|invalid or non-existent authentication
 CLOCK_SLACK = timedelta(minutes=5)
 
 
-@dataclass
 class ExecPlan:
-    token: str
-    env: dict[str, str]  # only the variables we add
-    secrets: list[str]  # every value to mask: the stored one and the narrowed copy
-    target: Target = field(default_factory=Target)
-    narrowed: bool = False
-    warnings: list[str] = field(default_factory=list)
-    publisher: Publisher | None = None  # set when the tool's own variables carry the token
-    context: Context | None = None
-    executable: str = ""  # argv[0] found on PATH before any value was read
-    minted: "Minted | None" = None  # trusted publishing: a token minted for this run only (trusted.py)
+    def __init__(
+        self,
+        token: str,
+        env: dict[str, str],
+        secrets: list[str],
+        target: Target | None = None,
+        narrowed: bool = False,
+        warnings: list[str] | None = None,
+        publisher: Publisher | None = None,
+        context: Context | None = None,
+        executable: str = "",
+        minted: Minted | None = None,
+    ) -> None:
+        self.token = token
+        self.env = env  # only the variables we add
+        self.secrets = secrets  # every value to mask: the stored one and the narrowed copy
+        self.target = Target() if target is None else target
+        self.narrowed = narrowed
+        self.warnings = [] if warnings is None else warnings
+        self.publisher = publisher  # set when the tool's own variables carry the token
+        self.context = context
+        self.executable = executable  # argv[0] found on PATH before any value was read
+        self.minted = minted  # trusted publishing: a token minted for this run only (trusted.py)
 
 
 def narrow_pypi_token(value: str, projects: tuple[str, ...] | list[str], now: datetime, *, lifetime: timedelta = NARROW_LIFETIME) -> str:
@@ -57,6 +65,8 @@ def narrow_pypi_token(value: str, projects: tuple[str, ...] | list[str], now: da
 
     Caveats only narrow a macaroon, so this is done offline with pypitoken, without PyPI.
     Importing pypitoken costs ~90 ms; only runs that upload to PyPI/TestPyPI pay it."""
+    from tokenward.tokens import normalize_project
+
     names = sorted({normalize_project(p) for p in projects})
     if not names:
         raise UsageError("cannot narrow a PyPI token without the project names")
@@ -88,6 +98,10 @@ def _refuse_plain_http(record, target: Target) -> None:
     """A token crosses plain http only when its own repository URL says http://."""
     if not (target.publishes and target.repository):
         return
+    from urllib.parse import urlsplit
+
+    from tokenward.selection import record_repository
+
     if urlsplit(target.repository.strip()).scheme.lower() != "http":
         return
     own = record_repository(record)
@@ -141,10 +155,14 @@ def plan_exec(
         if minted is not None:
             return _minted_plan(minted, target, context, executable)
     if token is None:
+        from tokenward.selection import choose
+
         record = choose(app.inventory.all(), target, app.now).record
     else:
         record = app.inventory.get(token)
         if target.publishes and target.repository:
+            from tokenward.selection import describe_target, fit
+
             _width, reason = fit(record, target, app.now)
             if reason and not reason.startswith(DEAD):
                 warnings.append(f"{token} may not fit {describe_target(target)}: {reason}")

@@ -13,7 +13,6 @@ import re
 import sqlite3
 import stat
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Iterator
 
 from tokenward.errors import InventoryError, LocalDataError, TokenExists, TokenNotFound, UsageError
 from tokenward.paths import FILE_MODE, check_private_file, ensure_private_dir, not_writable, private_file
+from tokenward.plain import Plain
 from tokenward.policy import from_iso, to_iso
 from tokenward.testhooks import crash_point
 
@@ -181,38 +181,73 @@ def check_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class TokenRecord:
-    name: str
-    kind: str
-    created_at: datetime
-    rotated_at: datetime
-    stores: tuple[str, ...]
-    fingerprint: str
-    purpose: str = ""
-    scope: str = ""
-    repository: str = ""
-    rotate_every: str | None = None
-    expires_at: datetime | None = None
-    last_used_at: datetime | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    store_versions: dict[str, str] = field(default_factory=dict)
-    # The registry's last word (tokens verify / revoke). It speaks of the value it saw:
-    # policy.registry_state ignores it once the value is rotated after verified_at.
-    verified_at: datetime | None = None
-    verify_result: str | None = None
-    registry_expires_at: datetime | None = None
-    registry_scopes: tuple[str, ...] | None = None
-    registry_key: str | None = None  # the registry's id of the token (npm), not a secret
-    # When `tokens edit` last changed the metadata, here or on another machine (sync
-    # adopts a store's metadata edited later than this).
-    edited_at: datetime | None = None
+class TokenRecord(Plain):
+    """One token's metadata, as the inventory holds it (a plain class, not a dataclass:
+    `get` and `exec` load it, see plain.py). Treated as immutable: `with_` makes a changed copy."""
+
+    __slots__ = (
+        "name", "kind", "created_at", "rotated_at", "stores", "fingerprint", "purpose", "scope", "repository",
+        "rotate_every", "expires_at", "last_used_at", "env", "store_versions", "verified_at", "verify_result",
+        "registry_expires_at", "registry_scopes", "registry_key", "edited_at",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        created_at: datetime,
+        rotated_at: datetime,
+        stores: tuple[str, ...],
+        fingerprint: str,
+        purpose: str = "",
+        scope: str = "",
+        repository: str = "",
+        rotate_every: str | None = None,
+        expires_at: datetime | None = None,
+        last_used_at: datetime | None = None,
+        env: dict[str, str] | None = None,
+        store_versions: dict[str, str] | None = None,
+        verified_at: datetime | None = None,
+        verify_result: str | None = None,
+        registry_expires_at: datetime | None = None,
+        registry_scopes: tuple[str, ...] | None = None,
+        registry_key: str | None = None,
+        edited_at: datetime | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.created_at = created_at
+        self.rotated_at = rotated_at
+        self.stores = stores
+        self.fingerprint = fingerprint
+        self.purpose = purpose
+        self.scope = scope
+        self.repository = repository
+        self.rotate_every = rotate_every
+        self.expires_at = expires_at
+        self.last_used_at = last_used_at
+        self.env = {} if env is None else env
+        self.store_versions = {} if store_versions is None else store_versions
+        # The registry's last word (tokens verify / revoke). It speaks of the value it saw:
+        # policy.registry_state ignores it once the value is rotated after verified_at.
+        self.verified_at = verified_at
+        self.verify_result = verify_result
+        self.registry_expires_at = registry_expires_at
+        self.registry_scopes = registry_scopes
+        self.registry_key = registry_key  # the registry's id of the token (npm), not a secret
+        # When `tokens edit` last changed the metadata, here or on another machine (sync
+        # adopts a store's metadata edited later than this).
+        self.edited_at = edited_at
+
+    def fields(self) -> dict:
+        """{field: value}, in declaration order (shallow: the dicts are the record's own)."""
+        return {name: getattr(self, name) for name in self.__slots__}
 
     def with_(self, **changes) -> "TokenRecord":
-        return replace(self, **changes)
+        return TokenRecord(**{**self.fields(), **changes})
 
     def to_row(self) -> dict:
-        row = asdict(self)
+        row = self.fields()
         for key in ("created_at", "rotated_at", "expires_at", "last_used_at", "verified_at", "registry_expires_at", "edited_at"):
             row[key] = to_iso(row[key])
         row["registry_scopes"] = None if self.registry_scopes is None else json.dumps(list(self.registry_scopes))
@@ -261,28 +296,39 @@ _COLUMNS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class TargetState:
+class TargetState(Plain):
     """What this machine last pushed to a CI target (never a value: its fingerprint)."""
 
-    target: str
-    token: str
-    pushed_at: datetime | None = None
-    fingerprint: str = ""
-    last_error: str | None = None
-    error_at: datetime | None = None
+    __slots__ = ("target", "token", "pushed_at", "fingerprint", "last_error", "error_at")
+
+    def __init__(
+        self, target: str, token: str, pushed_at: datetime | None = None, fingerprint: str = "",
+        last_error: str | None = None, error_at: datetime | None = None,
+    ) -> None:  # fmt: skip
+        self.target = target
+        self.token = token
+        self.pushed_at = pushed_at
+        self.fingerprint = fingerprint
+        self.last_error = last_error
+        self.error_at = error_at
 
 
-@dataclass
-class JournalEntry:
-    id: int
-    name: str
-    action: str
-    fingerprint: str
-    rotated_at: datetime
-    stores: list[str]
-    done: list[str]
-    started_at: datetime
+class JournalEntry(Plain):
+    __slots__ = ("id", "name", "action", "fingerprint", "rotated_at", "stores", "done", "started_at")
+    __hash__ = None  # type: ignore[assignment] - mutable
+
+    def __init__(
+        self, id: int, name: str, action: str, fingerprint: str, rotated_at: datetime, stores: list[str],  # noqa: A002
+        done: list[str], started_at: datetime,
+    ) -> None:  # fmt: skip
+        self.id = id
+        self.name = name
+        self.action = action
+        self.fingerprint = fingerprint
+        self.rotated_at = rotated_at
+        self.stores = stores
+        self.done = done
+        self.started_at = started_at
 
 
 class Inventory:

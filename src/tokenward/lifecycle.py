@@ -7,7 +7,6 @@ stores first, then the inventory; rotations are journalled before any store writ
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from tokenward import audit
@@ -37,13 +36,16 @@ class NameTaken(UsageError):
     """`add` creates only: the name is already held by a target store."""
 
 
-@dataclass
 class Outcome:
-    record: TokenRecord
-    warnings: list[str] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    overwrote: list[str] = field(default_factory=list)  # stores where another machine's rotation was replaced
+    def __init__(
+        self, record: TokenRecord, warnings: list[str] | None = None, written: list[str] | None = None,
+        failed: dict[str, str] | None = None, overwrote: list[str] | None = None,
+    ) -> None:  # fmt: skip
+        self.record = record
+        self.warnings = [] if warnings is None else warnings
+        self.written = [] if written is None else written
+        self.failed = {} if failed is None else failed
+        self.overwrote = [] if overwrote is None else overwrote  # stores where another machine's rotation was replaced
 
 
 def store_metadata(record: TokenRecord) -> dict[str, str]:

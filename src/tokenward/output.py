@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from tokenward.sanitize import safe
@@ -32,11 +30,11 @@ def keep_standard_fds() -> set[int]:
     return CLOSED_AT_START
 
 
-@dataclass
 class Terminal:
-    out: TextIO
-    err: TextIO
-    colour: bool
+    def __init__(self, out: TextIO, err: TextIO, colour: bool) -> None:
+        self.out = out
+        self.err = err
+        self.colour = colour
 
     @classmethod
     def detect(cls) -> "Terminal":
@@ -64,6 +62,8 @@ class Terminal:
             pass
 
     def json(self, data: Any) -> None:
+        import json
+
         self.out.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
     def paint(self, text: str, status: str) -> str:

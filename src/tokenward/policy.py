@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from datetime import datetime, timedelta, timezone
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from tokenward.errors import UsageError
@@ -55,24 +54,42 @@ MIN_MOMENT = datetime.min.replace(tzinfo=timezone.utc)
 PERIOD_FORMS = "a number and a unit: d (days), w (weeks), mo (months), y (years), e.g. 90d, 12w, 6mo, 1y"
 
 
-@dataclass(frozen=True)
 class Period:
-    """A calendar-aware period such as 90d, 12w, 6mo or 1y."""
+    """A calendar-aware period such as 90d, 12w, 6mo or 1y. Immutable; equal periods
+    hash alike (lru_cache keys). A plain class: see plain.py."""
 
-    amount: int
-    unit: str  # one of d, w, mo, y
+    __slots__ = ("amount", "unit", "_delta")
+
+    def __init__(self, amount: int, unit: str) -> None:
+        self.amount = amount
+        self.unit = unit  # one of d, w, mo, y
+        self._delta: relativedelta | timedelta | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Period:
+            return NotImplemented
+        return (self.amount, self.unit) == (other.amount, other.unit)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.amount, self.unit))
+
+    def __repr__(self) -> str:
+        return f"Period(amount={self.amount!r}, unit={self.unit!r})"
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"
 
-    @cached_property
+    @property
     def delta(self) -> "relativedelta | timedelta":
-        # Days and weeks are exact; months and years follow the calendar (Jan 31 + 1mo = Feb 28).
-        if self.unit in ("d", "w"):
-            return timedelta(**{_UNIT_WORDS[self.unit]: self.amount})
-        from dateutil.relativedelta import relativedelta  # ~2 ms: only for month/year periods
+        if self._delta is None:
+            # Days and weeks are exact; months and years follow the calendar (Jan 31 + 1mo = Feb 28).
+            if self.unit in ("d", "w"):
+                self._delta = timedelta(**{_UNIT_WORDS[self.unit]: self.amount})
+            else:
+                from dateutil.relativedelta import relativedelta  # ~2 ms: only for month/year periods
 
-        return relativedelta(**{_UNIT_WORDS[self.unit]: self.amount})
+                self._delta = relativedelta(**{_UNIT_WORDS[self.unit]: self.amount})
+        return self._delta
 
     def after(self, moment: datetime) -> datetime:
         """`moment` plus the period, clamped to MAX_MOMENT (never OverflowError)."""

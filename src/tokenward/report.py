@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
 from tokenward.inventory import TokenRecord
+from tokenward.plain import Plain
 from tokenward.policy import Period, due_at, earliest, registry_state, status, stored_period, to_iso
 
 
-@dataclass(frozen=True)
-class TokenView:
-    record: TokenRecord
-    status: str
-    due_at: datetime | None
+class TokenView(Plain):
+    __slots__ = ("record", "status", "due_at")
+
+    def __init__(self, record: TokenRecord, status: str, due_at: datetime | None) -> None:
+        self.record = record
+        self.status = status
+        self.due_at = due_at
 
     def as_json(self) -> dict:
         r = self.record

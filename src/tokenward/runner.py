@@ -8,26 +8,30 @@ prints. stdin is the child's own: prompts and pipes pass straight through.
 Signals are taken synchronously (sigtimedwait), which tells who sent them: a Ctrl-C
 typed at the terminal already reached the child (it is in our process group), so
 only signals sent to us alone (kill, a CI runner) are forwarded.
+
+The child is started with os.posix_spawn, set up as subprocess.Popen would (no
+descriptor of ours beyond 0-2 inherited, SIGPIPE and SIGXFSZ back to their defaults),
+without importing subprocess, shutil and what they pull in: this is `tokens exec`'s hot
+path (README "Performance").
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import re
-import shutil
 import signal
 import struct
-import subprocess
 import sys
 import termios
 import threading
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tokenward.errors import UsageError
 from tokenward.masking import Masker
 from tokenward.output import keep_standard_fds
+
+if TYPE_CHECKING:
+    import re
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SI_KERNEL = 0x80  # si_code of a signal the terminal driver sent to the whole process group
@@ -35,11 +39,19 @@ READ_SIZE = 1 << 16
 DRAIN_GRACE = 3.0  # seconds to wait for output after the child exits (a daemon may hold the pipe)
 
 
-@dataclass
 class Outcome:
-    status: int  # the child's exit status (128+N when it died of signal N)
-    lost: dict[str, str] = field(default_factory=dict)  # "stdout"/"stderr" -> why the child's output was not written
-    seen: bool = False  # the child's (masked) output matched `watch`
+    def __init__(self, status: int, lost: dict[str, str] | None = None, seen: bool = False) -> None:
+        self.status = status  # the child's exit status (128+N when it died of signal N)
+        self.lost = lost if lost is not None else {}  # "stdout"/"stderr" -> why the child's output was not written
+        self.seen = seen  # the child's (masked) output matched `watch`
+
+    def __repr__(self) -> str:
+        return f"Outcome(status={self.status!r}, lost={self.lost!r}, seen={self.seen!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.status, self.lost, self.seen) == (other.status, other.lost, other.seen)
 
 
 def _write(out: "_Output", data: bytes) -> None:
@@ -106,10 +118,33 @@ def resolve_command(argv: list[str], env: dict[str, str]) -> str:
         if not os.access(program, os.X_OK) or os.path.isdir(program):
             raise UsageError(f"cannot run {program!r}: not an executable file")
         return program
-    found = shutil.which(program, path=env.get("PATH"))
+    found = which(program, env.get("PATH"))
     if found is None:
         raise UsageError(f"command not found: {program!r}")
     return found
+
+
+def which(program: str, path: str | None) -> str | None:
+    """shutil.which(program, path=path) on POSIX, for a name without a slash (shutil
+    imports bz2, lzma and zlib: a few ms on every `tokens exec`)."""
+    if path is None:
+        path = os.environ.get("PATH")
+        if path is None:
+            try:
+                path = os.confstr("CS_PATH")
+            except (AttributeError, ValueError):
+                path = os.defpath
+    if not path:
+        return None
+    seen = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, program)
+        if os.path.exists(candidate) and os.access(candidate, os.F_OK | os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
 
 
 def _copy_winsize(source_fd: int, target_fd: int) -> None:
@@ -196,13 +231,9 @@ def run_child(
             previous[signum] = signal.signal(signum, lambda s, _f: early.append(s))
     try:
         try:
-            child = subprocess.Popen(
-                argv,
-                executable=executable,
-                env=env,
-                stdout=outputs[0].child_fd if outputs else None,
-                stderr=outputs[1].child_fd if outputs else None,
-                preexec_fn=_closer(closed) if closed and not outputs else None,
+            child = _Child.spawn(
+                argv, executable, env, [(1, outputs[0].child_fd), (2, outputs[1].child_fd)] if outputs else [],
+                closed if not outputs else set(),
             )
         except OSError as exc:
             for out in outputs:
@@ -241,22 +272,84 @@ def run_child(
     return Outcome(status, {out.name: out.failure for out in outputs if out.failure}, any(o.seen for o in outputs))
 
 
-def _closer(fds: set[int]):
-    def close() -> None:
-        for fd in fds:
-            os.close(fd)
+class _Child:
+    """The running child: what run_child needs of subprocess.Popen (poll, wait, send_signal)."""
 
-    return close
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    @classmethod
+    def spawn(cls, argv: list[str], executable: str, env: dict[str, str], dups: list[tuple[int, int]], closed: set[int]) -> "_Child":
+        """Start `executable` as Popen(argv, executable=..., env=..., close_fds=True,
+        restore_signals=True) would: `dups` are (target fd, source fd) pairs, `closed`
+        standard descriptors to close in the child (the shell had closed them)."""
+        actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, source, target) for target, source in dups]
+        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in sorted(closed)]
+        # Popen's close_fds: a descriptor we inherited without close-on-exec (fd 3 from a
+        # shell, a jobserver pipe) does not reach the child. Ours are all close-on-exec.
+        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds() if fd > 2]
+        defaults = {signal.SIGPIPE, signal.SIGXFSZ}  # Python ignores them; Popen restores them
+        return cls(os.posix_spawn(executable, argv, env, file_actions=actions, setsigdef=defaults))
+
+    def _reaped(self, status: int) -> int:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = 0  # reaped elsewhere: as Popen.poll says
+                return self.returncode
+            if pid == self.pid:
+                return self._reaped(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            try:
+                _pid, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                status = 0  # reaped elsewhere: as Popen.wait says
+            return self._reaped(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        self.poll()
+        if self.returncode is None:  # never a pid that may already be someone else's
+            os.kill(self.pid, signum)
 
 
-def _send(child: subprocess.Popen, signum: int) -> None:
+def _inheritable_fds() -> list[int]:
+    for directory in ("/proc/self/fd", "/dev/fd"):
+        try:
+            names = os.listdir(directory)
+            break
+        except OSError:
+            continue
+    else:
+        return []
+    found = []
+    for name in names:
+        fd = int(name)
+        try:
+            if os.get_inheritable(fd):
+                found.append(fd)
+        except OSError:  # the directory's own descriptor, closed by now
+            pass
+    return found
+
+
+def _send(child: _Child, signum: int) -> None:
     try:
         child.send_signal(signum)
     except (ProcessLookupError, OSError):
         pass
 
 
-def _wait_with_signals(child: subprocess.Popen, waited: set[int], outputs: list[_Output]) -> int:
+def _wait_with_signals(child: _Child, waited: set[int], outputs: list[_Output]) -> int:
     while True:
         returncode = child.poll()
         if returncode is not None:
@@ -275,7 +368,7 @@ def _wait_with_signals(child: subprocess.Popen, waited: set[int], outputs: list[
         _send(child, info.si_signo)
 
 
-def _same_process_group(child: subprocess.Popen) -> bool:
+def _same_process_group(child: _Child) -> bool:
     try:
         return os.getpgid(child.pid) == os.getpgrp()
     except OSError:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from tokenward.errors import UsageError
+from tokenward.plain import Plain
 from tokenward.registries.kinds import DEFAULT_REPOSITORY, KINDS, PREFIXES, TOKEN_PAGE  # noqa: F401 - re-exported
 from tokenward.registries.pypi import PYPI_UPLOAD, TESTPYPI_UPLOAD  # noqa: F401 - re-exported
 
@@ -28,12 +28,14 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class TokenFacts:
-    kind: str
-    scope: str = ""
-    expires_at: datetime | None = None
-    projects: tuple[str, ...] = ()
+class TokenFacts(Plain):
+    __slots__ = ("kind", "scope", "expires_at", "projects")
+
+    def __init__(self, kind: str, scope: str = "", expires_at: datetime | None = None, projects: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.scope = scope
+        self.expires_at = expires_at
+        self.projects = projects
 
 
 def detect_kind(value: str) -> str:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
+from tokenward.plain import Plain
 from tokenward.tokens import PYPI_UPLOAD, TESTPYPI_UPLOAD
 
 
@@ -21,33 +20,52 @@ class Unsure(Exception):
     """The destination cannot be told with certainty; the message says why (no secrets)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Target:
+class Target(Plain):
     """Where a command uploads, and what."""
 
-    tool: str = ""  # a PUBLISHERS name, or "" for a command exec does not know
-    action: str = ""  # the subcommand: "upload", "publish", ...
-    publishes: bool = False  # the tool's upload (or registry) command, which needs the token
-    repository: str | None = None  # URL; None when it cannot be told
-    source: str = ""  # where `repository` came from: an option, a variable, a file, or "default"
-    repository_name: str = ""  # as named on the command line (twine -r, cargo --registry)
-    projects: tuple[str, ...] = ()  # PEP 503-normalised (npm/cargo/gh: as the tool spells them)
-    files: tuple[str, ...] = ()
-    problem: str = ""  # why the repository or the projects are unknown
-    options: frozenset[str] = field(default_factory=frozenset)  # long options present
+    __slots__ = (
+        "tool", "action", "publishes", "repository", "source", "repository_name", "projects", "files", "problem", "options",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        tool: str = "",
+        action: str = "",
+        publishes: bool = False,
+        repository: str | None = None,
+        source: str = "",
+        repository_name: str = "",
+        projects: tuple[str, ...] = (),
+        files: tuple[str, ...] = (),
+        problem: str = "",
+        options: frozenset[str] = frozenset(),
+    ) -> None:
+        self.tool = tool  # a PUBLISHERS name, or "" for a command exec does not know
+        self.action = action  # the subcommand: "upload", "publish", ...
+        self.publishes = publishes  # the tool's upload (or registry) command, which needs the token
+        self.repository = repository  # URL; None when it cannot be told
+        self.source = source  # where `repository` came from: an option, a variable, a file, or "default"
+        self.repository_name = repository_name  # as named on the command line (twine -r, cargo --registry)
+        self.projects = projects  # PEP 503-normalised (npm/cargo/gh: as the tool spells them)
+        self.files = files
+        self.problem = problem  # why the repository or the projects are unknown
+        self.options = options  # long options present
 
     @property
     def command(self) -> str:
         return f"{self.tool} {self.action}".strip() if self.tool else "the command"
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(Plain):
     """What parsing may look at besides argv: the parent environment and the file system."""
 
-    env: Mapping[str, str]
-    cwd: Path
-    home: Path
+    __slots__ = ("env", "cwd", "home")
+
+    def __init__(self, env: Mapping[str, str], cwd: Path, home: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.home = home
 
     @classmethod
     def current(cls, env: Mapping[str, str] | None = None) -> "Context":
@@ -136,6 +154,8 @@ def normalize_url(url: str) -> str:
     url = url.strip()
     if not url:
         return ""
+    from urllib.parse import urlsplit, urlunsplit  # not at import: `exec` of a command no tool module knows
+
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:
@@ -162,6 +182,8 @@ def check_url(url: str, where: str) -> str:
     url = url.strip(" ")
     if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in url):
         raise Unsure(f"{where} contains spaces or control characters")
+    from urllib.parse import urlsplit
+
     try:
         parts = urlsplit(url)
         ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from tokenward.errors import RegistryUnreachable
+from tokenward.registries.facts import KindFacts, env_of  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from tokenward.inventory import TokenRecord
@@ -30,29 +31,6 @@ if TYPE_CHECKING:
 
 RESULTS = ("live", "invalid", "revoked", "expired", "unknown", "unreachable")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
-
-
-def env_of(**variables: str) -> Mapping[str, str]:
-    """A read-only {VAR: TEMPLATE} mapping; `{value}` stands for the token."""
-    return MappingProxyType(dict(variables))
-
-
-@dataclass(frozen=True)
-class KindFacts:
-    """What tokenward knows about a kind without asking anyone (plain data, no HTTP);
-    registries/kinds.py holds the table."""
-
-    kind: str
-    prefixes: tuple[str, ...] = ()  # value prefixes that identify the kind (detect_kind)
-    default_repository: str = ""  # where its tokens publish when the record names none
-    token_page: str = ""  # where a person creates a new token and revokes the old one
-    # The variables a command exec does not recognise gets the token in.
-    env: Mapping[str, str] = field(default_factory=lambda: env_of(TOKEN="{value}"))
-
-    @property
-    def revoke_where(self) -> str:
-        """Completes "revoke the old token ...": at its token page, else where it was issued."""
-        return f"at {self.token_page}" if self.token_page else "where it was issued"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The kind facts table: per kind its value prefixes, default repository, token page (where
 a person creates and revokes one) and the variables an unknown command gets it in (KindFacts
-in base.py). Plain data, no HTTP: the hot paths (`tokens list`, `remind`) read it.
+in facts.py). Plain data, no HTTP: the hot paths (`tokens list`, `remind`) read it.
 
 pypi.py owns the PyPI facts (no HTTP at import either); the other registries' modules
 do HTTP when imported, so their facts are written here, next to the kinds without a registry."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from tokenward.registries.base import KindFacts, env_of as _env
+from tokenward.registries.facts import KindFacts, env_of as _env
 from tokenward.registries.pypi import PYPI, TESTPYPI
 
 TABLE: tuple[KindFacts, ...] = (

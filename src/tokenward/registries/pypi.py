@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tokenward.errors import UsageError
-from tokenward.registries.base import KindFacts, Verdict, env_of
+from tokenward.registries.facts import KindFacts, env_of
 
 if TYPE_CHECKING:
+    from tokenward.registries.base import Verdict
     from tokenward.registries.http import HttpClient
 
 PYPI_UPLOAD = "https://upload.pypi.org/legacy/"
@@ -36,6 +37,8 @@ class PyPI:
         self.token_page = (TESTPYPI if record.kind == "testpypi" else PYPI).token_page
 
     def verify(self, value: str | None) -> Verdict:
+        from tokenward.registries.base import Verdict
+
         expires_at = self.record.expires_at
         scopes = (self.record.scope,) if self.record.scope else None
         if value is not None and value.startswith("pypi-"):

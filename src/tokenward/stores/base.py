@@ -7,27 +7,26 @@ store needs no "not implemented" stubs.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib
-import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from tokenward.config import StoreConfig
 from tokenward.errors import StoreConflict
+from tokenward.plain import Plain
 
 
-@dataclass(frozen=True)
-class Written:
+class Written(Plain):
     """What a store says after a write: its own version id where it keeps one, and
     (AWS only, see aws.py) the version of another writer that this write replaced
     although it was not the expected one."""
 
-    version: str | None = None
-    overwrote: str | None = None
+    __slots__ = ("version", "overwrote")
+
+    def __init__(self, version: str | None = None, overwrote: str | None = None) -> None:
+        self.version = version
+        self.overwrote = overwrote
 
 
 class _Unchecked:
@@ -65,16 +64,18 @@ class Store(Protocol):
         """One line for `tokens doctor`: backend and location; raises StoreError when unusable."""
 
 
-@dataclass(frozen=True)
-class RemoteEntry:
+class RemoteEntry(Plain):
     """A token as a metadata-carrying store sees it, without its value."""
 
-    name: str
-    metadata: dict[str, str]
-    version: str | None
-    # When the store made its current version (Vault's created_time, AWS's CreatedDate);
-    # None where the listing does not say (AWS: `version_created` asks).
-    changed_at: datetime | None = None
+    __slots__ = ("name", "metadata", "version", "changed_at")
+
+    def __init__(self, name: str, metadata: dict[str, str], version: str | None, changed_at: datetime | None = None) -> None:
+        self.name = name
+        self.metadata = metadata
+        self.version = version
+        # When the store made its current version (Vault's created_time, AWS's CreatedDate);
+        # None where the listing does not say (AWS: `version_created` asks).
+        self.changed_at = changed_at
 
 
 def changed_since_sync(store: str, label: str, where: str, expect: str | None, entry: RemoteEntry | None) -> StoreConflict:
@@ -140,6 +141,9 @@ KEYED_PREFIX = "hmac:"
 
 
 def keyed_fingerprint(key: str, value: str) -> str:
+    import hashlib
+    import hmac
+
     return KEYED_PREFIX + hmac.new(key.encode(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
@@ -162,6 +166,8 @@ class FingerprintKey:
             key = self.get(KEY_SECRET)  # type: ignore[attr-defined]
         except SecretNotFound:
             try:
+                import secrets
+
                 self.put(KEY_SECRET, secrets.token_hex(32), {}, expect=None)  # type: ignore[attr-defined]
             except StoreConflict:
                 pass  # another machine created it a moment ago: use theirs
