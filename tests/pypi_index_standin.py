@@ -21,7 +21,8 @@ nested arrays), "redirect-elsewhere" (302 to the same path on `localhost`), "bad
 newline), "many-files" (600 files), "forbidden" (403 {"message": "Attestations temporarily
 disabled"} on the provenance, as PyPI answers when attestations are switched off).
 
-`seen` records every path asked, `accept` the Accept headers, `max_in_flight` the most
+`seen` records every path asked, `accept` the Accept headers, `credentials` any
+Authorization or Cookie header (none is ever due: both APIs are public), `max_in_flight` the most
 requests served at once (`delay` holds each answer that long, to let them overlap).
 """
 
@@ -57,6 +58,7 @@ class IndexStandIn:
     projects: dict[str, Project] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)
     accept: list[str] = field(default_factory=list)
+    credentials: list[str] = field(default_factory=list)  # any Authorization/Cookie header sent
     delay: float = 0.0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -92,6 +94,7 @@ class IndexStandIn:
         self.projects.clear()
         self.seen.clear()
         self.accept.clear()
+        self.credentials.clear()
         self.delay = 0.0
         self.max_in_flight = 0
 
@@ -153,6 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
         with owner._lock:
             owner.seen.append(self.path)
             owner.accept.append(self.headers.get("Accept", ""))
+            owner.credentials += [v for v in (self.headers.get("Authorization"), self.headers.get("Cookie")) if v]
             owner.in_flight += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
         try:

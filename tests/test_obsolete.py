@@ -105,6 +105,7 @@ def test_trusted_publishing_finds_the_token_whose_projects_all_publish_through_a
     assert pypi.seen.count(f"/pypi/{TP}/json") == 1 and pypi.seen.count("/pypi/TP_Project/json") == 1
     assert sum(p.startswith(f"/integrity/{TP}/2.0/") for p in pypi.seen) == 2
     assert "application/vnd.pypi.integrity.v1+json" in pypi.accept
+    assert pypi.credentials == []  # public APIs: no token, no cookie, no netrc credentials
 
 
 def test_a_user_wide_token_is_judged_by_the_projects_its_uses_uploaded(data_dir, pypi):
@@ -251,6 +252,10 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
         entry = {"time": to_iso(datetime.now(timezone.utc)), "event": "exec", "token": "pypi-user", "projects": [TP]}
         log.write(json.dumps(entry, sort_keys=True) + "\n")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.BrokenKeyring")  # any read fails
+    netrc = data_dir.parent / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))  # requests would send these unless told not to
 
     text = tokens("audit")
     assert text.returncode == 1, text
@@ -260,6 +265,7 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
     assert "Unused (1):" in text.stdout and "gh-old (github): no use recorded since it was added 2020-01-01" in text.stdout
     assert "User-wide, but used for few projects (1):" in text.stdout
     assert text.stderr == ""
+    assert pypi.credentials == []
 
     as_json = tokens("audit", "--json")
     assert as_json.returncode == 1
