@@ -95,6 +95,8 @@ def test_trusted_publishing_finds_the_token_whose_projects_all_publish_through_a
         record("pypi-tok", scope=f"project:{TOK}", repository=repo),
         record("pypi-both", scope=f"project:{TOK},{TP}", repository=repo),
         record("pypi-new", scope="project:not-yet-on-the-index", repository=repo),
+        # revoked at PyPI and recorded with `tokens revoke --yes`: retired, not reported again
+        record("pypi-done", scope=f"project:{TP}", repository=repo, verified_at=NOW, verify_result="revoked"),
     )
     assert found(run) == {("pypi-tp", "trusted-publishing"): PAGE}
     detail = run.findings[0].detail
@@ -261,7 +263,7 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
     assert text.returncode == 1, text
     assert "Made obsolete by trusted publishing (2):" in text.stdout
     assert "  pypi-tp (pypi): every file of tp-project 2.0, the latest release of the project it is scoped to, was" in text.stdout
-    assert f"    -> revoke it at {PAGE}" in text.stdout
+    assert f"    -> revoke it at {PAGE}, then `tokens revoke pypi-tp --yes` records it" in text.stdout
     assert "Unused (1):" in text.stdout and "gh-old (github): no use recorded since it was added 2020-01-01" in text.stdout
     assert "User-wide, but used for few projects (1):" in text.stdout
     assert text.stderr == ""

@@ -35,7 +35,8 @@ def audit(app, term, as_json):
                           only 1 to 3 projects: project-scoped tokens would do
 
     The retire step is `tokens revoke NAME` where the registry revokes by API,
-    else the registry's token page (PyPI has no revoke API).
+    else the registry's token page (PyPI has no revoke API): revoke it there,
+    then `tokens revoke NAME --yes` records it and audit stops reporting it.
 
     Reads no token value. Asks the index of each PyPI token (pypi.org,
     test.pypi.org, else its repository's host) through its public JSON and
@@ -73,7 +74,9 @@ def audit(app, term, as_json):
             lines.append(f"{title} ({len(items)}):")
             for f in items:
                 lines.append(f"  {safe(f.name)} ({safe(f.kind)}): {safe(f.detail)}")
-                how = f.retire if f.retire.startswith("tokens ") else f"revoke it at {f.retire}"
+                how = f.retire
+                if not how.startswith("tokens "):  # the registry's page: tell tokenward afterwards
+                    how = f"revoke it at {how}, then `tokens revoke {f.name} --yes` records it"
                 lines.append(f"    -> {safe(how)}")
         term.echo("\n".join(lines))
     for line in run.unchecked:
