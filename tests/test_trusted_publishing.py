@@ -347,6 +347,10 @@ def test_exec_with_a_named_token_imports_no_oidc_code(tokens, job, tp_server, wr
     imported = {line.rsplit("|", 1)[1].strip() for line in names.splitlines() if line.startswith("import time:")}
     assert "tokenward.cli" in imported or "tokenward.fastpath" in imported
     assert not imported & {"id", "tokenward.trusted", "urllib3"}, sorted(imported & {"id", "tokenward.trusted", "urllib3"})
+    write_config("\n")  # no [trusted_publishing] table: not even its parser is loaded
+    names = tokens("exec", "--token", "absent", "--", "true", env={"PYTHONPROFILEIMPORTTIME": "1"}).stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in names.splitlines() if line.startswith("import time:")}
+    assert "tokenward.fastpath" in imported and "tokenward.config_trusted" not in imported
 
 
 @pytest.mark.parametrize(

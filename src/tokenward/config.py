@@ -194,7 +194,7 @@ class Config(Plain):
 
     __slots__ = (
         "path", "default_stores", "rotate_every", "warn_before", "unused_after", "stores", "notify", "default_notify",
-        "rotate", "targets", "trusted_publishing",
+        "rotate", "targets", "_trusted_publishing",
     )  # fmt: skip
 
     def __init__(
@@ -221,7 +221,17 @@ class Config(Plain):
         self.default_notify = default_notify
         self.rotate = RotateConfig() if rotate is None else rotate
         self.targets = {} if targets is None else targets
-        self.trusted_publishing = _trusted_default() if trusted_publishing is None else trusted_publishing
+        self._trusted_publishing = trusted_publishing  # None: no [trusted_publishing] table
+
+    @property
+    def trusted_publishing(self) -> "TrustedPublishingConfig":
+        """[trusted_publishing], else its defaults: config_trusted.py is loaded only when asked
+        (by exec when it may mint, by audit), never by a plain `get` or `exec --token`."""
+        if self._trusted_publishing is None:
+            from tokenward.config_trusted import TrustedPublishingConfig
+
+            self._trusted_publishing = TrustedPublishingConfig()
+        return self._trusted_publishing
 
     def store(self, name: str) -> StoreConfig:
         try:
@@ -437,7 +447,7 @@ def parse_config(data: dict, path: Path) -> Config:
         default_notify=default_notify,
         rotate=_parse_rotate(data.get("rotate", {}), path),
         targets=_parse_targets(data.get("targets", {}), path),
-        trusted_publishing=_parse_trusted_publishing(data.get("trusted_publishing", {}), path),  # config_trusted.py
+        trusted_publishing=_parse_trusted_publishing(data["trusted_publishing"], path) if "trusted_publishing" in data else None,
     )
 
 
@@ -568,12 +578,6 @@ def env_or(value: str, *names: str) -> str:
         if os.environ.get(name):
             return os.environ[name]
     return ""
-
-
-def _trusted_default() -> "TrustedPublishingConfig":
-    from tokenward.config_trusted import TrustedPublishingConfig
-
-    return TrustedPublishingConfig()
 
 
 def _parse_trusted_publishing(table: dict, path: Path) -> "TrustedPublishingConfig":
