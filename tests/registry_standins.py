@@ -16,7 +16,8 @@ status codes, headers, JSON fields) and nothing else:
   about a week: 7 days here) -> 200 with the new token object incl. `"token"`; the old token is
   revoked at once; needs scope `api` or `self_rotate` (403 otherwise). Rotating an already rotated
   (revoked) token revokes its whole family (its answer is not documented: 401 here, as for any
-  revoked token). `rotations` records each rotation's `expires_at` as received.
+  revoked token). `rotations` records each rotation's `expires_at` as received. With fault
+  "wrong-types" it rotates, then answers JSON of the wrong types.
 - GitHub Actions secrets (same stand-in, `ci` state): `GET /repos/{owner}/{repo}/actions/secrets/public-key`
   -> {"key_id", "key"} (base64 of a 32-byte X25519 public key: a real PyNaCl key pair, so each
   sealed box is opened and the exact value is known); `PUT .../actions/secrets/{NAME}`
@@ -455,6 +456,8 @@ class _Handler(BaseHTTPRequestHandler):
         s.tokens[new] = {**info, "expires_at": expires, "rotated": False, "family": family}
         info["rotated"] = True
         s.revoked.add(credential)
+        if s.fault == "wrong-types":  # rotated, but the answer is no token object
+            return self._reply(200, {"token": ["\x1b[31m" + new], "expires_at": 20270101, "active": "yes"})
         token = {
             "id": len(s.tokens), "name": info.get("name", "release"), "revoked": False,
             "created_at": "2026-01-01T00:00:00.000Z", "scopes": info.get("scopes", ["api"]),

@@ -383,3 +383,55 @@ def test_rotate_due_rotates_the_api_kinds_unattended(tokens, file_keyring, gitla
     assert "Warning: npm-x was not rotated: npm needs the account password" in result.stderr
     assert tokens("get", "npm-x").stdout.strip() == NPM_OLD and list(npm_standin.tokens) == [NPM_OLD]
     assert result.stdout == ""  # nothing left to rotate by hand
+
+
+# -- hostile or failing registry answers to the creation ----------------------------------------------
+
+
+def test_a_5xx_to_the_rotation_is_not_repeated_and_sync_settles_it(tokens, gl, data_dir):
+    gl.fault = "5xx"
+    result = tokens("rotate", "gl", "--api")
+    assert result.returncode == 3, result
+    assert [s.path for s in gl.seen if s.method == "POST"] == ["/api/v4/personal_access_tokens/self/rotate"]
+    assert result.stderr.splitlines()[-1] == "Error: registry 127.0.0.1:%d: HTTP 503 (server error)" % gl.port
+    assert _journal(data_dir) == ["gl.json"]  # whether GitLab rotated could not be asked yet
+    gl.fault = None
+    settled = tokens("sync")
+    assert settled.returncode == 0, settled
+    assert "gl was not rotated; its value is unchanged." in settled.stderr
+    assert _journal(data_dir) == [] and tokens("get", "gl").stdout.strip() == GL and GL not in gl.revoked
+
+
+def test_a_rotation_answered_with_garbage_revokes_the_family(tokens, gl, data_dir):
+    gl.fault = "wrong-types"
+    result = tokens("rotate", "gl", "--api")
+    assert result.returncode == 3, result
+    [new] = _new_values(gl, GL)
+    assert new in gl.revoked  # GitLab rotated, the answer was useless: nothing live is left unknown
+    assert "the answer holds no usable `token`" in result.stderr and "whole token family" in result.stderr
+    assert "\x1b" not in result.stderr and new not in result.stderr and "Traceback" not in result.stderr
+    assert _journal(data_dir) == []
+
+
+@pytest.mark.parametrize("planted", ["symlink", "garbage", "other-name", "fifo"])
+def test_a_planted_or_damaged_journal_is_not_followed(tokens, gl, data_dir, tmp_path, planted):
+    directory = data_dir / "api-rotations"
+    directory.mkdir(mode=0o700)
+    path = directory / "gl.json"
+    if planted == "symlink":
+        target = tmp_path / "elsewhere.json"
+        target.write_text(json.dumps({"version": 1, "name": "gl", "kind": "gitlab", "step": "created",
+                                      "started_at": "x", "old_fingerprint": "0" * 16}))  # fmt: skip
+        path.symlink_to(target)
+    elif planted == "garbage":
+        path.write_text('{"version": 1, "name": "gl", "step": "\\u001b[2J", "kind": []}')
+    elif planted == "other-name":
+        path.write_text(json.dumps({"version": 1, "name": "other", "kind": "gitlab", "step": "created",
+                                    "started_at": "x", "old_fingerprint": "0" * 16}))  # fmt: skip
+    else:
+        os.mkfifo(path)
+    path.chmod(0o600) if planted != "symlink" else None
+    result = tokens("rotate", "gl", "--api", timeout=30)
+    assert "it is ignored" in result.stderr and "\x1b" not in result.stderr
+    assert result.returncode == 0, result  # the journal was ignored: a fresh rotation
+    assert GL in gl.revoked and len(gl.tokens) == 2 and _journal(data_dir) == []

@@ -112,7 +112,7 @@ class Creator(Protocol):
     def discard_lost(self, old_value: str, key: str | None) -> str:
         """Revoke a created value whose value was lost (a crash before any store had it):
         npm by its key; GitLab by rotating the old, already rotated value again, which
-        revokes the whole family."""
+        revokes the whole family. "" when nothing had been created."""
 
 
 # An explicit registry: kind -> "module:Class", imported only when used.

@@ -109,7 +109,7 @@ class GitLab(ApiRegistry):
 
     def discard_lost(self, old_value: str, key: str | None) -> str:
         if self.verify(old_value).result == "live":
-            return "nothing to revoke: the old value is still live, so GitLab created no new one"
+            return ""  # the old value is still live: GitLab created no new one
         reply = self.client.request(
             "POST", f"{self.base}/personal_access_tokens/self/rotate", headers={"PRIVATE-TOKEN": old_value}, json_body={}
         )

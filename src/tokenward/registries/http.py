@@ -6,7 +6,7 @@ What it guarantees, whatever the registry answers:
   trickles its headers or body a byte at a time is `unreachable` ("took longer than N s");
   bodies larger than MAX_BODY are refused, not read;
 - 429, and 403 with `X-RateLimit-Remaining: 0`, wait for `Retry-After` / `X-RateLimit-Reset`,
-  5xx is retried a few times with backoff; all waits for one token add up to at most
+  5xx is retried a few times with backoff (never for a POST, which may have been done); all waits for one token add up to at most
   MAX_SLEEP seconds (`for_token()`): a longer wait fails at once as unreachable, naming it;
 - redirects are followed only within the same origin (scheme, host, port): a token is
   never sent to another host, nor from https to http;
@@ -183,7 +183,9 @@ class HttpClient:
                 self._wait(wait, budget)
                 continue
             if status >= 500:
-                if attempt >= self.retries:
+                # A POST is not repeated: it may have been done before the error (GitLab's
+                # self-rotate, twice, revokes the whole token family).
+                if attempt >= self.retries or method == "POST":
                     raise RegistryUnreachable(host_of(url), f"HTTP {status} (server error)")
                 wait = _retry_after(reply.headers)
                 delay = self.backoff * (2**attempt) if wait is None else wait

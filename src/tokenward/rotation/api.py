@@ -178,25 +178,28 @@ def _create(registry, ui: Dialog, old_value: str, entry: Entry, expires_on: date
         code = None
 
 
-def _settle_creating(app, ui: Dialog, registry, entry: Entry, old_value: str) -> None:
-    """Creating failed without a clear refusal (a timeout, an interrupt): the registry may
-    have created a value this machine never saw. GitLab: if the old value is no longer
-    live, it rotated, and rotating the old value again revokes the lost one. npm: without
-    the answer there is no key to revoke by; say where to look."""
+def _settle_creating(app, ui: Dialog, registry, entry: Entry, old_value: str) -> bool:
+    """Creating failed without a clear refusal (a timeout, a 5xx, an interrupt): the registry
+    may have created a value this machine never saw. GitLab: if the old value is no longer
+    live, it rotated, and rotating the old value again revokes the lost one. npm: without the
+    answer there is no key to revoke by; say where to look. True when settled (the journal
+    is closed); False when the registry could not be asked (the next run asks again)."""
     try:
         if entry.kind == "gitlab":
             message = registry.discard_lost(old_value, None)
-            ui.warn(f"{entry.name}: the registry's answer was lost; {message}")
+            if message:
+                ui.warn(f"{entry.name}: the registry's answer was lost; {message}")
         else:
             ui.warn(
-                f"{entry.name}: the registry did not answer the creation; if it created a token anyway, it is in "
-                f"the registry's token list (created at {entry.started_at} or later): revoke it there"
+                f"{entry.name}: the registry's answer to the creation was lost; if it created a token anyway, it "
+                f"is in the registry's token list (created at {entry.started_at} or later): revoke it there"
             )
     except TokenwardError as exc:
         ui.warn(f"{entry.name}: could not check whether the registry created a value ({exc}); the next "
-                f"`tokens rotate {entry.name}` checks again")  # fmt: skip
-        return
+                f"`tokens rotate {entry.name}` or `tokens sync` checks again")  # fmt: skip
+        return False
     journal.remove(app.data_dir, entry.name)
+    return True
 
 
 def _store(app, ui: Dialog, registry, entry: Entry, created: Created, old_value: str | None) -> int:
@@ -281,8 +284,10 @@ def _resume(app, ui: Dialog, entry: Entry, client: HttpClient) -> int:
         old_value = _value_with(app, name, entry.old_fingerprint)
         if old_value is None:
             raise StoreError("stores", f"no store holds the old value of {name} to settle its API rotation; `tokens sync {name}` first")
-        _settle_creating(app, ui, registry, entry, old_value)
-        return int(ExitStatus.STORE)
+        if not _settle_creating(app, ui, registry, entry, old_value):
+            return int(ExitStatus.STORE)
+        ui.note(f"{name} was not rotated; its value is unchanged.")
+        return 0
     if entry.step == "created" and not _stored_somewhere(app, name, entry.new_fingerprint):
         # The value existed only in the killed process: revoke it by what the journal kept.
         old_value = _value_with(app, name, entry.old_fingerprint)
