@@ -35,7 +35,7 @@ class TeamStore(FakeMetadataStore):
 def fake_team_store(monkeypatch, write_config):
     from tokenward.stores import base
 
-    monkeypatch.setitem(base.REGISTRY, "vault", f"{__name__}:TeamStore")
+    monkeypatch.setitem(base.REGISTRY, "vault", base.StoreType(f"{__name__}:TeamStore", base.REGISTRY["vault"].options))
     TeamStore.entries = {}
     write_config('[stores.keyring]\n[stores.team]\ntype = "vault"\nurl = "http://127.0.0.1:9"\n')
     return TeamStore

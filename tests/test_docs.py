@@ -45,12 +45,13 @@ def test_short_help_lists_every_command():
 
 
 def test_config_example_is_valid_and_documents_every_key():
-    from tokenward.config import NOTIFY_KEYS, STORE_KEYS, load_config
+    from tokenward.config import NOTIFY_KEYS, STORE_TYPES, load_config, store_keys
 
     path = ROOT / "config.example.toml"
     config = load_config(str(path))
     text = path.read_text()
-    for store_type, keys in STORE_KEYS.items():
+    for store_type in STORE_TYPES:
+        keys = store_keys(store_type)
         for key in keys:
             assert re.search(rf"^#?\s*{re.escape(key)}\s*=", text, re.M), f"config.example.toml lacks {store_type}.{key}"
     for channel, keys in NOTIFY_KEYS.items():

@@ -134,6 +134,12 @@ class FakeMetadataStore:
     def entry(self, token: str) -> RemoteEntry | None:
         return self.entries.get(token)
 
+    def conflict(self, token, expect, entry):  # pragma: no cover
+        raise AssertionError("team-mode remind wrote a value")
+
+    def keyed(self, value: str) -> str:  # pragma: no cover
+        raise AssertionError("team-mode remind read a value")
+
 
 def remote(name: str, *, rotated_days_ago: int, rotate_every: str = "90d", kind: str = "pypi", purpose: str = "") -> RemoteEntry:
     rotated = NOW - timedelta(days=rotated_days_ago)
@@ -146,7 +152,7 @@ def remote(name: str, *, rotated_days_ago: int, rotate_every: str = "90d", kind:
 
 @pytest.fixture
 def fake_team_store(monkeypatch, write_config):
-    monkeypatch.setitem(base.REGISTRY, "vault", f"{__name__}:FakeMetadataStore")
+    monkeypatch.setitem(base.REGISTRY, "vault", base.StoreType(f"{__name__}:FakeMetadataStore", base.REGISTRY["vault"].options))
     FakeMetadataStore.entries = {}
     FakeMetadataStore.listed = 0
     write_config('[stores.keyring]\n[stores.team]\ntype = "vault"\nurl = "http://127.0.0.1:9"\n')

@@ -12,7 +12,7 @@ import pytest
 from tests.remote_stores import remote_env, unique
 from tokenward.config import StoreConfig
 from tokenward.errors import SecretNotFound, StoreError
-from tokenward.stores.base import MetadataStore, Store, VersionedStore, Written, open_store
+from tokenward.stores.base import BulkReader, MetadataStore, MetadataWriter, Store, VersionedStore, Written, open_store
 
 VALUE_1 = "pypi-CONTRACTvalueONE0123456789"
 VALUE_2 = "pypi-CONTRACTvalueTWO0123456789"
@@ -57,7 +57,8 @@ def store(request, data_dir, monkeypatch) -> Store:
 def remote(request, data_dir, monkeypatch):
     """The stores that also carry metadata, keep versions and read in bulk."""
     opened = open_kind(request.param, request, data_dir, monkeypatch)
-    assert isinstance(opened, MetadataStore) and isinstance(opened, VersionedStore) and hasattr(opened, "get_many")
+    for ability in (MetadataStore, MetadataWriter, VersionedStore, BulkReader):
+        assert isinstance(opened, ability), ability.__name__
     return opened
 
 

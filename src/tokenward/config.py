@@ -15,69 +15,12 @@ from tokenward.errors import ConfigError, UnsafeDataDir, UsageError
 from tokenward.paths import config_path, read_trusted_file
 from tokenward.plain import Plain
 from tokenward.policy import Period, parse_period
+from tokenward.stores.base import REGISTRY as STORE_TYPES  # each type's options, without its SDK
 
 if TYPE_CHECKING:
     from tokenward.config_trusted import TrustedPublishingConfig
 
-STORE_TYPES = ("keyring", "vault", "aws")
 STORE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # compiled (and cached by re) when a config names a store
-
-# Every key a store table may hold, by store type, with its Python type.
-STORE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "keyring": {"type": str, "service": str, "backend": str},
-    "vault": {
-        "type": str,
-        "url": str,
-        "mount": str,
-        "prefix": str,
-        "namespace": str,
-        "auth": str,
-        "token_file": str,
-        "role_id": str,
-        "role_id_file": str,
-        "secret_id_file": str,
-        "approle_mount": str,
-        "cacert": str,
-        "verify": bool,
-        "timeout": (int, float),
-    },
-    "aws": {
-        "type": str,
-        "region": str,
-        "prefix": str,
-        "profile": str,
-        "endpoint_url": str,
-        "kms_key_id": str,
-        "timeout": (int, float),
-    },
-}
-
-STORE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "keyring": {"service": "tokenward", "backend": ""},
-    "vault": {
-        "url": "",
-        "mount": "secret",
-        "prefix": "tokenward/",
-        "namespace": "",
-        "auth": "token",
-        "token_file": "",
-        "role_id": "",
-        "role_id_file": "",
-        "secret_id_file": "",
-        "approle_mount": "approle",
-        "cacert": "",
-        "verify": True,
-        "timeout": 10,
-    },
-    "aws": {
-        "region": "",
-        "prefix": "tokenward/",
-        "profile": "",
-        "endpoint_url": "",
-        "kms_key_id": "",
-        "timeout": 10,
-    },
-}
 
 UNUSED_AFTER = "180d"  # [defaults] unused_after: `tokens audit` reports tokens unused longer than this
 
@@ -150,7 +93,7 @@ class StoreConfig(Plain):
         self.options = options
 
     def get(self, key: str) -> Any:
-        return self.options.get(key, STORE_DEFAULTS[self.type].get(key))
+        return self.options.get(key, STORE_TYPES[self.type].default(key))
 
 
 class TargetConfig(Plain):
@@ -350,6 +293,17 @@ def _check_keys(path: Path, table: str, data: dict, allowed: dict) -> None:
         _check_value(path, where, key, value)
 
 
+def _one_of(names) -> str:
+    """`"a", "b" or "c"`."""
+    *first, last = [f'"{n}"' for n in names]
+    return f"{', '.join(first)} or {last}" if first else last
+
+
+def store_keys(store_type: str) -> dict[str, type | tuple[type, ...]]:
+    """Every key a [stores.NAME] table of this type may hold, with its TOML type."""
+    return {"type": str, **{key: option.type for key, option in STORE_TYPES[store_type].options.items()}}
+
+
 def default_config() -> Config:
     return Config(path=None, stores={"keyring": StoreConfig("keyring", "keyring", {})})
 
@@ -394,13 +348,16 @@ def parse_config(data: dict, path: Path) -> Config:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: stores.{name} must be a table")
         store_type = table.get("type", name)
-        if store_type not in STORE_TYPES:
-            hint = "set type = \"keyring\", \"vault\" or \"aws\""
-            raise ConfigError(f"{path}: stores.{name} has unknown type {store_type!r} ({hint})")
-        _check_keys(path, f"stores.{name}", table, STORE_KEYS[store_type])
+        if not isinstance(store_type, str) or store_type not in STORE_TYPES:
+            hint = f"set type = {_one_of(STORE_TYPES)}"
+            shown = repr(store_type) if isinstance(store_type, str) else f"of type {type(store_type).__name__}"
+            raise ConfigError(f"{path}: stores.{name} has unknown type {shown} ({hint})")
+        _check_keys(path, f"stores.{name}", table, store_keys(store_type))
         options = {k: v for k, v in table.items() if k != "type"}
-        if store_type == "vault" and options.get("auth", "token") not in ("token", "approle"):
-            raise ConfigError(f"{path}: stores.{name}.auth must be \"token\" or \"approle\"")
+        for key, value in options.items():
+            choices = STORE_TYPES[store_type].options[key].choices
+            if choices and value not in choices:
+                raise ConfigError(f"{path}: stores.{name}.{key} must be {_one_of(choices)}")
         stores[name] = StoreConfig(name, store_type, options)
     if not stores:
         stores["keyring"] = StoreConfig("keyring", "keyring", {})

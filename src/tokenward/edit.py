@@ -20,10 +20,11 @@ from tokenward import audit
 from tokenward.app import App
 from tokenward.errors import StoreError, UsageError
 from tokenward.inventory import TokenRecord
-from tokenward.lifecycle import REMOTE_TYPES, store_metadata
+from tokenward.lifecycle import store_metadata
 from tokenward.locks import token_lock
 from tokenward.metadata import check_purpose, check_repository, check_rotate_every, check_scope
 from tokenward.policy import parse_date
+from tokenward.stores.base import MetadataStore, MetadataWriter
 from tokenward.tokens import DEFAULT_REPOSITORY
 
 CLEAR = "none"  # `--expires none` removes a recorded expiry
@@ -88,12 +89,10 @@ def edit_token(
         raise UsageError("nothing to change: give --purpose, --scope, --repository, --rotate-every, --expires or --env")
     record = app.inventory.get(name)
     changes, warnings = _changes(app, record, **given)
-    stores = [s for s in record.stores if app.config.stores.get(s) and app.config.stores[s].type in REMOTE_TYPES]
+    stores = [s for s in record.stores if s in app.config.stores and isinstance(app.store(s), MetadataStore)]
     meta = store_metadata(record.with_(**changes))
     for store_name in stores:
-        check = getattr(app.store(store_name), "check_metadata", None)
-        if check is not None:
-            check(meta)  # refuse before anything is written
+        app.store(store_name).check_metadata(meta)  # refuse before anything is written
     with token_lock(app.data_dir, name):
         before = app.inventory.get(name)
         changed = [key for key, value in changes.items() if getattr(before, key) != value]
@@ -132,12 +131,10 @@ META_FIELDS = ("purpose", "scope", "repository", "rotate_every", "expires_at")
 def _carry(app: App, record: TokenRecord, store_name: str, fields: dict[str, str]) -> str:
     """Write `fields` into the store's metadata of the value this inventory knows.
     Returns "" when done, else why it was not written."""
-    from tokenward.stores.base import MetadataWriter
-
     if not fields:
         return ""
     store = app.store(store_name)
-    if not isinstance(store, MetadataWriter) or not hasattr(store, "entry"):
+    if not isinstance(store, MetadataWriter) or not isinstance(store, MetadataStore):
         return "this store cannot change metadata alone"
     version = record.store_versions.get(store_name)
     entry = store.entry(record.name)

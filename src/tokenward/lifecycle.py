@@ -23,13 +23,12 @@ from tokenward.errors import (
 from tokenward.inventory import TokenRecord, check_name
 from tokenward.locks import token_lock
 from tokenward.policy import parse_date, parse_period, to_iso
-from tokenward.stores.base import UNCHECKED, is_keyed
+from tokenward.stores.base import UNCHECKED, AtomicCheckAndSet, MetadataStore, is_keyed
 from tokenward.testhooks import crash_point, pause_point
 from tokenward.registries.kinds import revoke_where
 from tokenward.tokens import DEFAULT_REPOSITORY, KINDS, TOKEN_PAGE, fingerprint, inspect
 
 CLOCK_SKEW = timedelta(minutes=5)
-REMOTE_TYPES = ("vault", "aws")
 
 
 class NameTaken(UsageError):
@@ -180,7 +179,8 @@ def add_token(
 
 
 def _is_remote(app: App, store_name: str) -> bool:
-    return app.config.store(store_name).type in REMOTE_TYPES
+    """A shared store that carries metadata and versions (its writes compare versions)."""
+    return isinstance(app.store(store_name), MetadataStore)
 
 
 def _refuse_existing(app: App, name: str, stores: tuple[str, ...]) -> None:
@@ -237,10 +237,16 @@ def get_value(app: App, name: str, store: str | None = None) -> tuple[str, str, 
 
 
 def write_order(app: App, stores) -> list[str]:
-    """Shared stores first, Vault before AWS: the first one's check-and-set decides
-    which of two machines rotating at once goes on; local stores last."""
-    rank = {"vault": 0, "aws": 1}
-    return sorted(stores, key=lambda s: (rank.get(app.config.store(s).type, 2), list(stores).index(s)))
+    """Shared stores first, those whose check-and-set is atomic (Vault) before the
+    others (AWS): the first one's check-and-set decides which of two machines rotating
+    at once goes on; local stores last."""
+
+    def rank(name: str) -> tuple[bool, bool]:
+        store = app.store(name)
+        return not isinstance(store, MetadataStore), not isinstance(store, AtomicCheckAndSet)
+
+    order = list(stores)
+    return sorted(order, key=lambda s: (rank(s), order.index(s)))
 
 
 def expected_version(app: App, record: TokenRecord, store_name: str, entry) -> str | None:
@@ -303,10 +309,11 @@ def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> O
         failed: dict[str, str] = {}
         expects: dict[str, object] = {}
         for store_name in order:
-            if not _is_remote(app, store_name):
+            store = app.store(store_name)
+            if not isinstance(store, MetadataStore):
                 continue
             try:
-                entry = app.store(store_name).entry(name)
+                entry = store.entry(name)
             except StoreError as exc:
                 failed[store_name] = str(exc)  # unreachable: `tokens sync` finishes it later
                 continue
@@ -339,7 +346,7 @@ def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> O
                 versions.pop(store_name, None)
                 if result.version:
                     versions[store_name] = result.version
-                if getattr(result, "overwrote", None):
+                if result.overwrote:
                     overwrote.append(store_name)
                     warnings.append(
                         f"store {store_name!r}: another machine wrote {name} between this machine's check and its "

@@ -454,7 +454,9 @@ def github_workflow(job: Job, *, store: str | None, store_type: str | None, inst
             raise UsageError(f"{arg!r} contains '${{{{', which GitHub Actions would evaluate; rename it")
     command = "tokens " + " ".join(shlex.quote(a) for a in args)
     env = {"TOKENS_CONFIG": ".github/tokenward.toml"}
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if store_type == "aws" else ("VAULT_ADDR", "VAULT_TOKEN")
+    from tokenward.stores.base import REGISTRY
+
+    names = REGISTRY[store_type or "vault"].credential_env
     env.update({name: f"${{{{ secrets.{name} }}}}" for name in names})
     workflow = {
         "name": "token rotation reminder",

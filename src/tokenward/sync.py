@@ -46,11 +46,19 @@ from tokenward.registries.base import facts_from_metadata
 from tokenward.shared_meta import missing, read_fields
 from tokenward.locks import token_lock
 from tokenward.policy import from_iso, to_iso
-from tokenward.stores.base import UNCHECKED, is_keyed
+from tokenward.stores.base import (
+    UNCHECKED,
+    BulkReader,
+    Concurrent,
+    MetadataStore,
+    PresenceCheck,
+    Store,
+    VersionedStore,
+    is_keyed,
+)
 from tokenward.testhooks import crash_point, pause_point
 from tokenward.tokens import fingerprint
 
-REMOTE_TYPES = ("vault", "aws")
 VERSION_KEY = "version"  # in remote metadata: the store version the metadata describes
 BATCH = 200  # tokens locked and applied at a time
 
@@ -404,10 +412,6 @@ class Report:
         return counts
 
 
-def _is_remote(app: App, store: str) -> bool:
-    return app.config.stores[store].type in REMOTE_TYPES
-
-
 def _vouches(entry_meta: dict[str, str], version: str | None) -> bool:
     return bool(entry_meta.get("fingerprint")) and version is not None and entry_meta.get(VERSION_KEY) == version
 
@@ -441,7 +445,7 @@ def _remote_seen(entry, record: TokenRecord | None, store: str) -> Seen:
     # writing exactly this version (then only its metadata is behind).
     recorded = record.store_versions.get(store) if record else None
     described = entry.version is not None and meta.get(VERSION_KEY) == entry.version
-    changed_at = (_iso(meta.get("rotated_at")) if described else None) or getattr(entry, "changed_at", None)
+    changed_at = (_iso(meta.get("rotated_at")) if described else None) or entry.changed_at
     return Seen("present", version=entry.version, outside=recorded != entry.version, metadata=meta, changed_at=changed_at)
 
 
@@ -481,10 +485,22 @@ def _record_from_metadata(
     )
 
 
+def source_rank(stores: dict[str, object]) -> dict[str, int]:
+    """Cheapest stores to read a value from first: many values per request, then
+    concurrent reads, then the rest."""
+    rank = {}
+    for name, store in stores.items():
+        if isinstance(store, BulkReader):
+            rank[name] = 0 if store.values_per_request > 1 else 1
+        else:
+            rank[name] = 2
+    return rank
+
+
 def _read_many(store, tokens: list[str]) -> dict[str, str | StoreError]:
     if not tokens:
         return {}
-    if hasattr(store, "get_many"):
+    if isinstance(store, BulkReader):
         return store.get_many(tokens)
     found: dict[str, str | StoreError] = {}
     for token in tokens:
@@ -518,6 +534,7 @@ class Sync:
         self._values_lock = threading.Lock()
         self._snapshots: dict[str, tuple] = {}  # name -> (fingerprint, rotated_at) when planned
         self._journal_seen: dict[str, set[int]] = {}  # name -> ids of pending journal entries when planned
+        self._rank: dict[str, int] = {}  # store -> cost of reading a value from it (source_rank)
         if prefer is not None:
             app.config.store(prefer)  # unknown store: usage error
         for name in self.names:
@@ -549,11 +566,15 @@ class Sync:
         involved = {s for r in records.values() for s in r.stores}
         if self.discover or (not records and not self.names):
             # An empty inventory still looks, to say what `--discover` would bring in.
-            involved |= {s for s in app.config.stores if _is_remote(app, s)}
+            involved |= {s for s in app.config.stores if isinstance(app.store(s), MetadataStore)}
         unknown_stores = {s for s in involved if s not in app.config.stores}
         involved -= unknown_stores
-        remote = sorted(s for s in involved if _is_remote(app, s))
         stores = {s: app.store(s) for s in involved | set(app.config.default_stores if self.discover else ())}
+        # What each store can do decides how it is observed; something that cannot be
+        # read back (not a Store: a CI secret) is neither read nor written by sync.
+        readable = {s for s in stores if isinstance(stores[s], Store)}
+        remote = sorted(s for s in readable if isinstance(stores[s], MetadataStore))
+        self._rank = source_rank(stores)
 
         # 1. List the remote stores, all at once.
         listings: dict[str, dict] = {}
@@ -608,7 +629,9 @@ class Sync:
                     seen[store] = Seen("failed", error=f"store {store!r} is not in the config ({app.config.where})")
                 elif store in report.store_errors:
                     seen[store] = Seen("failed", error=report.store_errors[store])
-                elif _is_remote(app, store):
+                elif store not in readable:
+                    continue
+                elif store in remote:
                     entry = listings.get(store, {}).get(name)
                     seen[store] = _remote_seen(entry, None if is_new else record, store)
                     if seen[store].state == "present" and not seen[store].vouched and seen[store].changed_at is None:
@@ -628,7 +651,7 @@ class Sync:
 
         # Keyed fingerprints of unknown values: read one store's value (the cheapest),
         # and compare the others' keyed fingerprints with it under their own keys.
-        rank = self.source_rank()
+        rank = self._rank
         deferred: dict[tuple[str, str], str] = {}  # (token, store) -> store read for it
         for name, where in unknown.items():
             where = sorted(where, key=lambda s: rank.get(s, 50))
@@ -678,7 +701,7 @@ class Sync:
     @staticmethod
     def _version_time(store, name: str, version: str | None) -> datetime | None:
         """When the store made the value someone changed outside tokenward (AWS asks)."""
-        if version is None or not hasattr(store, "version_created"):
+        if version is None or not isinstance(store, VersionedStore):
             return None
         try:
             return store.version_created(name, version)
@@ -690,11 +713,11 @@ class Sync:
         the inventory says; but an entry deleted by hand must not pass for "in sync".
         One cheap presence check per store (no value read on the Secret Service)."""
         for store, wanted in names.items():
-            check = getattr(stores[store], "present", None)
-            if check is None:
+            checker = stores[store]
+            if not isinstance(checker, PresenceCheck):
                 continue
             try:
-                held = check(wanted)
+                held = checker.present(wanted)
                 error = None
             except StoreError as exc:
                 held, error = set(), str(exc)
@@ -726,16 +749,9 @@ class Sync:
             list(pool.map(read_store, list(to_read)))
         return results
 
-    def source_rank(self) -> dict[str, int]:
-        """Cheapest stores to read a value from first: bulk reads, then concurrent ones, then the rest."""
-        rank = {}
-        for name, config in self.app.config.stores.items():
-            rank[name] = {"aws": 0, "vault": 1}.get(config.type, 2)
-        return rank
-
     def plan(self) -> Report:
         states, report = self.observe()
-        report.plans = plan_all(states, prefer=self.prefer, now=self.app.now, source_rank=self.source_rank())
+        report.plans = plan_all(states, prefer=self.prefer, now=self.app.now, source_rank=self._rank)
         for plan in report.plans:
             if plan.status == "conflict" and not plan.discovered and self._raced(plan.name):
                 # A rotation ran while we looked: its new value is not a conflict.
@@ -894,7 +910,8 @@ class Sync:
 
         def write_store(store_name: str) -> None:
             store = self.app.store(store_name)
-            workers = max(1, min(getattr(store, "concurrency", 1), len(by_store[store_name])))
+            concurrency = store.concurrency if isinstance(store, Concurrent) else 1
+            workers = max(1, min(concurrency, len(by_store[store_name])))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(lambda p: write_one(store_name, p), by_store[store_name]))
 
@@ -959,7 +976,7 @@ def rollback_token(app: App, name: str):
     record = app.inventory.get(name)
     if app.inventory.journal_pending(name):
         raise UsageError(f"a rotation of {name} has not reached every store yet; run `tokens sync {name}` first")
-    candidates = [s for s in record.stores if hasattr(app.store(s), "get_previous")]
+    candidates = [s for s in record.stores if isinstance(app.store(s), VersionedStore)]
     if not candidates:
         raise UsageError(
             f"none of {name}'s stores ({', '.join(record.stores)}) keeps previous versions; "

@@ -138,11 +138,9 @@ def _team_records(app, store_name: str):
     from tokenward.stores.base import MetadataStore
 
     config = app.config.store(store_name)  # unknown store: exit 2
-    if config.type == "keyring":
-        raise UsageError(f"store {store_name!r} is a keyring, which carries no metadata; team mode needs a vault or aws store")
     store = app.store(store_name)
     if not isinstance(store, MetadataStore):
-        raise UsageError(f"store {store_name!r} cannot list its tokens' metadata")
+        raise UsageError(f"store {store_name!r} (a {config.type}) carries no metadata; team mode needs a vault or aws store")
     entries = store.list_entries()
     records, warnings = reminder.records_from_entries(entries, store_name)
     return records, warnings, entries

@@ -33,9 +33,11 @@ def _job(ctx: click.Context, at: str, store: str | None, channels: tuple[str, ..
     config = load_config(config_file)
     store_type = None
     if store:
+        from tokenward.stores.base import MetadataStore, open_store
+
         store_type = config.store(store).type
-        if store_type == "keyring":
-            raise UsageError(f"store {store!r} is a keyring, which carries no metadata; --store needs a vault or aws store")
+        if not isinstance(open_store(config.store(store)), MetadataStore):
+            raise UsageError(f"store {store!r} (a {store_type}) carries no metadata; --store needs a vault or aws store")
     for channel in channels:
         notify.channel_options(config, channel)
     job = sched.make_job(at, store=store, channels=channels, config_file=config_file or (str(config.path) if config.path else None), quiet=quiet, calendar=calendar)

@@ -169,8 +169,6 @@ def carry_to_stores(app: App, checks: list[Check]) -> list[str]:
             continue
         record = check.record
         for store_name in record.stores:
-            if app.config.store(store_name).type == "keyring":
-                continue
             try:
                 store = app.store(store_name)
                 if not isinstance(store, MetadataWriter):

@@ -132,9 +132,11 @@ def current_version(stages: dict[str, list[str]] | None) -> str | None:
 
 
 class AwsStore(FingerprintKey):
-    """Store + MetadataStore + VersionedStore over AWS Secrets Manager."""
+    """Store + MetadataStore + MetadataWriter + VersionedStore + BulkReader over AWS
+    Secrets Manager. Its compare-and-write is not atomic (see `_replace`)."""
 
     concurrency = 8
+    values_per_request = BATCH
 
     def __init__(self, config: StoreConfig, data_dir: Path | None = None) -> None:
         self.name = config.name

@@ -116,9 +116,12 @@ def _clip(text: str) -> str:
 
 
 class VaultStore(FingerprintKey):
-    """Store + MetadataStore + VersionedStore over KV v2."""
+    """Store + MetadataStore + MetadataWriter + VersionedStore + BulkReader over KV v2,
+    with KV's atomic check-and-set."""
 
     concurrency = 16  # bounded pool for metadata listing and bulk reads
+    values_per_request = 1  # get_many reads each value concurrently
+    atomic_check_and_set = True
 
     def __init__(self, config: StoreConfig, data_dir: Path | None = None) -> None:
         self.name = config.name
