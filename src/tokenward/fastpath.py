@@ -160,7 +160,29 @@ def run_fast(args: list[str]) -> None:
     name, invoke = found
     from tokenward.exits import is_debug, run
 
-    run(_as_click_would(invoke), debug=is_debug(args), keeps_status=lambda: name == "exec")
+    try:
+        run(_as_click_would(invoke), debug=is_debug(args), keeps_status=lambda: name == "exec")
+    except SystemExit as done:
+        _exit_now(done.code)
+
+
+def _exit_now(code: object) -> None:
+    """Exit without the interpreter's teardown of every loaded module (a few ms of each
+    `get`/`exec`, README "Performance"): by now the work is done and recorded — the
+    inventory is closed, the audit line written and its descriptor closed, the output
+    flushed and its errors reported (exits.run) — and nothing of ours registers atexit
+    work. Only a status other than an int falls back to sys.exit's own handling."""
+    if code is not None and not isinstance(code, int):
+        raise SystemExit(code)
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:  # noqa: BLE001 - as at the interpreter's own exit: nothing more to report it on
+            pass
+    os._exit(code or 0)
 
 
 def _as_click_would(invoke: Callable[[], int]) -> Callable[[], int]:
