@@ -156,12 +156,12 @@ def test_unused_tokens_by_last_use_or_creation_with_unused_after_from_the_config
 
 
 def test_tokens_used_outside_exec_are_never_unused(data_dir):
-    """A CI secret a target holds, the token that writes it, the SMTP password: their uses
-    are not recorded, so calling them unused would be a guess."""
+    """A CI secret a target holds, the token that writes it, the SMTP password, the npm
+    account password: their uses are not recorded, so calling them unused would be a guess."""
     target = {"type": "github-actions", "token": "pypi-ci", "auth": "gh-admin", "repo": "acme/app", "secret": "PYPI_TOKEN"}
     email = {"host": "smtp.example.com", "from": "a@example.com", "to": "b@example.com", "password_token": "smtp-pass"}
-    config = {"targets": {"release": target}, "notify": {"email": email}}
-    old = [record(n, "github", age=400) for n in ("pypi-ci", "gh-admin", "smtp-pass", "gh-forgotten")]
+    config = {"targets": {"release": target}, "notify": {"email": email}, "rotate": {"npm": {"login": "npm-password"}}}
+    old = [record(n, "github", age=400) for n in ("pypi-ci", "gh-admin", "smtp-pass", "npm-password", "gh-forgotten")]
     assert found(audit_of(data_dir, *old, config=config)) == {("gh-forgotten", "unused"): "https://github.com/settings/tokens"}
 
 

@@ -166,7 +166,8 @@ def load_tokens(
 
 def used_elsewhere(config) -> dict[str, str]:
     """Tokens the config says are used where no `tokens exec` records it, and where: a CI
-    secret a target holds, a target's auth token, the SMTP password of email reminders.
+    secret a target holds, a target's auth token, the SMTP password of email reminders, the
+    npm account password `tokens rotate --api` logs in with.
     Their `unused` finding would be a guess, so it is not made."""
     where: dict[str, str] = {}
     for target in getattr(config, "targets", {}).values():
@@ -175,6 +176,9 @@ def used_elsewhere(config) -> dict[str, str]:
     password = (config.notify.get("email") or {}).get("password_token")
     if password:
         where.setdefault(password, "notify.email")
+    login = getattr(config.rotate, "npm_login", "")
+    if login:
+        where.setdefault(login, "rotate.npm.login")
     return where
 
 

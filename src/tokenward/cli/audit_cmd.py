@@ -29,8 +29,9 @@ def audit(app, term, as_json):
       unused              no use by `tokens exec` for longer than
                           [defaults] unused_after (180d), or never used and
                           added longer ago than that (never a token a
-                          [targets.*] table or notify.email names: it is
-                          used where tokenward cannot see)
+                          [targets.*] table, notify.email or
+                          [rotate.npm] login names: it is used where
+                          tokenward cannot see)
       user-wide           a user-wide PyPI/TestPyPI token whose uses uploaded
                           only 1 to 3 projects: project-scoped tokens would do
 
