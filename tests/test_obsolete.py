@@ -330,3 +330,15 @@ def test_project_names_no_index_could_have_are_never_asked_for(data_dir, pypi):
     assert pypi.seen == [f"/pypi/{TP}/json", "/pypi/TP_Project/json"] + [
         p for p in pypi.seen if p.startswith("/integrity/")
     ]
+
+
+def test_an_audit_log_that_cannot_be_trusted_stops_audit_but_not_the_reminder(tokens, data_dir, tmp_path):
+    with Inventory.open(data_dir) as inventory:
+        inventory.insert(record("gh-old", "github", age=400))
+    (tmp_path / "elsewhere.log").write_text("")
+    (data_dir / "audit.log").symlink_to(tmp_path / "elsewhere.log")
+    remind = tokens("remind")
+    assert remind.returncode == 0 and "audit.log is a symlink" in remind.stderr and "Traceback" not in remind.stderr
+    refused = tokens("audit")
+    assert refused.returncode == 2 and refused.stderr.startswith("Error: ") and "audit.log is a symlink" in refused.stderr
+    assert refused.stdout == ""
