@@ -259,6 +259,7 @@ def test_killed_after_create_the_next_sync_revokes_the_lost_value(tokens, npm, d
 
 def test_killed_after_the_stores_the_next_rotate_finishes_it(tokens, npm, data_dir):
     _crash(tokens, "rotate-api.stored", "rotate", "npm-pub", "--api")
+    assert json.loads(tokens("show", "npm-pub", "--json").stdout)["pending_rotation"] == "stored"
     new = tokens("get", "npm-pub").stdout.strip()
     assert new != npm["old"] and _whoami(npm["url"], npm["old"]) == npm["user"]  # not revoked yet
     assert new not in _journal_text(data_dir)
@@ -267,6 +268,7 @@ def test_killed_after_the_stores_the_next_rotate_finishes_it(tokens, npm, data_d
     assert "Finishing the interrupted API rotation of npm-pub (it had reached: stored)" in finished.stderr
     assert _whoami(npm["url"], npm["old"]) is None and _whoami(npm["url"], new) == npm["user"]
     assert tokens("get", "npm-pub").stdout.strip() == new and _journal(data_dir) == []
+    assert json.loads(tokens("show", "npm-pub", "--json").stdout)["pending_rotation"] is None
 
 
 @pytest.fixture

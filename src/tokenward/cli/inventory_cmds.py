@@ -149,6 +149,11 @@ def show(app, term, name, as_json):
     data["env"] = dict(sorted((record.env or {}).items()))
     pending = app.inventory.journal_pending(name)
     data["pending_sync"] = sorted({s for e in pending for s in e.stores if s not in e.done})
+    from tokenward.rotation import api_journal
+
+    entry = api_journal.load(app.data_dir, name)[0] if name in api_journal.pending(app.data_dir) else None
+    # An interrupted `rotate --api`: the step it reached; `tokens rotate NAME` or `tokens sync` finishes it.
+    data["pending_rotation"] = entry.step if entry is not None else None
     if app.config.targets:  # not on the hot path of configs without targets
         from tokenward.targets.status import target_rows
 
