@@ -142,8 +142,12 @@ def test_unused_tokens_by_last_use_or_creation_with_unused_after_from_the_config
         record("gh-never", "github", age=300),
         record("gh-new", "github", age=30),
         record("gh-revoked", "github", age=300, verified_at=NOW - timedelta(days=1), verify_result="revoked"),
+        record("slack-old", "slack", age=400, used=365),
+        record("generic-old", "generic", age=400, used=365),
     )
     assert found(run) == {
+        ("slack-old", "unused"): "https://api.slack.com/apps",  # no registry API: its page
+        ("generic-old", "unused"): "tokens remove generic-old",  # not even a page
         ("gh-never", "unused"): "https://github.com/settings/tokens",  # no revoke API: the token page
         ("gl-logged", "unused"): "tokens revoke gl-logged",  # GitLab revokes by API
         ("gl-old", "unused"): "tokens revoke gl-old",
@@ -242,14 +246,12 @@ def _pypi_value(project: str | None = None) -> str:
 def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_keyring, data_dir, pypi, monkeypatch):
     """End to end: values really stored, then every store call fails: audit still works,
     prints no value, and names each finding with its retire step."""
-    import sqlite3
-
     values = {"pypi-tp": _pypi_value(TP), "pypi-tok": _pypi_value(TOK), "pypi-user": _pypi_value()}
     for name, value in values.items():
         assert tokens("add", name, "--repository", pypi.url + "/legacy/", input=value).returncode == 0
-    assert tokens("add", "gh-old", "--kind", "github", input="ghp_" + "a1" * 18).returncode == 0
-    with sqlite3.connect(data_dir / "inventory.sqlite3") as db:
-        db.execute("UPDATE tokens SET created_at = '2020-01-01T00:00:00+00:00' WHERE name = 'gh-old'")
+    assert tokens("add", "gh-old", "--kind", "github", "--created", "2020-01-01", input="ghp_" + "a1" * 18).returncode == 0
+    assert tokens("add", "db-old", "--kind", "generic", "--created", "2020-01-01", input="generic-secret-0123").returncode == 0
+    values["db-old"] = "generic-secret-0123"
     with open(data_dir / "audit.log", "a") as log:  # `tokens add` wrote it, 0600
         entry = {"time": to_iso(datetime.now(timezone.utc)), "event": "exec", "token": "pypi-user", "projects": [TP]}
         log.write(json.dumps(entry, sort_keys=True) + "\n")
@@ -264,7 +266,8 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
     assert "Made obsolete by trusted publishing (2):" in text.stdout
     assert "  pypi-tp (pypi): every file of tp-project 2.0, the latest release of the project it is scoped to, was" in text.stdout
     assert f"    -> revoke it at {PAGE}, then `tokens revoke pypi-tp --yes` records it" in text.stdout
-    assert "Unused (1):" in text.stdout and "gh-old (github): no use recorded since it was added 2020-01-01" in text.stdout
+    assert "Unused (2):" in text.stdout and "gh-old (github): no use recorded since it was added 2020-01-01" in text.stdout
+    assert "    -> revoke it where it was issued, then `tokens remove db-old`" in text.stdout
     assert "User-wide, but used for few projects (1):" in text.stdout
     assert text.stderr == ""
     assert pypi.credentials == []
@@ -278,6 +281,7 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
         ("pypi-user", "trusted-publishing", PAGE),
         ("pypi-user", "user-wide", PAGE),
         ("gh-old", "unused", "https://github.com/settings/tokens"),
+        ("db-old", "unused", "tokens remove db-old"),
     }
     for out in (text, as_json):
         for value in values.values():
@@ -293,7 +297,7 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
     assert down.returncode == 3
     assert "Error: pypi-tp: cannot check trusted publishing of tp-project: registry 127.0.0.1" in down.stderr
     assert "Traceback" not in down.stderr
-    assert {i["name"] for i in json.loads(down.stdout)} == {"gh-old", "pypi-user"}
+    assert {i["name"] for i in json.loads(down.stdout)} == {"gh-old", "db-old", "pypi-user"}
 
 
 def test_remind_counts_the_offline_findings_and_points_at_audit_without_the_network(tokens, file_keyring, data_dir, pypi):

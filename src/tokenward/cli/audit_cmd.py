@@ -38,6 +38,8 @@ def audit(app, term, as_json):
     The retire step is `tokens revoke NAME` where the registry revokes by API,
     else the registry's token page (PyPI has no revoke API): revoke it there,
     then `tokens revoke NAME --yes` records it and audit stops reporting it.
+    A kind without a known registry: `tokens remove NAME` once revoked where
+    it was issued.
 
     Reads no token value. Asks the index of each PyPI token (pypi.org,
     test.pypi.org, else its repository's host) through its public JSON and
@@ -76,7 +78,9 @@ def audit(app, term, as_json):
             for f in items:
                 lines.append(f"  {safe(f.name)} ({safe(f.kind)}): {safe(f.detail)}")
                 how = f.retire
-                if not how.startswith("tokens "):  # the registry's page: tell tokenward afterwards
+                if how.startswith("tokens remove "):  # no known registry: where it was issued
+                    how = f"revoke it where it was issued, then `{how}`"
+                elif not how.startswith("tokens "):  # the registry's page: tell tokenward afterwards
                     how = f"revoke it at {how}, then `tokens revoke {f.name} --yes` records it"
                 lines.append(f"    -> {safe(how)}")
         term.echo("\n".join(lines))
