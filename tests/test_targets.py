@@ -516,3 +516,11 @@ def test_push_pending_pushes_stale_and_failed_targets_only(ci, make_app):
     assert [(r.target, r.ok) for r in push_pending(app)] == [("lab", True)]
     assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["value"] == NEW
     assert states(app) == {"repo": "current", "env": "never", "lab": "current"}
+
+
+def test_the_leak_response_replaces_the_leaked_value_in_ci_too(cli_ci, tokens):
+    gh, gl = cli_ci
+    leaked = tokens("rotate", "--leaked", "pypi-main", input=NEW)
+    assert leaked.returncode == 0, leaked
+    assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW == gh.ci.secret("o/r", "PYPI_API_TOKEN", env="prod")
+    assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["value"] == NEW
