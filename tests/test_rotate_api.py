@@ -437,3 +437,23 @@ def test_a_planted_or_damaged_journal_is_not_followed(tokens, gl, data_dir, tmp_
     assert "it is ignored" in result.stderr and "\x1b" not in result.stderr
     assert result.returncode == 0, result  # the journal was ignored: a fresh rotation
     assert GL in gl.revoked and len(gl.tokens) == 2 and _journal(data_dir) == []
+
+
+def test_a_refused_revoke_of_the_old_value_is_retried_by_sync(tokens, file_keyring, npm_standin, write_config, data_dir):
+    s = npm_standin
+    s.reset()
+    s.tokens[NPM_OLD] = {"user": "dev", "key": "k0ld"}
+    s.npm_password = "pw"
+    write_config('[rotate.npm]\nlogin = "npm-pw"\n')
+    assert tokens("add", "npm-pw", "--kind", "generic", input="pw").returncode == 0
+    assert tokens("add", "npm-x", "--kind", "npm", "--repository", s.url, input=NPM_OLD).returncode == 0
+    s.delete_status = 403
+    result = tokens("rotate", "npm-x", "--api")
+    assert result.returncode == 3, result
+    assert "Error: the old value of npm-x was not revoked: registry 127.0.0.1" in result.stderr
+    assert json.loads(tokens("show", "npm-x", "--json").stdout)["pending_rotation"] == "verified"
+    s.delete_status = 404  # not documented; the key is unknown there: it is gone already
+    synced = tokens("sync")
+    assert synced.returncode == 0, synced
+    assert "The old value of npm-x: already gone at npm 127.0.0.1" in synced.stderr
+    assert _journal(data_dir) == []

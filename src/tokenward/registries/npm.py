@@ -188,7 +188,7 @@ class Npm(ApiRegistry):
         expires_at, _notes = read_date(data.get("expires"), "expires")
         return Created(value, key, expires_at)
 
-    def _delete(self, auth_value: str, key: str) -> str:
+    def _delete(self, auth_value: str, key: str, *, gone_ok: bool = False) -> str:
         if not KEY_RE.fullmatch(key or ""):
             raise RegistryError(self.host, "no usable key to revoke by")
         reply = self.client.request(
@@ -196,6 +196,8 @@ class Npm(ApiRegistry):
         )
         if reply.status in (401, 403):
             raise RegistryRefused(self.host, f"HTTP {reply.status}: the registry refused to revoke token {key}")
+        if reply.status == 404 and gone_ok:
+            return f"already gone at {self.label} (no token {key} there)"
         if reply.status not in (200, 204):
             raise unexpected(reply, self.host)
         return f"revoked at {self.label} (DELETE /-/npm/v1/tokens/token/{key})"
@@ -209,7 +211,9 @@ class Npm(ApiRegistry):
             pass
 
     def revoke_old(self, new_value: str, prepared: dict[str, Any]) -> str:
-        return self._delete(new_value, str(prepared.get("key") or ""))
+        # 404 (not documented): the key is unknown there, i.e. revoked already (by hand, or by
+        # a run that died before its journal said so); anything else is retried next time.
+        return self._delete(new_value, str(prepared.get("key") or ""), gone_ok=True)
 
     def discard(self, created: Created, old_value: str | None) -> str:
         return self._delete(created.value, created.key or "")
