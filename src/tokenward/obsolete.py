@@ -7,8 +7,8 @@ Three findings (SPEC Part 2, "Trusted publishing"; the facts in docs/audit.md):
   token, else the projects its uses uploaded (the audit log).
 - `unused`: no use recorded for longer than `[defaults] unused_after` (180d): the later
   of the inventory's last_used_at and the audit log's last `exec` of the token, or, never
-  used, its creation date. Not for a token the config uses elsewhere (a CI target, an SMTP
-  password): those uses are never recorded.
+  used, its creation date. Not for a token the config uses elsewhere (a CI target and its
+  auth token, the SMTP password, the npm login): those uses are never recorded.
 - `user-wide`: a user-wide PyPI/TestPyPI token whose uses touched only a few projects
   (at most FEW_PROJECTS): project-scoped tokens would do.
 
@@ -340,6 +340,8 @@ def run_audit(app, *, reader=None) -> AuditRun:
         requests = reader.client.requests
     order = {f: i for i, f in enumerate(FINDINGS)}
     findings.sort(key=lambda f: (order[f.finding], f.name))
-    steps: dict[tuple[str, str], str] = {}
-    done = [replace(f, retire=steps.setdefault((f.name, f.kind), retire_step(f.name, f.kind))) for f in findings]
+    steps = {(f.name, f.kind): "" for f in findings}
+    for name, kind in steps:
+        steps[(name, kind)] = retire_step(name, kind)
+    done = [replace(f, retire=steps[(f.name, f.kind)]) for f in findings]
     return AuditRun(done, unchecked, warnings, requests)
