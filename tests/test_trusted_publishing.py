@@ -249,6 +249,23 @@ def test_a_hostile_mint_answer_is_one_clean_line_without_the_jwt(job, tp_server,
     assert message.startswith("trusted publishing: 127.0.0.1")
 
 
+def test_an_unreachable_index_or_one_without_an_audience_is_one_line(job, tp_server, oidc, monkeypatch):
+    """Nothing listens on the index's port; an index that names no audience."""
+    from tests import servers as test_servers
+    from tokenward import trusted
+
+    closed = f"http://127.0.0.1:{test_servers.free_port()}"
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "pypi", closed))
+    assert str(caught.value).startswith("trusted publishing: registry 127.0.0.1:") and "\n" not in str(caught.value)
+    _url, _packages, mint = tp_server
+    issued = len(oidc.issued)
+    monkeypatch.setattr(mint, "audience", None)  # no audience: no identity token is asked for
+    with pytest.raises(trusted.TrustedPublishingFailed, match="gave no audience"):
+        trusted.mint(trusted.Decision("only", "pypi", mint.url))
+    assert len(oidc.issued) == issued
+
+
 def test_gitlab_ci_identity_from_its_id_token_variable(tp_server, oidc, monkeypatch, job):
     """GitLab CI hands the job its OIDC token in `<AUD>_ID_TOKEN` (the `id` library reads it)."""
     from tokenward import trusted

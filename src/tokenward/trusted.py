@@ -181,8 +181,10 @@ def mint(decision: Decision, *, env: Mapping[str, str] = os.environ) -> Minted:
 def _credential(audience: str) -> str:
     """The CI's OIDC token for `audience` (the `id` library: GitHub Actions' request URL and
     token, GitLab's `<AUD>_ID_TOKEN`, ...)."""
-    import id as oidc
-
+    try:
+        import id as oidc
+    except ImportError:
+        raise TrustedPublishingFailed("trusted publishing: the `id` library is not installed (pip install id)") from None
     try:
         jwt = oidc.detect_credential(audience=audience)
     except oidc.GitHubOidcPermissionCredentialError:
