@@ -266,6 +266,16 @@ def test_an_unreachable_index_or_one_without_an_audience_is_one_line(job, tp_ser
     assert len(oidc.issued) == issued
 
 
+@pytest.mark.parametrize("request_url", ["not a url", "http://[::1", "ftp://x/y", "http://127.0.0.1:99999/x"])
+def test_a_malformed_request_url_is_one_line(job, monkeypatch, request_url):
+    from tokenward import trusted
+
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", request_url)
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "npm", ""))
+    assert str(caught.value).startswith("trusted publishing: ") and str(caught.value).isprintable()
+
+
 def test_gitlab_ci_identity_from_its_id_token_variable(tp_server, oidc, monkeypatch, job):
     """GitLab CI hands the job its OIDC token in `<AUD>_ID_TOKEN` (the `id` library reads it)."""
     from tokenward import trusted

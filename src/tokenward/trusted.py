@@ -194,6 +194,10 @@ def _credential(audience: str) -> str:
         ) from None
     except oidc.IdentityError as exc:
         raise TrustedPublishingFailed(f"trusted publishing: cannot get the CI's OIDC token: {clean(str(exc), 200)}") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed request URL reaches urllib3 (LocationParseError, ValueError, ...)
+        raise TrustedPublishingFailed(
+            f"trusted publishing: cannot ask the CI for an OIDC token ({type(exc).__name__}: {clean(str(exc), 120)})"
+        ) from None
     if jwt is None:
         raise NoIdentity("trusted publishing: no OIDC identity found for this CI job")
     return jwt
