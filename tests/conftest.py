@@ -4,6 +4,7 @@ the real servers (OpenBao, moto, pypiserver) for the integration tests."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,31 @@ CANARY = "ghp_CANARYcanary0123456789abcdefSECRET"
 
 def pytest_sessionstart(session) -> None:
     """Servers of an earlier session that was killed before it could stop them (each
-    also dies with its session by itself: see servers.die_with)."""
-    servers.reap_orphans()
+    also dies with its session by itself: see servers.die_with). Under pytest-xdist the
+    controller reaps, before its workers start: a worker starting late must not reap the
+    server groups a running test of another worker staged (tests/test_server_cleanup.py)."""
+    if not hasattr(session.config, "workerinput"):
+        servers.reap_orphans()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs) -> None:
+    """Under pytest-xdist (scripts/test runs the whole suite with `-n auto`) inside
+    scripts/with-keyring, each worker starts through scripts/with-keyring too: a private
+    D-Bus and gnome-keyring of its own, so no worker's keyring entries collide with
+    another's. Its session servers are its own as well (free ports, its own tmp dirs).
+    A worker whose controller is killed (even with SIGKILL) sees its input end, is
+    interrupted and exits (execnet); its servers die with it (servers.die_with), and its
+    D-Bus and keyring with its session (tests/test_server_cleanup.py)."""
+    if not os.environ.get("TOKENWARD_IN_KEYRING_SESSION"):
+        return
+    for spec in specs:
+        if spec.popen and not spec.python:
+            script = str(ROOT / "scripts" / "with-keyring")
+            spec.python = shlex.join(["env", "-u", "TOKENWARD_IN_KEYRING_SESSION", script, sys.executable])
 
 
 @pytest.fixture(autouse=True)

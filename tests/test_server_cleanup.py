@@ -105,6 +105,73 @@ def test_a_killed_pytest_leaves_no_server_behind(tmp_path):
     assert servers.reap_orphans() == []  # nothing left for the next session to reap
 
 
+PARALLEL_TEST = '''
+import json, os, time
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+from tests.conftest import openbao, server_dir  # noqa: F401 - fixtures
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_hold_servers(openbao, n):
+    mine = [json.loads(p.read_text())["pgid"] for p in servers.PID_DIR.glob("*.json")]
+    mine = [pgid for pgid in mine if json.loads((servers.PID_DIR / f"{pgid}.json").read_text())["owner"] == os.getpid()]
+    held = {"worker": os.getpid(), "servers": mine, "data_home": os.environ["XDG_DATA_HOME"],
+            "bus": os.environ["DBUS_SESSION_BUS_ADDRESS"], "script": os.getppid()}
+    out = Path(os.environ["SERVERS_OUT"])
+    (out / f"{n}.tmp").write_text(json.dumps(held))
+    (out / f"{n}.tmp").rename(out / f"{n}.json")
+    time.sleep(600)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_parallel_run_leaves_no_worker_server_or_keyring_behind(tmp_path):
+    """scripts/test runs pytest-xdist workers, each with its own servers and its own
+    scripts/with-keyring session (tests/conftest.py): a controller killed with SIGKILL
+    takes every worker with it, and so their servers, D-Bus daemons and keyrings."""
+    for tool in ("dbus-run-session", "gnome-keyring-daemon"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep)):
+            servers.unavailable(f"{tool} is not installed")
+    (tmp_path / "test_inner_parallel.py").write_text(textwrap.dedent(PARALLEL_TEST))
+    (tmp_path / "conftest.py").write_text("from tests.conftest import pytest_xdist_setupnodes  # noqa: F401\n")
+    out = tmp_path / "held"
+    out.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env.update(SERVERS_OUT=str(out), PYTHONPATH=str(ROOT), TOKENWARD_IN_KEYRING_SESSION="1")  # a keyring per worker
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load",
+         "--rootdir", str(tmp_path), str(tmp_path / "test_inner_parallel.py")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    _wait_for(out / "1.json", proc, "the first worker")
+    _wait_for(out / "2.json", proc, "the second worker")
+    held = [json.loads((out / f"{n}.json").read_text()) for n in (1, 2)]
+    workers = [h["worker"] for h in held]
+    assert len(set(workers)) == 2 and len({h["bus"] for h in held}) == 2, held  # two workers, two buses
+    server_groups = [pgid for h in held for pgid in h["servers"]]
+    assert len(server_groups) == 2, held  # an OpenBao each
+    sessions = [_parent(h["script"]) for h in held]
+    assert [_comm(s) for s in sessions] == ["dbus-run-sessio"] * 2
+    daemons = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _comm(int(e.name)) == "dbus-daemon"]
+    daemons = [pid for pid in daemons if _parent(pid) in sessions]
+    keyrings = [pid for h in held for pid in _with_environ(f"XDG_DATA_HOME={h['data_home']}".encode())
+                if _comm(pid).startswith("gnome-keyring")]  # fmt: skip
+    assert len(daemons) == 2 and len(keyrings) == 2, (daemons, keyrings)
+    everything = workers + server_groups + _group_members(server_groups) + sessions + daemons + keyrings
+    assert _survivors(everything, limit=0) == everything  # all running
+
+    os.kill(proc.pid, signal.SIGKILL)  # the controller only
+    proc.wait()
+
+    assert _survivors(everything) == [], [(_comm(p), p) for p in everything if servers._alive(p)]
+    assert not any(Path(h["data_home"]).exists() for h in held)  # each keyring's directory is gone too
+    assert servers.reap_orphans() == []
+
+
 def test_the_next_session_reaps_a_server_group_whose_pytest_is_gone(tmp_path):
     """The second line of defence: a pid file whose owner is dead gets its group killed."""
     owner = subprocess.Popen([sys.executable, "-c", "pass"])
