@@ -45,6 +45,7 @@ AREAS = {
     ],
     "registries": ["tests/test_registries_contract.py", "tests/test_registries_hostile.py", "tests/test_verify.py"],
     "targets": ["tests/test_targets.py"],
+    "trusted publishing": ["tests/test_trusted_publishing.py"],
 }
 
 
@@ -249,6 +250,16 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
          "a failing target is one `Error: target NAME:` line, exit 3, recorded, the stores keep the new value "
          "and the next push fixes it; bad config or a refused value is exit 2 before any write; no value or "
          "auth token in output, errors, audit log or inventory"),
+        ("trusted publishing", "Trusted publishing",
+         "a simulated GitHub Actions job (its variables only, no stored token) against an OIDC stand-in signing "
+         "real JWTs and PyPI/crates.io mint stand-ins built from their documentation: twine and poetry upload "
+         "to a real pypiserver with a minted macaroon; refusals (invalid-publisher, expired JWT, no id-token "
+         "permission, GitLab without its ID-token variable, crates.io detail), 5 hostile mint answers, "
+         "unreachable index, malformed request URLs; crates.io revocation on exit 0/1/SIGTERM; npm; which of 21 "
+         "command lines mint; 8 hostile `[trusted_publishing]` tables",
+         "mints only for a destination exec resolved and the config maps; the minted value masked, audited "
+         "`via trusted-publishing`, in no file; the JWT in no output, error or file; a refusal is one line with "
+         "the error codes and claims (`prefer`: a stored token after it; `only`: exit 3)"),
     ]
     for area, title, tried, promise in simple:
         if outcomes.get(area):
