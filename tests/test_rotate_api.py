@@ -247,6 +247,8 @@ def test_killed_after_create_the_next_sync_revokes_the_lost_value(tokens, npm, d
     created = [k for k in _token_keys(npm["url"], npm["login"]) if k not in keys]
     assert len(created) == 1 and created[0] in _journal_text(data_dir)  # its key, never a value
     assert npm["old"] not in _journal_text(data_dir) and npm["password"] not in _journal_text(data_dir)
+    assert (data_dir / "api-rotations").stat().st_mode & 0o777 == 0o700
+    assert (data_dir / "api-rotations" / "npm-pub.json").stat().st_mode & 0o777 == 0o600
     synced = tokens("sync")
     assert synced.returncode == 3, synced
     assert "new value was lost before any store held it; it was revoked at npm" in synced.stderr

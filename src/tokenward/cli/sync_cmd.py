@@ -130,14 +130,17 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
 def _finish_api_rotations(app, term, names) -> int:
     """Rotations by API (`rotate --api`) that were interrupted: finished after the stores
     are in sync (the new value to every target, verified, the old one revoked)."""
+    from tokenward.rotation import api_journal
+
+    pending = [n for n in api_journal.pending(app.data_dir) if not names or n in names]
+    if not pending:
+        return 0
     from tokenward.cli.dialog import TerminalDialog
     from tokenward.errors import TokenwardError
     from tokenward.rotation import api
 
     status = 0
-    for name in api.pending(app):
-        if names and name not in names:
-            continue
+    for name in pending:
         try:
             status = max(status, api.resume(app, TerminalDialog(term), name) or 0)
         except TokenwardError as exc:

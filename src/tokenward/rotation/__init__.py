@@ -7,20 +7,27 @@ Nothing here prints or returns a value in a message; values are compared by
 fingerprint only.
 """
 
-from tokenward.rotation.command import RotateCommandError, run_rotate_command
-from tokenward.rotation.fit import Fit, check_new_value, revoke_step, scope_advice, usage_lines
-from tokenward.rotation.leaks import Copy, find_copies, pypirc_path, replace_twine_keyring
+# Imported on first use (`tokens sync` reads only the journal; `rotate` needs the rest).
+_WHERE = {
+    "RotateCommandError": "command",
+    "run_rotate_command": "command",
+    "Fit": "fit",
+    "check_new_value": "fit",
+    "revoke_step": "fit",
+    "scope_advice": "fit",
+    "usage_lines": "fit",
+    "Copy": "leaks",
+    "find_copies": "leaks",
+    "pypirc_path": "leaks",
+    "replace_twine_keyring": "leaks",
+}
+__all__ = sorted(_WHERE)
 
-__all__ = [
-    "Copy",
-    "Fit",
-    "RotateCommandError",
-    "check_new_value",
-    "find_copies",
-    "pypirc_path",
-    "replace_twine_keyring",
-    "revoke_step",
-    "run_rotate_command",
-    "scope_advice",
-    "usage_lines",
-]
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tokenward.rotation' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"tokenward.rotation.{module}"), name)

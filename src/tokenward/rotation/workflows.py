@@ -66,13 +66,16 @@ def tell_outcome(ui: Dialog, name: str, outcome: Outcome, headline: str, *, inde
 def rotate(app, ui: Dialog, name: str, *, no_command: bool = False, open_page: bool = False, yes: bool = False) -> int:
     """`tokens rotate NAME`: an interrupted rotation by API is finished first; else the new
     value from the rotate_command, else stdin, else guided."""
-    from tokenward.rotation import api
+    from tokenward.rotation import api_journal
 
     record = app.inventory.get(name)  # unknown names fail before a value is asked for
-    resumed = api.resume(app, ui, name)
-    if resumed is not None:
-        ui.note(f"Nothing else was changed: run `tokens rotate {name}` again for a new value.")
-        return resumed
+    if name in api_journal.pending(app.data_dir):
+        from tokenward.rotation import api  # the registry client: only when there is one to finish
+
+        resumed = api.resume(app, ui, name)
+        if resumed is not None:
+            ui.note(f"Nothing else was changed: run `tokens rotate {name}` again for a new value.")
+            return resumed
     command = None if no_command else app.config.rotate.command_for(name, record.kind)
     if command:
         value = value_from_command(app, ui, record, command)
