@@ -41,7 +41,8 @@ def audit(app, term, as_json):
     A kind without a known registry: `tokens remove NAME` once revoked where
     it was issued.
 
-    Reads no token value. Asks the index of each PyPI token (pypi.org,
+    Reads no token value. Asks the index of each PyPI token (the one
+    [trusted_publishing.index] maps its upload URL to, else pypi.org,
     test.pypi.org, else its repository's host) through its public JSON and
     Integrity APIs, with no token: each project once, at most 8 requests at a
     time, each ending within 15 s. The other two findings need no network;
