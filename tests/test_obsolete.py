@@ -346,3 +346,37 @@ def test_an_audit_log_that_cannot_be_trusted_stops_audit_but_not_the_reminder(to
     refused = tokens("audit")
     assert refused.returncode == 2 and refused.stderr.startswith("Error: ") and "audit.log is a symlink" in refused.stderr
     assert refused.stdout == ""
+
+
+def test_the_documented_answers_parse_as_documented():
+    """PyPI's own examples (docs.pypi.org JSON API, trimmed; PEP 740 Appendix 1's publisher),
+    extra keys and all, read the way docs/audit.md says."""
+    from tokenward.registries.pypi_index import Publisher, parse_provenance, parse_release
+
+    def file(name):
+        return {"comment_text": "", "core-metadata": {"sha256": "a1d0"}, "digests": {"md5": "d385", "sha256": "c23e"},
+                "downloads": -1, "filename": name, "has_sig": False, "packagetype": "bdist_wheel", "python_version": "py3",
+                "requires_python": ">=3.9", "size": 4661, "upload_time": "2024-11-06T22:37:09", "yanked": False,
+                "upload_time_iso_8601": "2024-11-06T22:37:09.220617Z", "url": f"https://files.pythonhosted.org/{name}",
+                "yanked_reason": None}  # fmt: skip
+
+    files = [file("sampleproject-4.0.0-py3-none-any.whl"), file("sampleproject-4.0.0.tar.gz")]
+    project = {
+        "info": {"name": "sampleproject", "version": "4.0.0", "yanked": False, "downloads": {"last_day": -1}},
+        "last_serial": 25862117, "releases": {"1.0": [], "4.0.0": files}, "urls": files, "vulnerabilities": [],
+        "ownership": {"roles": [{"role": "Owner", "user": "theacodes"}], "organization": "pypa"},
+    }  # fmt: skip
+    assert parse_release(project, "https://pypi.org/pypi/sampleproject/json") == (
+        "4.0.0", ("sampleproject-4.0.0-py3-none-any.whl", "sampleproject-4.0.0.tar.gz")
+    )  # fmt: skip
+    pep740 = {
+        "kind": "GitHub", "claims": {"ref": "refs/tags/v1.0.0", "sha": "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+        "repository_name": "HolyGrail", "repository_owner": "octocat", "repository_owner_id": "1",
+        "workflow_filename": "publish.yml", "environment": None,
+    }  # fmt: skip
+    gitlab = {"kind": "GitLab", "repository": "group/app", "workflow_filepath": ".gitlab-ci.yml", "environment": "release", "claims": {}}
+    provenance = {"version": 1, "attestation_bundles": [{"publisher": pep740, "attestations": []}, {"publisher": gitlab, "attestations": []}]}
+    assert parse_provenance(provenance, "https://pypi.org/integrity/x") == (
+        Publisher("GitHub", "octocat/HolyGrail", "publish.yml", ""),
+        Publisher("GitLab", "group/app", ".gitlab-ci.yml", "release"),
+    )

@@ -149,11 +149,16 @@ def parse_provenance(data: object, url: str) -> tuple[Publisher, ...]:
         kind = _text(publisher.get("kind"))
         if not kind:
             continue
+        # PyPI's GitHub publisher: repository, workflow; GitLab: workflow_filepath; PEP 740's
+        # illustrative one: repository_owner + repository_name, workflow_filename.
+        owner, name = _text(publisher.get("repository_owner")), _text(publisher.get("repository_name"))
         publishers.append(
             Publisher(
                 kind=kind,
-                repository=_text(publisher.get("repository")),
-                workflow=_text(publisher.get("workflow")) or _text(publisher.get("workflow_filepath")),
+                repository=_text(publisher.get("repository")) or (f"{owner}/{name}" if owner and name else ""),
+                workflow=_text(publisher.get("workflow"))
+                or _text(publisher.get("workflow_filepath"))
+                or _text(publisher.get("workflow_filename")),
                 environment=_text(publisher.get("environment")),
             )
         )
