@@ -3,6 +3,7 @@ the real servers (OpenBao, moto, pypiserver) for the integration tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -106,7 +107,44 @@ def tokens():
         )
         return Result(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")))
 
+    def add_many(entries, env: dict | None = None) -> None:
+        """`tokens add ARGS` with VALUE on stdin for each (ARGS, VALUE), all in one process
+        (the same `tokenward.cli.main` the entry point runs, one interpreter start instead of
+        one per token): for tests that need an inventory, not tests of `add`. Each must
+        exit 0."""
+        full_env = dict(os.environ, **(env or {}))
+        proc = subprocess.run(
+            [sys.executable, "-c", ADD_MANY], input=json.dumps([[list(a), v] for a, v in entries]).encode(),
+            capture_output=True, env=full_env, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+        for (args, _), (code, out, err) in zip(entries, json.loads(proc.stdout), strict=True):
+            assert code == 0, ("add", *args, code, out, err)
+
+    run.add_many = add_many
     return run
+
+
+ADD_MANY = """
+import io, json, sys
+from tokenward.cli import main
+results, real = [], (sys.stdin, sys.stdout, sys.stderr)
+for args, value in json.load(sys.stdin):
+    sys.stdin = io.TextIOWrapper(io.BytesIO((value + "\\n").encode()))
+    sys.stdout, sys.stderr = io.TextIOWrapper(io.BytesIO()), io.TextIOWrapper(io.BytesIO())
+    code = 0
+    try:
+        main(["add", *args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out = []
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+        out.append(stream.buffer.getvalue().decode(errors="replace"))
+    results.append([code, *out])
+sys.stdin, sys.stdout, sys.stderr = real
+json.dump(results, sys.stdout)
+"""
 
 
 def _secret_service_running() -> bool:

@@ -63,13 +63,11 @@ def pypi_value(identifier: str) -> str:
 
 @pytest.fixture
 def inventory(tokens, file_keyring):
-    for args, value in (
+    tokens.add_many([
         (["pypi-foo", "--created", stamp(-80), "--purpose", "publish foo from CI"], pypi_value("a")),
         (["gh-ci", "--created", stamp(-10), "--expires", stamp(30), "--purpose", "release bot"], CANARY),
         (["npm-later", "--created", stamp(-1), "--rotate-every", "1y"], "npm_abcdef0123456789"),
-    ):
-        result = tokens("add", *args, input=value + "\n")
-        assert result.returncode == 0, result
+    ])
 
 
 def test_feed_has_one_event_per_token_with_alarm_uid_and_description(tokens, inventory):

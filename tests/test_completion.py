@@ -50,10 +50,8 @@ def values(line: str, **kwargs) -> list[str]:
 
 @pytest.fixture
 def inventory(tokens, file_keyring):
-    for name, value in (("pypi-alpha", "pypi-notreallyamacaroon1"), ("pypi-beta", "pypi-notreallyamacaroon2"), ("gh-ci", CANARY)):
-        kind = ["--kind", "pypi"] if name.startswith("pypi") else []
-        result = tokens("add", name, *kind, input=value + "\n")
-        assert result.returncode == 0, result
+    entries = (("pypi-alpha", "pypi-notreallyamacaroon1"), ("pypi-beta", "pypi-notreallyamacaroon2"), ("gh-ci", CANARY))
+    tokens.add_many([([name, *(["--kind", "pypi"] if name.startswith("pypi") else [])], value) for name, value in entries])
 
 
 def test_token_names_complete_for_commands_that_take_one(inventory):

@@ -55,14 +55,13 @@ def days_ago(n: int) -> str:
 
 
 def add_tokens(tokens) -> None:
-    for args, value in (
+    entries = [
         (["gh-release", "--created", "2024-01-01", "--purpose", "release bot"], CANARY),
         (["npm-soon", "--created", days_ago(80)], NPM_VALUE),
         (["fine-token", "--kind", "generic"], "fine-CANARY-value-123"),
         (["smtp-pass", "--kind", "generic", "--rotate-every", "1y"], SMTP_PASSWORD),
-    ):
-        result = tokens("add", *args, input=value + "\n")
-        assert result.returncode == 0, result
+    ]
+    tokens.add_many(entries)
 
 
 def config_text(webhook_url: str | None = None, smtp=None, *, webhook_retries: int = 1, extra: str = "") -> str:

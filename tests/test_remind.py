@@ -35,15 +35,13 @@ def file_keyring(tmp_path, monkeypatch):
 
 @pytest.fixture
 def inventory(tokens, file_keyring):
-    for args, value in (
+    tokens.add_many([
         (["pypi-old", "--kind", "pypi", "--created", "2024-01-01", "--purpose", "publish foo"], "pypi-notreallyamacaroon1"),
         (["gh-expired", "--created", ago(10), "--expires", ago(2)], CANARY),
         (["npm-soon", "--created", ago(80)], "npm_abcdef0123456789"),
         (["gl-later", "--created", ago(60)], "glpat-abcdef0123456789"),
         (["fine", "--kind", "generic"], "fine-value-0123"),
-    ):
-        result = tokens("add", *args, input=value + "\n")
-        assert result.returncode == 0, result
+    ])
 
 
 def test_report_is_grouped_with_days_and_actions(tokens, inventory):

@@ -136,15 +136,13 @@ def hostile(url: str) -> tuple[str, ...]:
 
 @pytest.fixture
 def inventory(tokens, file_keyring, recorder):
-    for args, value in (
+    tokens.add_many([
         (["gh-expired", "--created", stamp(-10), "--expires", stamp(-2), "--purpose", hostile(recorder.url)[0]], CANARY),
         (["npm-old", "--created", stamp(-200), "--purpose", hostile(recorder.url)[1]], "npm_abcdef0123456789"),
         (["gl-soon", "--created", stamp(-85), "--purpose", hostile(recorder.url)[2]], "glpat-abcdef0123456789"),
         (["fine-1", "--kind", "generic", "--purpose", hostile(recorder.url)[3]], "fine-value-0123"),
         (["fine-2", "--kind", "generic", "--rotate-every", "1y"], "fine-value-4567"),
-    ):
-        result = tokens("add", *args, input=value + "\n")
-        assert result.returncode == 0, result
+    ])
 
 
 def test_page_in_chromium_shows_counts_statuses_names_and_timeline(tokens, inventory, tmp_path, recorder):
