@@ -23,7 +23,7 @@ from tokenward.errors import (
 from tokenward.inventory import TokenRecord, check_name
 from tokenward.locks import token_lock
 from tokenward.policy import parse_date, parse_period, to_iso
-from tokenward.stores.base import UNCHECKED, AtomicCheckAndSet, MetadataStore, is_keyed
+from tokenward.stores.base import UNCHECKED, AtomicCheckAndSet, MetadataStore, VersionedStore, is_keyed
 from tokenward.testhooks import crash_point, pause_point
 from tokenward.registries.kinds import revoke_where
 from tokenward.tokens import DEFAULT_REPOSITORY, KINDS, TOKEN_PAGE, fingerprint, inspect
@@ -384,6 +384,67 @@ def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> O
             app.inventory.journal_end(entry_id)
     audit.append(app.data_dir, event, name, stores=written, failed=sorted(failed), fingerprint=new_fp)
     return Outcome(updated, warnings, written, failed, overwrote)
+
+
+def rollback_token(app: App, name: str) -> tuple[Outcome, str, TokenRecord]:
+    """Restore the value before the last rotation, from a store that keeps versions.
+
+    Returns (outcome, the store it was read from, the record as it was before): the
+    value rolled back *from* is the one to revoke if it leaked."""
+    record = app.inventory.get(name)
+    if app.inventory.journal_pending(name):
+        raise UsageError(f"a rotation of {name} has not reached every store yet; run `tokens sync {name}` first")
+    candidates = [s for s in record.stores if isinstance(app.store(s), VersionedStore)]
+    if not candidates:
+        raise UsageError(
+            f"none of {name}'s stores ({', '.join(record.stores)}) keeps previous versions; "
+            "rollback needs a Vault or AWS store"
+        )
+    unreachable: list[StoreError] = []
+    behind: list[str] = []
+    no_previous: list[str] = []
+    for store_name in candidates:
+        store = app.store(store_name)
+        try:
+            current = store.get(name)
+        except StoreError as exc:
+            unreachable.append(exc)
+            continue
+        if fingerprint(current) != record.fingerprint:
+            behind.append(store_name)
+            continue
+        try:
+            previous = store.get_previous(name)
+        except SecretNotFound:
+            no_previous.append(store_name)  # the current value was just read: no older one
+            continue
+        except StoreError as exc:
+            unreachable.append(exc)
+            continue
+        if fingerprint(previous) == record.fingerprint:
+            no_previous.append(store_name)
+            continue
+        outcome = rotate_token(app, name, previous, event="rollback")
+        return outcome, store_name, record
+    if unreachable:
+        # Each StoreError already names its store: say it once.
+        first = unreachable[0]
+        raise StoreError(first.store, f"cannot roll back {name}: {_bare(first)}")
+    if behind:
+        raise UsageError(
+            f"cannot roll back {name}: {', '.join(behind)} does not hold its current value; run `tokens sync {name}` first"
+        )
+    raise UsageError(
+        f"{name} has no previous version to roll back to in {', '.join(no_previous)} "
+        "(never rotated, or the older versions were deleted)"
+    )
+
+
+def _bare(error: StoreError) -> str:
+    """A store error's message without its leading "store 'NAME': "."""
+    text = str(error)
+    prefix = f"store {error.store!r}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def revoke_hint(record: TokenRecord) -> str:

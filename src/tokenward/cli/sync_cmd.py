@@ -10,43 +10,6 @@ from tokenward.errors import ExitStatus
 CTX = {"help_option_names": ["-h", "--help"]}
 
 
-def _plan_lines(report) -> list[str]:
-    rows = []
-    width = max((len(p.name) for p in report.plans if p.status != "in-sync"), default=0)
-    for plan in report.plans:
-        if plan.status == "in-sync" and not plan.failed:
-            continue
-        label = {"update": "discover" if plan.discovered else "update", "unchecked": "not checked"}.get(plan.status, plan.status)
-        rows.append(f"  {plan.name.ljust(width)}  {label}: {plan.message}")
-    return rows
-
-
-def _result_lines(report) -> list[str]:
-    rows = []
-    for plan in report.plans:
-        if plan.written:
-            rows.append(f"  {plan.name}: wrote {', '.join(sorted(plan.written))}")
-        for store, error in plan.write_errors.items():
-            rows.append(f"  {plan.name}: not written to {store}: {error}")
-        for text in plan.lost_rotations:
-            rows.append(f"  {plan.name}: {text}")
-    return rows
-
-
-def _summary_line(report) -> str:
-    s = report.summary()
-    verb = "would update" if report.dry_run else "updated"
-    parts = [f"{s['in_sync']} in sync"]
-    if s["unchecked"]:
-        parts.append(f"{s['unchecked']} not checked in every store")
-    parts.append(f"{s['updated']} {verb} ({s['writes']} writes)")
-    if s["discovered"]:
-        parts.append(f"{s['discovered']} discovered")
-    parts.append(f"{s['conflicts']} conflict{'s' if s['conflicts'] != 1 else ''}")
-    parts.append(f"{s['failed']} failed")
-    return f"{'Dry run' if report.dry_run else 'Synced'} {s['tokens']} tokens: " + ", ".join(parts) + "."
-
-
 @click.command(context_settings=CTX)
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
@@ -70,6 +33,7 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
       tokens sync --discover        # a new machine joins the team inventory
     """
     from tokenward.sync import Sync, to_json
+    from tokenward.sync.report import error_lines, plan_lines, result_lines, summary_line
 
     progress = None
     if not as_json and term.err.isatty():
@@ -84,17 +48,9 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
     def show_plan(report) -> None:
         if as_json:
             return
-        for store, error in report.store_errors.items():
+        for error in error_lines(report):
             term.note(f"Error: {error}")
-        # A store that failed token by token (a locked keyring): its first error, once.
-        per_store: dict[str, str] = {}
-        for plan in report.plans:
-            for store, error in plan.failed.items():
-                if store not in report.store_errors:
-                    per_store.setdefault(store, error)
-        for error in per_store.values():
-            term.note(f"Error: {error}")
-        lines = _plan_lines(report)
+        lines = plan_lines(report)
         if lines:
             term.echo("Plan:")
             for line in lines:
@@ -108,20 +64,20 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
         term.json(to_json(report))
         return report.exit_status if dry_run else max(report.exit_status, _finish_api_rotations(app, term, names))
     if not dry_run:
-        for line in _result_lines(report):
+        for line in result_lines(report):
             term.echo(line)
     if report.undiscovered:
         term.note(
             f"{report.undiscovered} tokens in remote stores are not in this inventory; `tokens sync --discover` adds them."
         )
-    for warning in [*report.warnings, *(w for p in report.plans for w in p.warnings)]:
+    for warning in report.all_warnings:
         term.note(f"Warning: {warning}")
     if report.skipped_remote:
         term.note(f"Skipped {len(report.skipped_remote)} remote secrets without tokenward metadata or a valid name.")
     if not report.plans:
         term.echo("No tokens to sync." if not discover else "No tokens found.")
     else:
-        term.echo(_summary_line(report))
+        term.echo(summary_line(report))
     if report.exit_status and any(p.status == "conflict" for p in report.plans) and not prefer:
         term.note("Conflicts were left alone; settle each with `tokens sync NAME --prefer STORE`.")
     return report.exit_status if dry_run else max(report.exit_status, _finish_api_rotations(app, term, names))
@@ -163,7 +119,7 @@ def rollback(app, term, name):
     Example:
       tokens rollback pypi-foo
     """
-    from tokenward.sync import rollback_token
+    from tokenward.lifecycle import rollback_token
 
     outcome, source, before = rollback_token(app, name)
     term.note(f"Rolled {name} back to its previous value (read from {source}); now in {', '.join(outcome.written)}.")
