@@ -67,18 +67,26 @@ class MemoryStore:
 
 
 class WriteOnly:
-    """The shape of a CI secret: written, described, never read back (no `get`)."""
+    """A CI secret's shape (targets/base.py `Target`): pushed, described, checked,
+    never read back (no `get`), here registered as if it were a store type."""
 
     pushed: list[str] = []
 
     def __init__(self, config, data_dir=None) -> None:
         self.name = config.name
 
-    def push(self, token: str, value: str) -> None:
-        type(self).pushed.append(token)
-
     def describe(self) -> str:
         return "write-only"
+
+    def check_value(self, value: str) -> None:
+        pass
+
+    def check(self) -> str:
+        return "reachable"
+
+    def push(self, value: str) -> str:
+        type(self).pushed.append(value)
+        return "updated"
 
 
 @pytest.fixture
@@ -108,7 +116,9 @@ def add(app: App, name: str, stores: tuple[str, ...]) -> TokenRecord:
 def test_sync_never_reads_or_writes_something_that_is_not_a_store(app, verify):
     from tokenward.sync import Sync
 
-    assert not isinstance(app.store("ci"), Store)  # push/describe, no get
+    from tokenward.targets.base import Target
+
+    assert isinstance(app.store("ci"), Target) and not isinstance(app.store("ci"), Store)
     add(app, "tok", ("mem", "ci"))
     report = Sync(app, verify=verify).run()
     (plan,) = report.plans
