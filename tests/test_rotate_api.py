@@ -459,3 +459,17 @@ def test_a_refused_revoke_of_the_old_value_is_retried_by_sync(tokens, file_keyri
     assert synced.returncode == 0, synced
     assert "The old value of npm-x: already gone at npm 127.0.0.1" in synced.stderr
     assert _journal(data_dir) == []
+
+
+def test_a_value_rotated_elsewhere_is_not_rotated_again(tokens, gl, data_dir):
+    """GitLab revokes the whole family when a rotated token is rotated again: the value a
+    teammate rotated to would die with it. A value that is not live is never sent to rotate."""
+    teammates = "glpat-" + "mate" * 5
+    gl.tokens[GL].update(rotated=True, family=GL)
+    gl.tokens[teammates] = {"scopes": ["api"], "family": GL}
+    gl.revoked.add(GL)
+    result = tokens("rotate", "gl", "--api")
+    assert result.returncode == 3, result
+    assert "rotating it could revoke its whole token family" in result.stderr
+    assert teammates not in gl.revoked
+    assert not [s for s in gl.seen if s.method == "POST"] and _journal(data_dir) == []

@@ -80,6 +80,15 @@ class GitLab(ApiRegistry):
     MAX_DAYS = 365  # the longest lifetime GitLab gives a personal access token
 
     def prepare(self, old_value: str) -> dict[str, Any]:
+        # Rotating a token that was rotated already revokes its whole family -- the value a
+        # teammate (or another machine) rotated to included: only a live value is rotated.
+        verdict = self.verify(old_value)
+        if verdict.result != "live":
+            raise RegistryRefused(
+                self.host,
+                f"the current value is {verdict.result} there; rotating it could revoke its whole token family "
+                "(a rotation elsewhere?): run `tokens sync`, or rotate it the guided way; nothing was created",
+            )
         return {}
 
     def create(self, old_value: str, prepared: dict[str, Any], *, expires_on: date | None,
