@@ -524,3 +524,28 @@ def test_the_leak_response_replaces_the_leaked_value_in_ci_too(cli_ci, tokens):
     assert leaked.returncode == 0, leaked
     assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW == gh.ci.secret("o/r", "PYPI_API_TOKEN", env="prod")
     assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["value"] == NEW
+
+
+def test_sync_pushes_the_targets_a_rotation_left_behind(cli_ci, tokens, data_dir):
+    gh, gl = cli_ci
+    gh.ci.grants[GH_AUTH] = set()
+    assert tokens("rotate", "pypi-main", input=NEW).returncode == 3
+    dry = tokens("sync", "--dry-run", "--json")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["targets"] == [
+        {"target": "repo", "result": "planned", "error": None}, {"target": "env", "result": "planned", "error": None},
+    ]
+    still = tokens("sync")
+    assert still.returncode == 1, still
+    assert [line for line in still.stderr.splitlines() if line.startswith("Error: target")] == [
+        line for line in still.stderr.splitlines() if "(HTTP 403)" in line
+    ] and still.stderr.count("Error: target") == 2
+    gh.ci.grants[GH_AUTH] = {"o/r"}
+    fixed = tokens("sync")
+    assert fixed.returncode == 0, fixed
+    assert "pushed to CI targets repo, env" in fixed.stdout and "2 CI targets pushed" in fixed.stdout
+    assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW == gh.ci.secret("o/r", "PYPI_API_TOKEN", env="prod")
+    assert {r["state"] for r in json.loads(tokens("targets", "--json").stdout)} == {"current"}
+    gh.seen.clear()
+    again = tokens("sync")
+    assert again.returncode == 0 and gh.seen == [] and "CI targets" not in again.stdout  # nothing left to push
+    _no_secret_anywhere(fixed, data_dir, NEW, GH_AUTH, GL_AUTH)

@@ -26,6 +26,11 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
     AWS) are a conflict: reported and left alone unless --prefer STORE. Nothing
     is ever deleted. The plan is printed first; --dry-run stops there.
 
+    Then every CI target ([targets.NAME]) that is stale (holds a value from
+    before the token's last rotation) or whose last push failed gets the
+    token's current value; a target that fails is one `Error:` line (exit 1,
+    like a store that failed). Targets never pushed are left to `tokens push`.
+
     \b
     Example:
       tokens sync --dry-run
@@ -33,7 +38,7 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
       tokens sync --discover        # a new machine joins the team inventory
     """
     from tokenward.sync import Sync, to_json
-    from tokenward.sync.report import error_lines, plan_lines, result_lines, summary_line
+    from tokenward.sync.report import error_lines, plan_lines, push_error_lines, result_lines, summary_line
 
     progress = None
     if not as_json and term.err.isatty():
@@ -50,7 +55,7 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
             return
         for error in error_lines(report):
             term.note(f"Error: {error}")
-        lines = plan_lines(report)
+        lines = plan_lines(report) + [f"  {t}  push: stale or failed CI target" for t in report.pending_targets]
         if lines:
             term.echo("Plan:")
             for line in lines:
@@ -66,6 +71,8 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
     if not dry_run:
         for line in result_lines(report):
             term.echo(line)
+        for line in push_error_lines(report):
+            term.note(f"Error: {line}")
     if report.undiscovered:
         term.note(
             f"{report.undiscovered} tokens in remote stores are not in this inventory; `tokens sync --discover` adds them."

@@ -64,6 +64,10 @@ class Sync:
         observed = self.observe()
         report = observed.report
         report.plans = plan_all(observed.states, prefer=self.prefer, now=self.app.now, source_rank=observed.rank)
+        if self.app.config.targets:
+            from tokenward.targets.push import pending_targets
+
+            report.pending_targets = [t.name for t in pending_targets(self.app, self.names)]
         for plan in report.plans:
             if plan.status == "conflict" and not plan.discovered and self._raced(plan.name, observed):
                 # A rotation ran while we looked: its new value is not a conflict.
@@ -81,7 +85,12 @@ class Sync:
     def apply(self, report: Report) -> Report:
         if self._observed is None:
             raise RuntimeError("Sync.apply() needs the report of Sync.plan()")
-        return Applier(self.app, self._observed, self.values, self.progress).apply(report)
+        Applier(self.app, self._observed, self.values, self.progress).apply(report)
+        if self.app.config.targets:  # then the CI targets left stale or failed (targets/push.py)
+            from tokenward.targets.push import push_pending
+
+            report.pushes = push_pending(self.app, self.names)
+        return report
 
     def run(self, *, dry_run: bool = False, on_plan: Callable[[Report], None] | None = None) -> Report:
         report = self.plan()

@@ -19,6 +19,9 @@ class Report:
     dry_run: bool = False
     applied: bool = False
     worst: ExitStatus = ExitStatus.OK
+    # CI targets that were stale or failed before the run (the plan), and what pushing them did.
+    pending_targets: list[str] = field(default_factory=list)
+    pushes: list = field(default_factory=list)  # targets.push.PushResult
 
     def note_error(self, exc: TokenwardError) -> None:
         if isinstance(exc, (StoreUnavailable, AccessDenied)):
@@ -32,7 +35,7 @@ class Report:
         for plan in self.plans:
             if plan.status in ("conflict", "failed", "lost") or plan.write_errors or plan.failed or plan.lost_rotations:
                 status = max(status, ExitStatus.FINDINGS)
-        if self.store_errors:
+        if self.store_errors or any(not p.ok for p in self.pushes):
             status = max(status, ExitStatus.FINDINGS)
         return int(status)
 
@@ -95,9 +98,14 @@ def to_json(report: Report) -> dict:
         if plan.lost_rotations:
             item["lost_rotations"] = list(plan.lost_rotations)
         tokens.append(item)
+    if report.applied:
+        targets = [{"target": r.target, "result": "pushed" if r.ok else "failed", "error": r.error} for r in report.pushes]
+    else:
+        targets = [{"target": name, "result": "planned", "error": None} for name in report.pending_targets]
     return {
         "dry_run": report.dry_run,
         "tokens": tokens,
+        "targets": targets,
         "store_errors": report.store_errors,
         "undiscovered": report.undiscovered,
         "skipped_remote": report.skipped_remote,
@@ -139,7 +147,15 @@ def result_lines(report: Report) -> list[str]:
             rows.append(f"  {plan.name}: not written to {store}: {error}")
         for text in plan.lost_rotations:
             rows.append(f"  {plan.name}: {text}")
+    pushed = [r.target for r in report.pushes if r.ok]
+    if pushed:
+        rows.append(f"  pushed to CI targets {', '.join(pushed)}")
     return rows
+
+
+def push_error_lines(report: Report) -> list[str]:
+    """One line per CI target that could not be pushed ("target NAME: why")."""
+    return [r.error or f"target {r.target}: failed" for r in report.pushes if not r.ok]
 
 
 def summary_line(report: Report) -> str:
@@ -153,4 +169,10 @@ def summary_line(report: Report) -> str:
         parts.append(f"{s['discovered']} discovered")
     parts.append(f"{s['conflicts']} conflict{'s' if s['conflicts'] != 1 else ''}")
     parts.append(f"{s['failed']} failed")
+    if report.pending_targets:
+        if report.dry_run or not report.applied:
+            parts.append(f"{len(report.pending_targets)} CI targets to push")
+        else:
+            failed = sum(1 for r in report.pushes if not r.ok)
+            parts.append(f"{len(report.pushes) - failed} CI targets pushed" + (f" ({failed} failed)" if failed else ""))
     return f"{'Dry run' if report.dry_run else 'Synced'} {s['tokens']} tokens: " + ", ".join(parts) + "."
