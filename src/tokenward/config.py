@@ -509,12 +509,14 @@ def _target_problem(kind: str, table: dict) -> tuple[str, str] | None:
         if parts.query or parts.fragment:
             return "api_url", "must not have a query or fragment"
     if kind == "github-actions":
-        if not GITHUB_REPO.fullmatch(table["repo"]) or table["repo"].split("/")[1] in (".", ".."):
+        if not GITHUB_REPO.fullmatch(table["repo"]) or {".", ".."} & set(table["repo"].split("/")):
             return "repo", "must be OWNER/NAME (letters, digits, . _ -)"
         if not GITHUB_SECRET.fullmatch(table["secret"]):
             return "secret", "must be letters, digits and _, not starting with a digit or GITHUB_ (GitHub's secret names)"
         environment = table.get("environment", "")
-        if environment and (not GITHUB_ENVIRONMENT.fullmatch(environment) or environment.strip() != environment):
+        if environment and (
+            not GITHUB_ENVIRONMENT.fullmatch(environment) or environment.strip() != environment or environment in (".", "..")
+        ):
             return "environment", "must be an environment name (no /, no control characters, no surrounding spaces)"
     else:
         if not GITLAB_PROJECT.fullmatch(table["project"]):
