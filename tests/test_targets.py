@@ -71,7 +71,7 @@ def targets_config(gh: StandIn, gl: StandIn, **changes) -> dict:
 
 
 @pytest.fixture
-def make_app(tmp_path, file_keyring, data_dir):
+def make_app(tmp_path, file_keyring, data_dir, hub):
     """An App over the test keyring with pypi-main, gh-admin and gl-maint in the inventory."""
     opened: list[App] = []
 
@@ -80,8 +80,9 @@ def make_app(tmp_path, file_keyring, data_dir):
         opened.append(app)
         if add:
             lifecycle.add_token(app, "pypi-main", OLD, kind="generic")
-            lifecycle.add_token(app, "gh-admin", GH_AUTH, kind="github")
-            lifecycle.add_token(app, "gl-maint", GL_AUTH, kind="gitlab")
+            # Each auth token is issued by the stand-in its targets call (its repository).
+            lifecycle.add_token(app, "gh-admin", GH_AUTH, kind="github", repository=hub[0].url)
+            lifecycle.add_token(app, "gl-maint", GL_AUTH, kind="gitlab", repository=hub[1].url)
         return app
 
     yield make
@@ -342,8 +343,8 @@ def _toml(targets: dict) -> str:
 def cli_ci(ci, tokens, file_keyring, write_config):
     gh, gl = ci
     write_config(_toml(targets_config(gh, gl)))
-    for name, value, kind in (("pypi-main", OLD, "generic"), ("gh-admin", GH_AUTH, "github"), ("gl-maint", GL_AUTH, "gitlab")):
-        assert tokens("add", name, "--kind", kind, input=value).returncode == 0
+    for name, value, kind, url in (("pypi-main", OLD, "generic", ""), ("gh-admin", GH_AUTH, "github", gh.url), ("gl-maint", GL_AUTH, "gitlab", gl.url)):
+        assert tokens("add", name, "--kind", kind, *(("--repository", url) if url else ()), input=value).returncode == 0
     return gh, gl
 
 
@@ -414,8 +415,8 @@ def test_push_refuses_bad_input_before_any_write(cli_ci, tokens, data_dir):
 def test_a_target_naming_an_unknown_auth_token_stops_rotate_and_push(ci, tokens, file_keyring, write_config, data_dir):
     gh, gl = ci
     write_config(_toml(targets_config(gh, gl, lab={"auth": "gl-nobody"})))
-    for name, value, kind in (("pypi-main", OLD, "generic"), ("gh-admin", GH_AUTH, "github")):
-        assert tokens("add", name, "--kind", kind, input=value).returncode == 0
+    for name, value, kind, url in (("pypi-main", OLD, "generic", ""), ("gh-admin", GH_AUTH, "github", gh.url)):
+        assert tokens("add", name, "--kind", kind, *(("--repository", url) if url else ()), input=value).returncode == 0
     for args, stdin in ((("push",), None), (("rotate", "pypi-main"), NEW)):
         result = tokens(*args, input=stdin)
         assert result.returncode == 2, result
@@ -490,7 +491,7 @@ def test_the_scheduled_rotate_due_reaches_the_targets_too(ci, tokens, file_keyri
     gh, gl = ci
     write_config(_toml(targets_config(gh, gl, env=None, lab=None)) + f'[rotate.token]\npypi-main = ["echo", "{NEW}"]\n')
     assert tokens("add", "pypi-main", "--kind", "generic", "--created", "2020-01-01", "--rotate-every", "30d", input=OLD).returncode == 0
-    assert tokens("add", "gh-admin", "--kind", "github", input=GH_AUTH).returncode == 0
+    assert tokens("add", "gh-admin", "--kind", "github", "--repository", gh.url, input=GH_AUTH).returncode == 0
     due = tokens("rotate", "--due")
     assert due.returncode == 0, due
     assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW

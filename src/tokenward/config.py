@@ -491,7 +491,42 @@ def _parse_targets(tables: dict, path: Path) -> dict[str, TargetConfig]:
             raise ConfigError(f"{_where(path, f'{where}.{key}')} {why}")
         options = {k: v for k, v in table.items() if k not in ("type", "token", "auth")}
         targets[name] = TargetConfig(name, kind, table["token"], table["auth"], options)
+    seen: dict[tuple, str] = {}
+    for name, target in targets.items():
+        key = destination(target)
+        if key in seen:
+            raise ConfigError(
+                f"{path}: targets.{seen[key]} and targets.{name} name the same CI secret "
+                f"({target.type} {destination_text(target)}): one would overwrite the other; keep one"
+            )
+        seen[key] = name
     return targets
+
+
+def destination(target: TargetConfig) -> tuple:
+    """What a target writes, as the CI system tells places apart: GitHub's owner, repository,
+    environment and secret names are case-insensitive; a GitLab variable is its project,
+    key and environment scope (project paths are case-insensitive, keys are not)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(target.get("api_url"))
+    base = (parts.scheme.lower(), (parts.netloc or "").lower(), parts.path.rstrip("/"))
+    if target.type == "github-actions":
+        names = (target.get("repo").lower(), (target.get("environment") or "").lower(), target.get("secret").upper())
+    else:
+        base = (*base[:2], base[2].removesuffix("/api/v4"))
+        names = (target.get("project").lower(), target.get("variable"), target.get("environment_scope"))
+    return (target.type, *base, *names)
+
+
+def destination_text(target: TargetConfig) -> str:
+    from tokenward.registries.http import host_of
+
+    host = host_of(target.get("api_url"))
+    if target.type == "github-actions":
+        env = target.get("environment")
+        return f"{host} {target.get('repo')}{f' environment {env}' if env else ''} secret {target.get('secret')}"
+    return f"{host} {target.get('project')} variable {target.get('variable')} (scope {target.get('environment_scope')})"
 
 
 def _target_problem(kind: str, table: dict) -> tuple[str, str] | None:
@@ -526,7 +561,38 @@ def _target_problem(kind: str, table: dict) -> tuple[str, str] | None:
         scope = table.get("environment_scope", "*")
         if not scope or len(scope) > 255 or scope.strip() != scope:
             return "environment_scope", "must be an environment name or pattern (\"*\" for all)"
+    for key in TARGET_PATH_KEYS[kind]:
+        if table.get(key) and not url_segments_safe(table[key], several=key in ("repo", "project")):
+            return key, DOT_SEGMENT
     return None
+
+
+# The target keys that become path segments of an API URL (each quoted with safe="").
+TARGET_PATH_KEYS = {"github-actions": ("repo", "environment", "secret"), "gitlab-ci": ("project", "variable")}
+DOT_SEGMENT = (
+    "must not be or contain an empty, \".\" or \"..\" path segment (also percent-encoded): "
+    "a URL client or server would resolve it to another place"
+)
+
+
+def url_segments_safe(value: str, *, several: bool = False) -> bool:
+    """False when `value`, percent-decoded as often as a server might, is or holds a segment
+    that URL clients and servers resolve ("", ".", ".."), or (a single name) a / or \\ at all."""
+    from urllib.parse import unquote
+
+    decoded = value
+    for _ in range(5):
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    for text in {value, decoded}:
+        pieces = re.split(r"[/\\]", text)
+        if not several and len(pieces) > 1:
+            return False
+        if any(piece.strip() in ("", ".", "..") for piece in pieces):
+            return False
+    return True
 
 
 def env_or(value: str, *names: str) -> str:

@@ -95,8 +95,12 @@ def run_checks(app: App, config_check: Check | None = None) -> list[Check]:
         else:
             checks.append(Check(f"store {name}", "ok", detail))
     if app.config.targets:
+        from tokenward.targets.base import cleartext
         from tokenward.targets.status import check_access
 
         for name, ok, detail in check_access(app):
             checks.append(Check(f"target {name}", "ok" if ok else "fail", detail, 0 if ok else ExitStatus.STORE))
+            warning = cleartext(app.config.targets[name])
+            if warning:
+                checks.append(Check(f"target {name}", "warn", warning.removeprefix(f"target {name}: ")))
     return checks

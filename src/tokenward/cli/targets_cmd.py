@@ -34,10 +34,15 @@ def push(app, term, names, dry_run, as_json):
       tokens push                    # every target
       tokens push release-pypi --dry-run
     """
+    from tokenward.targets.base import cleartext
     from tokenward.targets.push import push_targets, select
     from tokenward.targets.status import target_rows
 
     chosen = select(app, names)
+    for target in chosen:
+        warning = cleartext(target)
+        if warning:
+            term.warn(warning)
     if dry_run:
         rows = {r.name: r for r in target_rows(app)}
         plan = [rows[t.name] for t in chosen]

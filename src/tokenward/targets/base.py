@@ -13,6 +13,7 @@ auth token (`scrubbed` drops any text from the CI system that echoes either).
 from __future__ import annotations
 
 import importlib
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tokenward.errors import ExitStatus, RegistryError, TokenwardError
@@ -79,6 +80,69 @@ def where(config: "TargetConfig") -> str:
     scope = config.get("environment_scope")
     suffix = "" if scope == "*" else f" (scope {scope})"
     return f"{config.get('project')} variable {config.get('variable')}{suffix}"
+
+
+# The kind of token each target type's API takes as `auth`.
+AUTH_KIND = {"github-actions": "github", "gitlab-ci": "gitlab"}
+
+
+def auth_problem(config: "TargetConfig", record) -> str | None:
+    """Why the inventory token `record` must not be sent as this target's auth token
+    (a token of another kind, or one issued by another host than api_url's), or None."""
+    from importlib import import_module
+
+    from tokenward.registries.http import host_of, origin
+
+    kind = AUTH_KIND[config.type]
+    if record.kind != kind:
+        return f"the auth token {config.auth} is a {record.kind} token; a {config.type} target takes a {kind} token"
+    if record.repository:
+        issued = import_module(f"tokenward.registries.{kind}").api_base(record.repository)
+        if origin(issued) != origin(config.get("api_url")):
+            return (
+                f"the auth token {config.auth} is for {host_of(issued)} (its repository {record.repository}), "
+                f"not {host_of(config.get('api_url'))} (api_url): it is not sent there"
+            )
+    return None
+
+
+def cleartext(config: "TargetConfig") -> str | None:
+    """The warning for an api_url that is plain http:// to a host other than this machine
+    (allowed, since api_url says so, but said each time), else None."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(config.get("api_url"))
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() != "http" or host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"target {config.name}: api_url is plain http://: the value and the auth token {config.auth} "
+        f"travel unencrypted to {host_of_url(config.get('api_url'))}"
+    )
+
+
+def host_of_url(url: str) -> str:
+    from tokenward.registries.http import host_of
+    from tokenward.sanitize import safe
+
+    return safe(host_of(url))
+
+
+def segment(target: str, value: str, *, path: bool = False) -> str:
+    """One URL path segment, quoted whole (safe="", so a GitLab path's / is %2F): never a
+    segment a URL client or a server resolves ("", ".", ".."), also after a server decodes
+    %2F (`path`); config.py refuses such names at load, this is the last guard."""
+    from tokenward.config import url_segments_safe
+
+    if not url_segments_safe(value, several=path):
+        raise TargetError(target, f"{value!r} cannot be a URL path segment; nothing was sent")
+    return quote(value, safe="")
 
 
 def scrubbed(text: str, *secrets: str) -> str:

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import quote
-
 from tokenward.errors import RegistryError
 from tokenward.registries.base import clean_text
 from tokenward.registries.http import host_of
-from tokenward.targets.base import HttpTarget, TargetError
+from tokenward.targets.base import HttpTarget, TargetError, segment
 
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
@@ -27,10 +25,10 @@ class GitHubActions(HttpTarget):
         super().__init__(config, client, auth)
         base = config.get("api_url").rstrip("/")
         owner, _, repo = config.get("repo").partition("/")
-        place = f"{base}/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
+        place = f"{base}/repos/{segment(self.name, owner)}/{segment(self.name, repo)}"
         environment = config.get("environment")
         if environment:
-            place += f"/environments/{quote(environment, safe='')}"
+            place += f"/environments/{segment(self.name, environment)}"
         self.secrets_url = f"{place}/actions/secrets"
         self.host = host_of(base)
         self.headers = {**HEADERS, "Authorization": f"Bearer {auth}"}
@@ -74,7 +72,7 @@ class GitHubActions(HttpTarget):
         sealed = base64.b64encode(SealedBox(PublicKey(raw)).encrypt(value.encode("utf-8"))).decode("ascii")
         reply = self.request(
             "PUT",
-            f"{self.secrets_url}/{quote(secret, safe='')}",
+            f"{self.secrets_url}/{segment(self.name, secret)}",
             headers=self.headers,
             json_body={"encrypted_value": sealed, "key_id": key_id},
             value=value,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit
 
 from tokenward.registries.http import host_of
-from tokenward.targets.base import HttpTarget, TargetError, TargetValueRefused
+from tokenward.targets.base import HttpTarget, TargetError, TargetValueRefused, segment
 
 MASKED_MIN = 8
 
@@ -31,7 +31,7 @@ class GitLabCI(HttpTarget):
         super().__init__(config, client, auth)
         base = api_base(config.get("api_url"))
         self.project = config.get("project")
-        self.project_url = f"{base}/projects/{quote(self.project, safe='')}"
+        self.project_url = f"{base}/projects/{segment(self.name, self.project, path=True)}"
         self.key = config.get("variable")
         self.scope = config.get("environment_scope")
         self.filter = "filter%5Benvironment_scope%5D=" + quote(self.scope, safe="")
@@ -66,7 +66,7 @@ class GitLabCI(HttpTarget):
 
     def push(self, value: str) -> str:
         self.check_value(value)
-        variable_url = f"{self.project_url}/variables/{quote(self.key, safe='')}"
+        variable_url = f"{self.project_url}/variables/{segment(self.name, self.key)}"
         body = {
             "value": value,
             "masked": bool(self.config.get("masked")),

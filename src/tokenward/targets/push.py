@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from tokenward import audit
 from tokenward.errors import TokenwardError, UsageError
-from tokenward.targets.base import TargetError, open_target
+from tokenward.targets.base import TargetError, auth_problem, open_target
 from tokenward.testhooks import crash_point
 from tokenward.tokens import fingerprint
 
@@ -50,6 +50,9 @@ def check_names(app: "App", targets: Iterable["TargetConfig"]) -> None:
                     f"target {target.name} names {role} {name!r}, which is not in the inventory "
                     f"(`tokens add {name}`, or fix [targets.{target.name}] in {app.config.where}); nothing was written"
                 )
+        problem = auth_problem(target, app.inventory.find(target.auth))
+        if problem:
+            raise UsageError(f"target {target.name}: {problem} (fix [targets.{target.name}] auth or api_url); nothing was written")
 
 
 def check_value(app: "App", token: str, value: str, targets: Iterable["TargetConfig"] | None = None) -> None:
@@ -92,6 +95,9 @@ def push_many(app: "App", jobs: list[tuple["TargetConfig", str]]) -> list[PushRe
                 auths[target.auth] = get_value(app, target.auth)[0]
             except TokenwardError as exc:
                 auths[target.auth] = exc
+    # Never send an auth token to a CI system it was not issued for (check_names refuses
+    # it earlier with exit 2; this guards every caller).
+    problems = {t.name: auth_problem(t, app.inventory.find(t.auth)) for t, _ in jobs if app.inventory.find(t.auth)}
     client = HttpClient(pool=WORKERS)
 
     def push_one(job: tuple["TargetConfig", str]) -> PushResult:
@@ -100,6 +106,8 @@ def push_many(app: "App", jobs: list[tuple["TargetConfig", str]]) -> list[PushRe
         try:
             if isinstance(auth, TokenwardError):
                 raise TargetError(target.name, f"cannot read the auth token {target.auth}: {auth}")
+            if problems.get(target.name):
+                raise TargetError(target.name, problems[target.name])
             open_target(target, client, auth).push(value)
         except TokenwardError as exc:
             return PushResult(target.name, False, _line(target.name, exc, value, auth))

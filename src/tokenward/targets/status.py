@@ -82,7 +82,7 @@ def check_access(app: "App") -> list[tuple[str, bool, str]]:
     from tokenward.errors import TokenwardError
     from tokenward.lifecycle import get_value
     from tokenward.registries.http import HttpClient
-    from tokenward.targets.base import open_target
+    from tokenward.targets.base import auth_problem, open_target
     from tokenward.targets.push import WORKERS
 
     targets = list(app.config.targets.values())
@@ -94,6 +94,10 @@ def check_access(app: "App") -> list[tuple[str, bool, str]]:
         for role, name in (("token", target.token), ("auth token", target.auth)):
             if app.inventory.find(name) is None:
                 problems.setdefault(target.name, f"names {role} {name!r}, which is not in the inventory")
+        if target.name not in problems:
+            problem = auth_problem(target, app.inventory.find(target.auth))
+            if problem:
+                problems[target.name] = problem
         if target.name not in problems and target.auth not in auths:
             try:
                 auths[target.auth] = get_value(app, target.auth)[0]

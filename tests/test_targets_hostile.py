@@ -1,0 +1,203 @@
+"""Hostile target configs (the issue 11 try-out): names that a URL client or server resolves
+to another place, two targets writing one CI secret, an auth token sent where it was not
+issued, plain http:// to another machine. The GitHub/GitLab stand-ins of
+tests/registry_standins.py (built only from REFERENCE.md) record every request, so a test
+sees that nothing was sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, _toml, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
+from tokenward import lifecycle
+from tokenward.config import TargetConfig, parse_config
+from tokenward.errors import ConfigError, UsageError
+from tokenward.targets.push import push_targets, push_token, select
+
+GOOD = {"type": "github-actions", "token": "pypi-main", "auth": "gh-admin", "repo": "acme/widgets", "secret": "PYPI"}
+GOOD_LAB = {"type": "gitlab-ci", "token": "pypi-main", "auth": "gl", "project": "g/n", "variable": "PYPI"}
+
+
+def _load(targets: dict):
+    return parse_config({"targets": targets}, Path("config.toml"))
+
+
+# -- item 4: dot segments --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table, key",
+    [
+        ({**GOOD, "environment": "%2e%2E"}, "environment"),
+        ({**GOOD, "environment": "%252E%252E"}, "environment"),
+        ({**GOOD, "environment": "a%2Fb"}, "environment"),
+        ({**GOOD, "environment": "a%5Cb"}, "environment"),
+        ({**GOOD, "environment": ".%2E"}, "environment"),
+        ({**GOOD, "environment": "%2e"}, "environment"),
+    ],
+)
+def test_a_name_a_url_would_resolve_elsewhere_is_refused_at_load(table, key):
+    with pytest.raises(ConfigError) as caught:
+        _load({"t": table})
+    text = str(caught.value)
+    assert f"targets.t.{key}" in text and "path segment" in text and "\n" not in text
+    assert caught.value.exit_status == 2
+
+
+def test_ordinary_names_with_dots_still_load():
+    config = _load({"a": {**GOOD, "repo": "acme.io/my.widgets", "environment": "prod.eu"}, "b": {**GOOD_LAB, "project": "g.x/n.y"}})
+    assert config.targets["a"].get("environment") == "prod.eu"
+
+
+def test_the_client_never_sends_a_dot_segment_even_past_the_config(ci, make_app):
+    """A TargetConfig built without the config loader (a future caller): the URL is never
+    built with "..", so the stand-in sees no request at all, not the repository's secret."""
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, env=None, lab=None))
+    for environment in ("..", "%2E%2E"):
+        app.config.targets["repo"] = TargetConfig(
+            "repo", "github-actions", "pypi-main", "gh-admin",
+            {"repo": "o/r", "environment": environment, "secret": "PYPI_API_TOKEN", "api_url": gh.url + "api/v3"},
+        )  # fmt: skip
+        [result] = push_token(app, "pypi-main", NEW)
+        assert not result.ok and "cannot be a URL path segment" in result.error
+    assert gh.seen == [] and gh.ci.secret("o/r", "PYPI_API_TOKEN") is None
+
+
+def test_dot_segment_environment_is_exit_2_on_the_command_line(tokens, write_config):
+    write_config(_toml({"t": {**GOOD, "environment": ".."}}))
+    result = tokens("push", "--dry-run")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert "targets.t.environment" in result.stderr
+
+
+# -- item 7: two targets, one CI secret -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (GOOD, {**GOOD, "token": "other"}),
+        (GOOD, {**GOOD, "repo": "ACME/Widgets", "secret": "pypi", "auth": "gh-2"}),
+        ({**GOOD, "environment": "Prod"}, {**GOOD, "environment": "prod"}),
+        (GOOD, {**GOOD, "api_url": "https://API.github.com/"}),
+        (GOOD_LAB, {**GOOD_LAB, "token": "other"}),
+        (GOOD_LAB, {**GOOD_LAB, "api_url": "https://gitlab.com/api/v4"}),
+        ({**GOOD_LAB, "environment_scope": "prod"}, {**GOOD_LAB, "environment_scope": "prod", "masked": False}),
+    ],
+)
+def test_two_targets_writing_one_secret_are_refused_naming_both(first, second):
+    with pytest.raises(ConfigError) as caught:
+        _load({"one": first, "two": second})
+    text = str(caught.value)
+    assert "targets.one and targets.two name the same CI secret" in text and "\n" not in text
+    assert caught.value.exit_status == 2
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {**GOOD, "secret": "PYPI_2"},
+        {**GOOD, "environment": "prod"},
+        {**GOOD, "repo": "acme/gadgets"},
+        {**GOOD, "api_url": "https://ghe.example.com/api/v3"},
+        {**GOOD_LAB, "environment_scope": "prod"},
+        {**GOOD_LAB, "variable": "pypi"},  # GitLab variable keys are case-sensitive
+    ],
+)
+def test_different_secrets_are_not_duplicates(second):
+    first = GOOD_LAB if second["type"] == "gitlab-ci" else GOOD
+    assert set(_load({"one": first, "two": second}).targets) == {"one", "two"}
+
+
+def test_duplicate_targets_are_exit_2_on_the_command_line(tokens, write_config):
+    write_config(_toml({"one": GOOD, "two": {**GOOD, "repo": "Acme/Widgets", "token": "x"}}))
+    result = tokens("targets")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "targets.one and targets.two" in result.stderr
+
+
+# -- item 8: the auth token fits the target ---------------------------------------------
+
+
+def test_an_auth_token_of_another_kind_is_never_sent(ci, make_app):
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, env=None, lab=None, repo={"auth": "npm-password"}))
+    lifecycle.add_token(app, "npm-password", "Xq7Lm2Rt9Zp4Kw8Vb3", kind="generic")
+    with pytest.raises(UsageError) as caught:
+        push_targets(app, select(app, []))
+    assert caught.value.exit_status == 2
+    assert "the auth token npm-password is a generic token; a github-actions target takes a github token" in str(caught.value)
+    # The rotation path (push_token) refuses it as that target's failure, sending nothing.
+    [result] = push_token(app, "pypi-main", NEW)
+    assert not result.ok and "generic token" in result.error
+    assert gh.seen == [] and not gh.received_anywhere("Xq7Lm2Rt9Zp4Kw8Vb3")
+
+
+def test_a_gitlab_token_on_a_github_target_is_refused(ci, make_app):
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, env=None, lab=None, repo={"auth": "gl-maint"}))
+    with pytest.raises(UsageError, match="is a gitlab token; a github-actions target takes a github token"):
+        select(app, [])
+    assert gh.seen == []
+
+
+def test_an_auth_token_issued_by_another_host_is_never_sent(ci, make_app):
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, env=None, lab=None, repo={"auth": "gh-public"}))
+    # Issued by github.com (its default repository): the stand-in is another host.
+    lifecycle.add_token(app, "gh-public", "ghp_" + "Z9" * 18, kind="github")
+    with pytest.raises(UsageError) as caught:
+        select(app, [])
+    text = str(caught.value)
+    assert "the auth token gh-public is for api.github.com" in text and gh.url.split("//")[1].rstrip("/") in text
+    [result] = push_token(app, "pypi-main", NEW)
+    assert not result.ok and "api.github.com" in result.error
+    assert gh.seen == []
+
+
+def test_auth_mismatch_is_exit_2_for_push_and_a_failure_in_doctor(ci, tokens, file_keyring, write_config):
+    gh, gl = ci
+    write_config(_toml(targets_config(gh, gl, env=None, repo=None)))
+    assert tokens("add", "pypi-main", "--kind", "generic", input=OLD).returncode == 0
+    assert tokens("add", "gl-maint", "--kind", "gitlab", "--repository", "https://gitlab.example.com/", input=GL_AUTH).returncode == 0
+    pushed = tokens("push")
+    assert pushed.returncode == 2 and pushed.stderr.count("\n") == 1, pushed
+    assert "the auth token gl-maint is for gitlab.example.com" in pushed.stderr
+    doctor = tokens("doctor", "--json")
+    checks = {c["subject"]: c for c in json.loads(doctor.stdout)}
+    assert checks["target lab"]["state"] == "fail" and "gitlab.example.com" in checks["target lab"]["detail"]
+    assert gl.seen == []
+
+
+# -- item 11: plain http:// to another machine ------------------------------------------
+
+
+def test_plain_http_to_another_host_is_allowed_but_said(tokens, file_keyring, write_config):
+    write_config(_toml({"lab": {**GOOD_LAB, "auth": "gl-maint", "api_url": "http://gitlab.example.invalid"}}))
+    assert tokens("add", "pypi-main", "--kind", "generic", input=OLD).returncode == 0
+    added = tokens("add", "gl-maint", "--kind", "gitlab", "--repository", "http://gitlab.example.invalid/", input=GL_AUTH)
+    assert added.returncode == 0
+    dry = tokens("push", "--dry-run")
+    assert dry.returncode == 0, dry
+    warnings = [line for line in dry.stderr.splitlines() if line.startswith("Warning:")]
+    assert warnings == [
+        "Warning: target lab: api_url is plain http://: the value and the auth token gl-maint travel unencrypted to gitlab.example.invalid"
+    ]
+    doctor = [line for line in tokens("doctor").stdout.splitlines() if "target lab" in line]
+    assert len(doctor) == 2 and doctor[0].startswith("[FAIL] target lab: ")  # unreachable from here
+    assert doctor[1] == (
+        "[warn] target lab: api_url is plain http://: the value and the auth token gl-maint travel unencrypted to gitlab.example.invalid"
+    )
+
+
+def test_plain_http_to_this_machine_is_not_warned(ci, tokens, file_keyring, write_config):
+    gh, gl = ci
+    write_config(_toml(targets_config(gh, gl, env=None, repo=None)))
+    assert tokens("add", "pypi-main", "--kind", "generic", input=OLD).returncode == 0
+    assert tokens("add", "gl-maint", "--kind", "gitlab", "--repository", gl.url, input=GL_AUTH).returncode == 0
+    dry = tokens("push", "--dry-run")
+    assert dry.returncode == 0 and "Warning" not in dry.stderr, dry
