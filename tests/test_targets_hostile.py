@@ -68,7 +68,7 @@ def test_the_client_never_sends_a_dot_segment_even_past_the_config(ci, make_app)
 
 
 def test_dot_segment_environment_is_exit_2_on_the_command_line(tokens, write_config):
-    write_config(_toml({"t": {**GOOD, "environment": ".."}}))
+    write_config(_toml({"t": {**GOOD, "environment": "%2E%2E"}}))
     result = tokens("push", "--dry-run")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert "targets.t.environment" in result.stderr
