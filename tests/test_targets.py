@@ -553,3 +553,15 @@ def test_sync_pushes_the_targets_a_rotation_left_behind(cli_ci, tokens, data_dir
     again = tokens("sync")
     assert again.returncode == 0 and gh.seen == [] and "CI targets" not in again.stdout  # nothing left to push
     _no_secret_anywhere(fixed, data_dir, NEW, GH_AUTH, GL_AUTH)
+
+
+def test_a_short_github_rate_limit_is_waited_out_within_three_requests(ci, make_app):
+    """403 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` a second ahead: the
+    client waits for the reset, then pushes (public key, public key again, PUT)."""
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, env=None, lab=None))
+    gh.fault = "github-ratelimit"
+    [result] = push_token(app, "pypi-main", NEW)
+    assert result.ok, result
+    assert [r.method for r in gh.seen] == ["GET", "GET", "PUT"]
+    assert gh.ci.secret("o/r", "PYPI_API_TOKEN") == NEW
