@@ -87,7 +87,8 @@ def run(args, work: Path, openbao, moto, gh: StandIn) -> int:
     }  # fmt: skip
     app = App(config=parse_config(config, work / "config.toml"), data_dir=work / "home")
     lifecycle.add_token(app, "pypi-main", "tok-bench-0-" + "x" * 30, kind="generic")
-    lifecycle.add_token(app, "gh-admin", AUTH, kind="github", stores=("keyring",))
+    # The auth token is issued by the stand-in its targets call (its repository).
+    lifecycle.add_token(app, "gh-admin", AUTH, kind="github", repository=gh.url, stores=("keyring",))
     gh.delay = args.latency
 
     counter = [0]
