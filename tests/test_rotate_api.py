@@ -473,3 +473,17 @@ def test_a_value_rotated_elsewhere_is_not_rotated_again(tokens, gl, data_dir):
     assert "rotating it could revoke its whole token family" in result.stderr
     assert teammates not in gl.revoked
     assert not [s for s in gl.seen if s.method == "POST"] and _journal(data_dir) == []
+
+
+def test_killed_between_the_store_write_and_the_inventory_sync_converges(tokens, npm, data_dir):
+    """Killed inside the stores step: the keyring holds the new value, the inventory does not
+    know it yet (its own rotation journal is open). One `tokens sync` finishes both."""
+    _crash(tokens, "rotate.store-written", "rotate", "npm-pub", "--api")
+    synced = tokens("sync")
+    assert synced.returncode == 0, synced
+    new = tokens("get", "npm-pub").stdout.strip()
+    assert new != npm["old"] and _whoami(npm["url"], new) == npm["user"]
+    assert _whoami(npm["url"], npm["old"]) is None
+    shown = json.loads(tokens("show", "npm-pub", "--json").stdout)
+    assert shown["pending_sync"] == [] and shown["pending_rotation"] is None and shown["verify_result"] == "live"
+    assert _journal(data_dir) == []
