@@ -16,8 +16,9 @@ status codes, headers, JSON fields) and nothing else:
   about a week: 7 days here) -> 200 with the new token object incl. `"token"`; the old token is
   revoked at once; needs scope `api` or `self_rotate` (403 otherwise). Rotating an already rotated
   (revoked) token revokes its whole family (its answer is not documented: 401 here, as for any
-  revoked token). `rotations` records each rotation's `expires_at` as received. With fault
-  "wrong-types" it rotates, then answers JSON of the wrong types.
+  revoked token). `rotations` records each rotation's `expires_at` as received. Faults of the
+  rotation alone: "rotate-5xx" (503, nothing rotated), "rotate-wrong-types" (rotates, then answers
+  JSON of the wrong types).
 - GitHub Actions secrets (same stand-in, `ci` state): `GET /repos/{owner}/{repo}/actions/secrets/public-key`
   -> {"key_id", "key"} (base64 of a 32-byte X25519 public key: a real PyNaCl key pair, so each
   sealed box is opened and the exact value is known); `PUT .../actions/secrets/{NAME}`
@@ -438,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
         import secrets as random
 
         s = self.owner
+        if s.fault == "rotate-5xx":  # the rotation itself fails, nothing rotated (GET self still answers)
+            return self._reply(503, {"message": "Service Unavailable"})
         info = s.tokens.get(credential)
         if info is None:
             return self._reply(401, {"message": "401 Unauthorized"})
@@ -456,7 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
         s.tokens[new] = {**info, "expires_at": expires, "rotated": False, "family": family}
         info["rotated"] = True
         s.revoked.add(credential)
-        if s.fault == "wrong-types":  # rotated, but the answer is no token object
+        if s.fault == "rotate-wrong-types":  # rotated, but the answer is no token object
             return self._reply(200, {"token": ["\x1b[31m" + new], "expires_at": 20270101, "active": "yes"})
         token = {
             "id": len(s.tokens), "name": info.get("name", "release"), "revoked": False,

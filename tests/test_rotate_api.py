@@ -392,13 +392,16 @@ def test_rotate_due_rotates_the_api_kinds_unattended(tokens, file_keyring, gitla
 # -- hostile or failing registry answers to the creation ----------------------------------------------
 
 
-def test_a_5xx_to_the_rotation_is_not_repeated_and_sync_settles_it(tokens, gl, data_dir):
-    gl.fault = "5xx"
+def test_a_5xx_to_the_rotation_is_not_repeated_and_a_killed_creation_is_settled_by_sync(tokens, gl, data_dir):
+    gl.fault = "rotate-5xx"
     result = tokens("rotate", "gl", "--api")
     assert result.returncode == 3, result
     assert [s.path for s in gl.seen if s.method == "POST"] == ["/api/v4/personal_access_tokens/self/rotate"]
     assert result.stderr.splitlines()[-1] == "Error: registry 127.0.0.1:%d: HTTP 503 (server error)" % gl.port
-    assert _journal(data_dir) == ["gl.json"]  # whether GitLab rotated could not be asked yet
+    assert _journal(data_dir) == []  # GitLab said the old value is still live: nothing was created
+    assert "Warning" not in result.stderr and GL not in gl.revoked
+    down = tokens("rotate", "gl", "--api", env={"TOKENWARD_TEST_CRASH_AT": "rotate-api.creating"})
+    assert down.returncode == -9 and _journal(data_dir) == ["gl.json"]  # killed before the answer
     gl.fault = None
     settled = tokens("sync")
     assert settled.returncode == 0, settled
@@ -407,7 +410,7 @@ def test_a_5xx_to_the_rotation_is_not_repeated_and_sync_settles_it(tokens, gl, d
 
 
 def test_a_rotation_answered_with_garbage_revokes_the_family(tokens, gl, data_dir):
-    gl.fault = "wrong-types"
+    gl.fault = "rotate-wrong-types"
     result = tokens("rotate", "gl", "--api")
     assert result.returncode == 3, result
     [new] = _new_values(gl, GL)
