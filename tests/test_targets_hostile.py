@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_two_machines import team  # noqa: F401 - fixture
 from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, _toml, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
 from tokenward import lifecycle
 from tokenward.config import TargetConfig, parse_config
@@ -201,3 +202,50 @@ def test_plain_http_to_this_machine_is_not_warned(ci, tokens, file_keyring, writ
     assert tokens("add", "gl-maint", "--kind", "gitlab", "--repository", gl.url, input=GL_AUTH).returncode == 0
     dry = tokens("push", "--dry-run")
     assert dry.returncode == 0 and "Warning" not in dry.stderr, dry
+
+
+# -- item 2: a machine that has not synced never pushes an old value ------------------
+
+
+@pytest.mark.parametrize("store", ["vault", "aws"])
+def test_a_stale_machine_cannot_push_an_old_value_over_a_teammates_rotation(hub, team, store):  # noqa: F811
+    """A and B share a token in Vault (or AWS) with one GitHub Actions target. A rotates it
+    and pushes the new value; B, not synced, runs `tokens push`: refused with rotate's
+    wording, exit 3, and CI keeps A's value. B's `tokens targets` does not call the target
+    current; after `tokens sync` B agrees with A and CI still holds A's value."""
+    gh, _ = hub
+    gh.reset()
+    gh.tokens[GH_AUTH] = {"login": "octo"}
+    gh.ci.add_repo("o/r")
+    gh.ci.grants[GH_AUTH] = {"o/r"}
+    t = team(("keyring", store))
+    with t.config.open("a") as config:
+        config.write(_toml({"ci": {"type": "github-actions", "token": "shared", "auth": "gh-admin", "repo": "o/r",
+                                   "secret": "SHARED", "api_url": gh.url + "api/v3"}}))  # fmt: skip
+    a, b = t.machine("a"), t.machine("b")
+    first, second = "shared-v1-" + "1" * 24, "shared-v2-" + "2" * 24
+    assert a("add", "shared", "--kind", "generic", input=first + "\n").returncode == 0
+    assert a("add", "gh-admin", "--kind", "github", "--repository", gh.url, input=GH_AUTH + "\n").returncode == 0
+    assert b("sync", "--discover").returncode == 0
+    assert b("push").returncode == 0 and gh.ci.secret("o/r", "SHARED") == first
+    assert a("rotate", "shared", input=second + "\n").returncode == 0
+    assert gh.ci.secret("o/r", "SHARED") == second
+
+    puts = len(gh.requests_for("SHARED"))
+    stale = b("push")
+    assert stale.returncode == 3, stale
+    assert stale.stderr.count("\n") == 1 and stale.stderr.startswith("Error: ")
+    label = "Vault" if store == "vault" else "AWS"
+    assert f"{label} changed since your last sync" in stale.stderr and "run `tokens sync` first" in stale.stderr
+    assert "not pushed to ci" in stale.stderr
+    assert gh.ci.secret("o/r", "SHARED") == second and len(gh.requests_for("SHARED")) == puts
+    assert first not in stale.stderr + stale.stdout
+
+    rows = json.loads(b("targets", "--json").stdout)
+    assert [(r["name"], r["state"]) for r in rows] == [("ci", "stale")]
+    assert f"{label} changed since your last sync" in rows[0]["error"]
+
+    assert b("sync").returncode == 0
+    assert gh.ci.secret("o/r", "SHARED") == second
+    assert [r["state"] for r in json.loads(b("targets", "--json").stdout)] == ["current"]
+    assert b("push").returncode == 0 and gh.ci.secret("o/r", "SHARED") == second

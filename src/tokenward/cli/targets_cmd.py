@@ -22,6 +22,8 @@ def push(app, term, names, dry_run, as_json):
     updated otherwise). Each target's `auth` token, from the inventory, calls
     the CI API. The value is read from the token's stores and never printed.
     `tokens rotate` pushes by itself; this is for new targets and failed ones.
+    A token whose shared store (Vault, AWS) another machine rotated since this
+    one's last sync is refused (exit 3, nothing pushed): `tokens sync` first.
 
     A failing target prints one `Error: target NAME: ...` line and is recorded
     (see `tokens targets`); the others are pushed all the same. Exit status: 0
@@ -79,15 +81,20 @@ def targets(app, term, as_json):
     (holds the value the token has now), stale (pushed before the token's last
     rotation), never (not pushed from here yet), failed (the last push failed;
     the error is shown). `tokens push` or `tokens sync` pushes the rest.
+    A token in a shared store (Vault, AWS) is checked there first (its version,
+    no value): rotated by another machine since this one's last sync, its
+    targets are stale here until `tokens sync`.
 
     \b
     Example:
       tokens targets --json
     """
     from tokenward.sanitize import safe
-    from tokenward.targets.status import target_rows
+    from tokenward.targets.status import against_shared_stores, target_rows
 
-    rows = target_rows(app)
+    rows, warnings = against_shared_stores(app, target_rows(app))
+    for warning in warnings:
+        term.warn(warning)
     for target in app.config.targets.values():
         for role, name in (("token", target.token), ("auth token", target.auth)):
             if app.inventory.find(name) is None:

@@ -165,11 +165,36 @@ def select(app: "App", names: Iterable[str]) -> list["TargetConfig"]:
     return chosen
 
 
+def check_newest(app: "App", token: str, targets: Iterable["TargetConfig"]) -> None:
+    """Raise StoreConflict (exit 3) when a shared store of `token` (Vault, AWS: a
+    MetadataStore) has moved on from the version this machine's inventory last saw:
+    another machine rotated it, and what this machine holds would overwrite CI with an
+    old value. Metadata only: no value is read."""
+    from tokenward.errors import StoreConflict
+    from tokenward.lifecycle import expected_version
+    from tokenward.stores.base import MetadataStore
+
+    record = app.inventory.get(token)
+    for store_name in record.stores:
+        store = app.store(store_name)
+        if not isinstance(store, MetadataStore):
+            continue
+        try:
+            expected_version(app, record, store_name, store.entry(token))
+        except StoreConflict as exc:
+            names = ", ".join(t.name for t in targets)
+            text = str(exc).removeprefix(f"store {exc.store!r}: ")
+            raise StoreConflict(exc.store, f"{text} (not pushed to {names}: {token} here is not the newest value)") from None
+
+
 def push_targets(app: "App", targets: list["TargetConfig"]) -> list[PushResult]:
     """`tokens push`: each target's token value, read once per token from its stores,
-    checked against every target first (exit 2 before any write), then pushed."""
+    checked against every target first (exit 2 before any write) and against the
+    shared stores' versions (exit 3: another machine rotated it), then pushed."""
     from tokenward.lifecycle import get_value
 
+    for token in dict.fromkeys(t.token for t in targets):
+        check_newest(app, token, [t for t in targets if t.token == token])
     values: dict[str, str] = {}
     for target in targets:
         if target.token not in values:
@@ -200,11 +225,14 @@ def push_pending(app: "App", names: Iterable[str] | None = None) -> list[PushRes
     results: list[PushResult] = []
     jobs: list[tuple["TargetConfig", str]] = []
     values: dict[str, str | TokenwardError] = {}
-    for target in pending_targets(app, names):
+    pending = pending_targets(app, names)
+    for target in pending:
         try:
             check_names(app, [target])
             if target.token not in values:
                 try:
+                    # A token sync left in conflict is not pushed: CI would get an old value.
+                    check_newest(app, target.token, [t for t in pending if t.token == target.token])
                     values[target.token] = get_value(app, target.token)[0]
                 except TokenwardError as exc:
                     values[target.token] = exc

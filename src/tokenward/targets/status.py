@@ -69,6 +69,38 @@ def target_rows(app: "App", token: str | None = None) -> list[TargetRow]:
     return rows
 
 
+def against_shared_stores(app: "App", rows: list[TargetRow]) -> tuple[list[TargetRow], list[str]]:
+    """The rows, each `current` one re-checked against its token's shared stores (Vault,
+    AWS: metadata only, no value read): when a store moved on since this machine last
+    saw it, another machine rotated the token, so what this machine pushed is from before
+    the token's last rotation: `stale`, with the store's word for it as the row's error.
+    A store that cannot be asked leaves the row as it was, with a warning (the second
+    list): the state is then only what this machine knew at its last sync."""
+    from dataclasses import replace
+
+    from tokenward.errors import StoreConflict, TokenwardError
+    from tokenward.targets.push import check_newest
+
+    behind: dict[str, str | None] = {}
+    warnings: list[str] = []
+    for token in dict.fromkeys(r.token for r in rows if r.state == "current"):
+        try:
+            check_newest(app, token, [app.config.targets[r.name] for r in rows if r.token == token])
+            behind[token] = None
+        except StoreConflict as exc:
+            text = str(exc).removeprefix(f"store {exc.store!r}: ").split(" (not pushed to ")[0]
+            behind[token] = f"{token}: {text}"
+        except TokenwardError as exc:
+            behind[token] = None
+            warnings.append(f"cannot tell whether {token} was rotated elsewhere ({exc}): its targets' states are as of this machine's last sync")
+    changed = [
+        replace(r, state="stale", error=f"target {r.name}: not known to hold the newest value: {behind[r.token]}")
+        if r.state == "current" and behind.get(r.token) else r
+        for r in rows
+    ]  # fmt: skip
+    return changed, warnings
+
+
 def pending(app: "App", names: list[str] | None = None) -> list[str]:
     """Targets that do not hold their token's current value (stale, failed, never)."""
     return [r.name for r in target_rows(app) if r.state != "current" and (not names or r.token in names)]
