@@ -131,8 +131,9 @@ def harness(tokens, file_keyring, recording_servers, tmp_path, data_dir, monkeyp
                 "UV_NO_CONFIG", "UV_PROJECT", "UV_WORKING_DIR"):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
     pypi_value = mint(identifier="user-wide-pypi")
-    for name, value, repository in (("for-a", RIGHT, a.upload_url()), ("for-b", WRONG, b.upload_url()), ("pypi-main", pypi_value, "")):
-        args = ["add", name, *(["--repository", repository, "--kind", "generic"] if repository else [])]
-        result = tokens(*args, input=value, env=env)
-        assert result.returncode == 0, result
+    entries = (("for-a", RIGHT, a.upload_url()), ("for-b", WRONG, b.upload_url()), ("pypi-main", pypi_value, ""))
+    tokens.add_many(
+        [([name, *(["--repository", repository, "--kind", "generic"] if repository else [])], value) for name, value, repository in entries],
+        env=env,
+    )  # fmt: skip
     return Harness(a, b, pypi_value, work, home, env, tokens, data_dir)
