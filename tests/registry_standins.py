@@ -130,6 +130,9 @@ class StandIn:
     npm_password: str | None = None  # POST /-/npm/v1/tokens: the account password it accepts
     npm_otp: str | None = None  # ...and the one-time password it then asks for (2FA)
     delete_status: int = 200
+    gl_delete_status: int = 204  # GitLab DELETE /personal_access_tokens/self (204 documented; a test may say 200)
+    created_value: str | None = None  # the next created token's value (a test's wrong answer), else a fresh one
+    created_extra: dict = field(default_factory=dict)  # fields put into the next creation's answer
     ci: CiState = field(default_factory=CiState)
     seen: list[Seen] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
@@ -171,6 +174,9 @@ class StandIn:
         self.npm_password = None
         self.npm_otp = None
         self.delete_status = 200
+        self.gl_delete_status = 204
+        self.created_value = None
+        self.created_extra = {}
         self.ci = CiState()
 
     def requests_for(self, fragment: str) -> list[Seen]:
@@ -418,7 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(401, {"message": "401 Unauthorized"})
         if method == "DELETE":
             s.revoked.add(credential)
-            return self._reply(204)
+            return self._reply(s.gl_delete_status, {} if s.gl_delete_status == 200 else None)
         if s.fault == "wrong-types":
             return self._reply(200, {"revoked": "no", "active": 1, "scopes": "api", "user_id": "\x1b[31mroot"})
         token = {
@@ -455,7 +461,7 @@ class _Handler(BaseHTTPRequestHandler):
         s.rotations.append(expires)
         if expires is None:
             expires = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
-        new = "glpat-" + random.token_urlsafe(15)
+        new = s.created_value or "glpat-" + random.token_urlsafe(15)
         s.tokens[new] = {**info, "expires_at": expires, "rotated": False, "family": family}
         info["rotated"] = True
         s.revoked.add(credential)
@@ -465,6 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
             "id": len(s.tokens), "name": info.get("name", "release"), "revoked": False,
             "created_at": "2026-01-01T00:00:00.000Z", "scopes": info.get("scopes", ["api"]),
             "user_id": info.get("user_id", 7), "last_used_at": None, "active": True, "expires_at": expires, "token": new,
+            **s.created_extra,
         }  # fmt: skip
         return self._reply(200, token)
 
@@ -516,7 +523,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(401, {"error": "incorrect or missing password"})
             if s.npm_otp is not None and self.headers.get("npm-otp") != s.npm_otp:
                 return self._reply(401, {"error": "OTP required for authentication"}, {"WWW-Authenticate": "OTP"})
-            new, key = "npm_" + random.token_urlsafe(27), random.token_hex(16)
+            new, key = s.created_value or "npm_" + random.token_urlsafe(27), random.token_hex(16)
             s.tokens[new] = {"user": info["user"], "key": key}
             cidr = body.get("cidr_whitelist") or []
             return self._reply(200, {"token": new, "key": key, "readonly": body.get("readonly") is True, "cidr": cidr,

@@ -67,7 +67,10 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
     report = runner.run(dry_run=dry_run, on_plan=show_plan)
     if as_json:
         term.json(to_json(report))
-        return report.exit_status if dry_run else max(report.exit_status, _finish_api_rotations(app, term, names))
+        return report.exit_status if dry_run else max(report.exit_status, _finish_api_rotations(app, term, names)[0])
+    # Interrupted API rotations are finished before the summary, which counts those that failed:
+    # the summary is the last word and never says "0 failed" above an exit status 3.
+    api_status, api_failed = (0, 0) if dry_run else _finish_api_rotations(app, term, names)
     if not dry_run:
         for line in result_lines(report):
             term.echo(line)
@@ -84,32 +87,35 @@ def sync(app, term, names, dry_run, prefer, discover, verify, as_json):
     if not report.plans:
         term.echo("No tokens to sync." if not discover else "No tokens found.")
     else:
-        term.echo(summary_line(report))
+        term.echo(summary_line(report, also_failed=api_failed))
     if report.exit_status and any(p.status == "conflict" for p in report.plans) and not prefer:
         term.note("Conflicts were left alone; settle each with `tokens sync NAME --prefer STORE`.")
-    return report.exit_status if dry_run else max(report.exit_status, _finish_api_rotations(app, term, names))
+    return max(report.exit_status, api_status)
 
 
-def _finish_api_rotations(app, term, names) -> int:
+def _finish_api_rotations(app, term, names) -> tuple[int, int]:
     """Rotations by API (`rotate --api`) that were interrupted: finished after the stores
-    are in sync (the new value to every target, verified, the old one revoked)."""
+    are in sync (the new value to every target, verified, the old one revoked).
+    (exit status, how many of them failed)."""
     from tokenward.rotation import api_journal
 
     pending = [n for n in api_journal.pending(app.data_dir) if not names or n in names]
     if not pending:
-        return 0
+        return 0, 0
     from tokenward.cli.dialog import TerminalDialog
     from tokenward.errors import TokenwardError
     from tokenward.rotation import api
 
-    status = 0
+    status = failed = 0
     for name in pending:
         try:
-            status = max(status, api.resume(app, TerminalDialog(term), name) or 0)
+            resumed = api.resume(app, TerminalDialog(term), name) or 0
         except TokenwardError as exc:
             term.note(f"Error: the interrupted API rotation of {name} is not finished: {exc}")
-            status = int(ExitStatus.STORE)
-    return status
+            resumed = int(ExitStatus.STORE)
+        status = max(status, resumed)
+        failed += bool(resumed)
+    return status, failed
 
 
 @click.command(context_settings=CTX)

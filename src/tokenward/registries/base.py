@@ -84,6 +84,9 @@ class Created:
     value: str = field(repr=False)
     key: str | None = None
     expires_at: datetime | None = None
+    # What is wrong with the answer beside the value (GitLab: an `expires_at` in the past or
+    # unreadable): told to the user; never a reason to throw a value away that replaced a dead one.
+    problems: tuple[str, ...] = ()
 
 
 @runtime_checkable

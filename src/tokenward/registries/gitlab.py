@@ -107,14 +107,29 @@ class GitLab(ApiRegistry):
             raise unexpected(reply, self.host)
         data = reply.json_object()
         value = created_value(data, "token", self.host, old_value)
-        expires_at, _notes = read_date(data.get("expires_at"), "expires_at")
-        return Created(value, None, expires_at)
+        # GitLab has revoked the old value by now: whatever else is wrong with the answer, the
+        # new value is kept (its problems are told, not acted on by throwing it away).
+        raw = data.get("expires_at")
+        expires_at, notes = read_date(raw, "expires_at")
+        problems: tuple[str, ...] = ()
+        if notes:
+            problems = (f"{self.label} answered an unreadable expires_at for the new value; check its expiry there",)
+        elif expires_at is not None and expires_at.date() < self.now.date():
+            problems = (f"{self.label} says the new value expired on {expires_at.date().isoformat()}",)
+        return Created(value, None, expires_at, problems)
 
     def revoke_old(self, new_value: str, prepared: dict[str, Any]) -> str:
         return f"revoked by {self.label} when it rotated"
 
     def discard(self, created: Created, old_value: str | None) -> str:
-        return self.revoke(created.value)
+        # 204 is documented; 200 is a success too. 401/404: the value is refused or unknown
+        # there, i.e. already gone -- done, not a step to retry for ever.
+        reply = self._self("DELETE", created.value)
+        if reply.status in (200, 204):
+            return f"revoked at {self.label} (DELETE /personal_access_tokens/self)"
+        if reply.status in (401, 404):
+            return f"already gone at {self.label} (HTTP {reply.status})"
+        raise unexpected(reply, self.host)
 
     def discard_lost(self, old_value: str, key: str | None) -> str:
         if self.verify(old_value).result == "live":

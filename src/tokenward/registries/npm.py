@@ -219,7 +219,55 @@ class Npm(ApiRegistry):
         return self._delete(created.value, created.key or "")
 
     def discard_lost(self, old_value: str, key: str | None) -> str:
-        return self._delete(old_value, key or "")
+        # 404: the key is unknown there -- revoked already; the rotation is settled.
+        return self._delete(old_value, key or "", gone_ok=True)
+
+    # -- a creation whose answer was lost (kill -9 mid POST, Ctrl-C, the deadline) ------------
+
+    def _objects(self, auth_value: str) -> list[dict]:
+        """The whole token list (every page), read with a live value of the account."""
+        url = f"{self.base}/-/npm/v1/tokens"
+        start = origin(self.base)
+        found: list[dict] = []
+        for _ in range(MAX_PAGES):
+            reply = self.client.request("GET", url, headers=self._auth(auth_value))
+            if reply.status in (401, 403):
+                raise RegistryRefused(self.host, f"HTTP {reply.status}: the token list refuses this value")
+            if reply.status != 200:
+                raise unexpected(reply, self.host)
+            objects = reply.json_object().get("objects")
+            if not isinstance(objects, list):
+                raise RegistryUnreachable(self.host, "a token list without `objects`: not the documented answer")
+            found.extend(o for o in objects if isinstance(o, dict))
+            urls = reply.json_object().get("urls")
+            following = urls.get("next") if isinstance(urls, dict) else None
+            if not isinstance(following, str) or not following:
+                return found
+            url = urljoin(url, following)
+            if origin(url) != start:
+                raise RegistryUnreachable(self.host, "the token list's next page is on another host")
+        raise RegistryUnreachable(self.host, f"the token list is longer than {MAX_PAGES} pages")
+
+    def lost_creations(self, auth_value: str, since: datetime, until: datetime, known: set[str]) -> list[tuple[str, datetime]]:
+        """(key, created) of each listed token created in [since, until] whose key is none of
+        `known` (the old token's, the stored value's): what a lost POST may have created."""
+        from tokenward.registries.base import parse_time
+
+        found = []
+        for item in self._objects(auth_value):
+            key, created = item.get("key"), parse_time(item.get("created"))
+            if isinstance(key, str) and KEY_RE.fullmatch(key) and key not in known and created is not None:
+                if since <= created <= until:
+                    found.append((key, created))
+        return found
+
+    def key_of(self, value: str) -> str | None:
+        """The token-list key of this value, when the list names exactly one entry for it."""
+        found, _why = self._find(value, pages=MAX_PAGES)
+        return found["key"] if found is not None else None
+
+    def revoke_key(self, auth_value: str, key: str) -> str:
+        return self._delete(auth_value, key, gone_ok=True)
 
 
 def _asks_for_otp(reply) -> bool:

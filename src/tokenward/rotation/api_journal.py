@@ -46,6 +46,8 @@ class Entry:
     new_key: str | None = None  # npm: the created token's key
     prepared: dict[str, Any] = field(default_factory=dict)  # npm: the old token's key and settings
     expires_on: str | None = None  # GitLab: the expiry asked for
+    closed_by_hand: bool = field(default=False, repr=False)  # in memory only: closed with a by-hand step
+
 
     def at_least(self, step: str) -> bool:
         return STEPS.index(self.step) >= STEPS.index(step)
@@ -70,7 +72,7 @@ def save(data_dir: Path, entry: Entry) -> None:
     try:
         fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, **asdict(entry)}, handle, indent=1, sort_keys=True)
+            json.dump({"version": 1, **{k: v for k, v in asdict(entry).items() if k != "closed_by_hand"}}, handle, indent=1, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -158,8 +158,10 @@ def push_error_lines(report: Report) -> list[str]:
     return [r.error or f"target {r.target}: failed" for r in report.pushes if not r.ok]
 
 
-def summary_line(report: Report) -> str:
+def summary_line(report: Report, *, also_failed: int = 0) -> str:
+    """`also_failed`: interrupted API rotations that sync could not finish (cli/sync_cmd.py)."""
     s = report.summary()
+    s["failed"] += also_failed
     verb = "would update" if report.dry_run else "updated"
     parts = [f"{s['in_sync']} in sync"]
     if s["unchecked"]:
