@@ -207,7 +207,8 @@ class LosingProxy:
     """A reverse proxy in front of verdaccio that passes everything, except that the answer
     to `POST /-/npm/v1/tokens` is lost: the request reaches verdaccio (the token is created),
     then the connection is closed without an answer ("drop"), or held until the test is done
-    ("hold", so the test can kill -9 the client mid-request)."""
+    ("hold", so the test can kill -9 the client mid-request); "drop-twice" sends it twice (another
+    tool created a token in the same window)."""
 
     def __init__(self, upstream: str, mode: str) -> None:
         self.upstream = urlsplit(upstream)
@@ -229,6 +230,9 @@ class LosingProxy:
                 connection.request(self.command, self.path, body=body or None, headers=headers)
                 answer = connection.getresponse()
                 data = answer.read()
+                if proxy.mode == "drop-twice" and self.command == "POST" and self.path.startswith("/-/npm/v1/tokens"):
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    connection.getresponse().read()
                 if self.command == "POST" and self.path.startswith("/-/npm/v1/tokens"):
                     proxy.posted.set()
                     if proxy.mode == "hold":
@@ -276,6 +280,18 @@ def test_an_npm_answer_lost_in_flight_is_revoked_at_once(tokens, lost_npm, data_
     assert "the token it created (key " in result.stderr and "was revoked at npm" in result.stderr
     assert _token_keys(lost_npm["url"], lost_npm["login"]) == lost_npm["keys"]  # nothing left live
     assert tokens("get", "npm-pub").stdout.strip() == lost_npm["old"] and _journal(data_dir) == []
+
+
+@pytest.mark.parametrize("lost_npm", ["drop-twice"], indirect=True)
+def test_two_unknown_tokens_in_the_window_are_named_not_revoked(tokens, lost_npm, data_dir):
+    """One of them may be another tool's: tokenward names both and deletes neither."""
+    result = tokens("rotate", "npm-pub", "--api")
+    assert result.returncode == 3, result
+    now = _token_keys(lost_npm["url"], lost_npm["login"])
+    created = [k for k in now if k not in lost_npm["keys"]]
+    assert len(created) == 2 and all(f"key {k}" in result.stderr for k in created)
+    assert "none was revoked" in result.stderr and "this rotation is closed" in result.stderr
+    assert _journal(data_dir) == [] and tokens("get", "npm-pub").stdout.strip() == lost_npm["old"]
 
 
 @pytest.mark.parametrize("lost_npm", ["hold"], indirect=True)

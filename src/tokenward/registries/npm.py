@@ -248,14 +248,18 @@ class Npm(ApiRegistry):
                 raise RegistryUnreachable(self.host, "the token list's next page is on another host")
         raise RegistryUnreachable(self.host, f"the token list is longer than {MAX_PAGES} pages")
 
-    def lost_creations(self, auth_value: str, since: datetime, until: datetime, known: set[str]) -> list[tuple[str, datetime]]:
+    def lost_creations(self, auth_value: str, since: datetime, until: datetime, known: set[str],
+                       readonly: bool | None = None) -> list[tuple[str, datetime]]:  # fmt: skip
         """(key, created) of each listed token created in [since, until] whose key is none of
-        `known` (the old token's, the stored value's): what a lost POST may have created."""
+        `known` (the old token's, the stored value's) and, where the list says, with the
+        `readonly` flag the creation asked for: what a lost POST may have created."""
         from tokenward.registries.base import parse_time
 
         found = []
         for item in self._objects(auth_value):
             key, created = item.get("key"), parse_time(item.get("created"))
+            if readonly is not None and isinstance(item.get("readonly"), bool) and item["readonly"] != readonly:
+                continue  # not made with the settings tokenward asked for
             if isinstance(key, str) and KEY_RE.fullmatch(key) and key not in known and created is not None:
                 if since <= created <= until:
                     found.append((key, created))

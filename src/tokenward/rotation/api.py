@@ -51,7 +51,7 @@ from tokenward.errors import (
     UsageError,
 )
 from tokenward.inventory import TokenRecord
-from tokenward.policy import parse_period, to_iso
+from tokenward.policy import parse_period, to_iso, utcnow
 from tokenward.registries.base import Created, Creator, open_registry, scrub_text
 from tokenward.registries.http import HttpClient
 from tokenward.rotation import api_journal as journal
@@ -143,13 +143,15 @@ def _start(app, ui: Dialog, record: TokenRecord, otp: str | None, unattended: bo
     prepared = registry.prepare(old_value)  # npm: the old token's key, or a refusal; nothing created yet
     expires_on = _expiry(app, record) if record.kind == "gitlab" else None
     entry = Entry(
-        name=name, kind=record.kind, step="creating", started_at=to_iso(app.now), old_fingerprint=record.fingerprint,
+        # started_at: the real clock, not the run's start (a password prompt may have taken minutes):
+        # it opens the window in which a lost creation is looked for in the registry's token list.
+        name=name, kind=record.kind, step="creating", started_at=to_iso(utcnow()), old_fingerprint=record.fingerprint,
         prepared=prepared, expires_on=expires_on.isoformat() if expires_on else None,
     )  # fmt: skip
     journal.save(app.data_dir, entry)
     crash_point("rotate-api.creating")
     try:
-        created = _create(registry, ui, old_value, entry, expires_on, password, otp, unattended)
+        created = _create(app.data_dir, registry, ui, old_value, entry, expires_on, password, otp, unattended)
     except (RegistryRefused, UsageError):
         journal.remove(app.data_dir, name)  # refused (a wrong password, no OTP): nothing was created
         raise
@@ -225,7 +227,7 @@ def _check_created(app, ui: Dialog, record: TokenRecord, registry, created: Crea
     return problems
 
 
-def _create(registry, ui: Dialog, old_value: str, entry: Entry, expires_on: date | None, password: str | None,
+def _create(data_dir, registry, ui: Dialog, old_value: str, entry: Entry, expires_on: date | None, password: str | None,
             otp: str | None, unattended: bool) -> Created:  # fmt: skip
     try:
         return registry.create(old_value, entry.prepared, expires_on=expires_on, password=password, otp=otp)
@@ -238,6 +240,8 @@ def _create(registry, ui: Dialog, old_value: str, entry: Entry, expires_on: date
                 f"run `tokens rotate {entry.name} --api --otp CODE`; nothing was created"
             ) from None
     code = ui.read_secret("One-time password (2FA) from your authenticator")
+    entry.started_at = to_iso(utcnow())  # the second request's window (the prompt may have taken minutes)
+    journal.save(data_dir, entry)
     try:
         return registry.create(old_value, entry.prepared, expires_on=expires_on, password=password, otp=code)
     finally:
@@ -291,7 +295,8 @@ def _settle_npm(app, ui: Dialog, registry, entry: Entry, old_value: str | None, 
     for auth in auths:
         try:
             known.add(registry.key_of(auth) or "")
-            found = registry.lost_creations(auth, started - SKEW, started + timedelta(seconds=DEADLINE) + SKEW, known)
+            window = (started - SKEW, started + timedelta(seconds=DEADLINE) + SKEW)
+            found = registry.lost_creations(auth, *window, known, readonly=bool(entry.prepared.get("readonly")))
         except RegistryRefused:
             continue  # this value is dead there; the next one
         break
