@@ -79,6 +79,25 @@ def test_a_stale_machine_is_refused_before_any_registry_call(tokens, tmp_path, o
     assert GL not in gitlab.revoked and not (tmp_path / "home-b").joinpath("api-rotations", "gl.json").exists()
 
 
+def test_an_unreachable_shared_store_is_refused_before_any_registry_call(tokens, file_keyring, openbao, gitlab, monkeypatch, tmp_path):
+    """Whether the machine is stale cannot be known: nothing is created (a GitLab rotation of a
+    value rotated elsewhere would revoke the whole family)."""
+    remote_env(monkeypatch, openbao)
+    table = vault_table("vault", openbao.url, unique("conv/") + "/", timeout=2)
+    config = tmp_path / "team.toml"
+    config.write_text('[defaults]\nstores = ["keyring", "vault"]\n[stores.keyring]\nservice = "tokenward"\n' + table)
+    monkeypatch.setenv("TOKENS_CONFIG", str(config))
+    gitlab.reset()
+    gitlab.tokens[GL] = {"scopes": ["api"]}
+    assert tokens("add", "gl", "--kind", "gitlab", "--repository", gitlab.url, input=GL).returncode == 0
+    config.write_text(config.read_text().replace(openbao.url, "http://127.0.0.1:9"))  # nothing listens there
+    result = tokens("rotate", "gl", "--api")
+    assert result.returncode == 3, result
+    assert "cannot check that it holds the version of gl this machine last saw" in result.stderr
+    assert "nothing was created" in result.stderr and result.stderr.count("\n") == 1
+    assert gitlab.seen == [] and tokens("get", "gl").stdout.strip() == GL
+
+
 # -- item 3: the discard of a value no store took; a journal always converges ------------------------
 
 
