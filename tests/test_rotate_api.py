@@ -490,3 +490,25 @@ def test_killed_between_the_store_write_and_the_inventory_sync_converges(tokens,
     shown = json.loads(tokens("show", "npm-pub", "--json").stdout)
     assert shown["pending_sync"] == [] and shown["pending_rotation"] is None and shown["verify_result"] == "live"
     assert _journal(data_dir) == []
+
+
+def test_on_a_terminal_npm_asks_for_the_password_and_the_otp_hidden(tokens, file_keyring, npm_standin, data_dir):
+    """No [rotate.npm] login: a hidden prompt for the password; the registry asks for 2FA: a
+    hidden prompt for the code. Neither is echoed, and neither reaches the data dir."""
+    from tests.test_rotate_guided import finish, spawn
+
+    s = npm_standin
+    s.reset()
+    s.tokens[NPM_OLD] = {"user": "dev", "key": "k0ld"}
+    s.npm_password, s.npm_otp = "tty-pass-word", "135791"
+    assert tokens("add", "npm-tty", "--kind", "npm", "--repository", s.url, input=NPM_OLD).returncode == 0
+    child = spawn("rotate", "npm-tty", "--api")
+    child.expect_exact("Password of the npm account of npm-tty (input hidden): ")
+    child.sendline("tty-pass-word")
+    child.expect_exact("One-time password (2FA) from your authenticator (input hidden): ")
+    child.sendline("135791")
+    assert finish(child) == 0, str(child.transcript)
+    [new] = [v for v in s.tokens if v != NPM_OLD]
+    assert NPM_OLD in s.revoked and tokens("get", "npm-tty").stdout.strip() == new
+    for text in (str(child.transcript), _private_traces(data_dir)):
+        assert "tty-pass-word" not in text and "135791" not in text and new not in text
