@@ -19,7 +19,11 @@ the provenance only), "wrong-types" (200 with `info` a list), "provenance-wrong-
 nested arrays), "redirect-elsewhere" (302 to the same path on `localhost`), "bad-filename"
 (a file named `../../x`), "control-chars" (a publisher repository with an ANSI escape and a
 newline), "many-files" (600 files), "forbidden" (403 {"message": "Attestations temporarily
-disabled"} on the provenance, as PyPI answers when attestations are switched off).
+disabled"} on the provenance, as PyPI answers when attestations are switched off),
+"other-project" (the JSON of another project: info.name `totally-other`, its file
+`totally_other-1.0.tar.gz`), "foreign-file" (this project's info, but one file of another
+project), "other-version" (one file of another version), "control-name" (info.name with an
+escape sequence).
 
 `seen` records every path asked, `accept` the Accept headers, `credentials` any
 Authorization or Cookie header (none is ever due: both APIs are public), `max_in_flight` the most
@@ -207,7 +211,14 @@ class _Handler(BaseHTTPRequestHandler):
             files.append(_file("../../x", project.version))
         if project.fault == "many-files":
             files = [_file(f"p-{i}.tar.gz", project.version) for i in range(600)]
-        info: Any = {"name": project.name, "version": project.version, "summary": "", "yanked": False}
+        if project.fault == "foreign-file":
+            files.append(_file("totally_other-1.0.tar.gz", project.version))
+        if project.fault == "other-version":
+            files.append(_file(f"{normalize(project.name).replace('-', '_')}-99.0-py3-none-any.whl", project.version))
+        name = {"other-project": "totally-other", "control-name": project.name + "\x1b[2J"}.get(project.fault or "", project.name)
+        if project.fault == "other-project":
+            files = [_file("totally_other-1.0.tar.gz", "1.0")]
+        info: Any = {"name": name, "version": project.version, "summary": "", "yanked": False}
         if project.fault == "wrong-types":
             info = [project.name, project.version]
         self._reply(200, {"info": info, "last_serial": 1, "releases": {project.version: files}, "urls": files, "vulnerabilities": []})
@@ -217,6 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
         wanted = self.headers.get("Accept", "")
         if wanted and INTEGRITY not in wanted and "application/json" not in wanted and "*/*" not in wanted:
             return self._reply(406, {"message": "Request not acceptable"})
+        if project is not None and project.fault == "other-project" and filename == "totally_other-1.0.tar.gz":
+            return self._reply(200, _provenance(GITHUB))  # what made the other project's answer look trusted
         if project is None or version != project.version or filename not in project.files:
             return self._reply(404, {"message": "Not Found"})
         if self._fault(project, provenance=True):

@@ -25,6 +25,12 @@ from tokenward.registries.pypi_index import IndexReader
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 PAGE = "https://pypi.org/manage/account/token/"
+TEST_PAGE = "https://test.pypi.org/manage/account/token/"
+
+
+def issued(url: str) -> str:
+    """The retire step of a token of an index whose token page is not known (the stand-in)."""
+    return f"revoke it where it was issued ({url.split('//', 1)[1].split('/', 1)[0]})"
 TP = "tp-project"  # every file of its latest release carries a GitHub publisher
 TOK = "token-project"  # its latest release was uploaded with a token
 
@@ -98,7 +104,7 @@ def test_trusted_publishing_finds_the_token_whose_projects_all_publish_through_a
         # revoked at PyPI and recorded with `tokens revoke --yes`: retired, not reported again
         record("pypi-done", scope=f"project:{TP}", repository=repo, verified_at=NOW, verify_result="revoked"),
     )
-    assert found(run) == {("pypi-tp", "trusted-publishing"): PAGE}
+    assert found(run) == {("pypi-tp", "trusted-publishing"): issued(pypi.url)}
     detail = run.findings[0].detail
     assert "tp-project 2.0" in detail and "GitHub acme/tp-project release.yml, environment pypi" in detail
     assert run.exit_status == 1 and not run.unchecked
@@ -121,9 +127,9 @@ def test_a_user_wide_token_is_judged_by_the_projects_its_uses_uploaded(data_dir,
         record("pypi-quiet", scope="user", repository=repo, age=30),  # no use: nothing to judge by
     )
     assert found(run) == {
-        ("pypi-user", "trusted-publishing"): PAGE,
-        ("pypi-user", "user-wide"): PAGE,
-        ("pypi-wide", "user-wide"): PAGE,
+        ("pypi-user", "trusted-publishing"): issued(pypi.url),
+        ("pypi-user", "user-wide"): issued(pypi.url),
+        ("pypi-wide", "user-wide"): issued(pypi.url),
     }
     user_wide = {f.name: f.detail for f in run.findings if f.finding == "user-wide"}
     assert "2 recorded uses uploaded only 1 project: tp-project (1 other use named no project)" in user_wide["pypi-user"]
@@ -159,6 +165,32 @@ def test_unused_tokens_by_last_use_or_creation_with_unused_after_from_the_config
     assert found(shorter) == {("gh-new", "unused"): "https://github.com/settings/tokens"}
 
 
+def test_the_retire_step_names_the_token_page_of_the_tokens_own_index_only(data_dir):
+    """pypi.org's page for pypi.org's tokens, test.pypi.org's for its own; a token of another
+    index is revoked where it was issued (that host), never at pypi.org; an upload URL that
+    [trusted_publishing.index] maps to pypi.org is pypi.org's."""
+    mirror = "https://upload.mirror.example/legacy/"
+    config = {"trusted_publishing": {"index": {mirror: "https://pypi.org"}}}
+    run = audit_of(
+        data_dir,
+        record("pypi-default", scope="user", age=400),
+        record("pypi-upload", scope="user", repository="https://upload.pypi.org/legacy/", age=400),
+        record("pypi-test", "testpypi", scope="user", repository="https://test.pypi.org/legacy/", age=400),
+        record("pypi-private", scope="user", repository="https://pypi.corp.example:8443/legacy/", age=400),
+        record("pypi-mirror", scope="user", repository=mirror, age=400),
+        record("pypi-odd", scope="user", repository="ftp://files.example/up", age=400),
+        config=config,
+    )
+    assert found(run) == {
+        ("pypi-default", "unused"): PAGE,
+        ("pypi-upload", "unused"): PAGE,
+        ("pypi-test", "unused"): TEST_PAGE,
+        ("pypi-private", "unused"): "revoke it where it was issued (pypi.corp.example:8443)",
+        ("pypi-mirror", "unused"): PAGE,
+        ("pypi-odd", "unused"): "revoke it where it was issued (files.example)",
+    }
+
+
 def test_tokens_used_outside_exec_are_never_unused(data_dir):
     """A CI secret a target holds, the token that writes it, the SMTP password, the npm
     account password: their uses are not recorded, so calling them unused would be a guess."""
@@ -183,6 +215,11 @@ def test_tokens_used_outside_exec_are_never_unused(data_dir):
         ("redirect-elsewhere", "redirected to localhost"),
         ("bad-filename", "a file name of the latest release is not as PyPI documents it"),
         ("many-files", "lists 600 files, more than the 500 checked"),
+        ("other-project", "the project's name in its JSON (another project's answer)"),
+        ("foreign-file", "a file name of the latest release (not this project's at this version)"),
+        ("other-version", "a file name of the latest release (not this project's at this version)"),
+        ("control-name", "a text field of the answer (a control character)"),
+        ("control-chars", "a text field of the answer (a control character)"),
     ],
 )
 def test_an_index_that_cannot_tell_is_named_and_exits_3(data_dir, pypi, fault, says):
@@ -202,7 +239,7 @@ def test_the_index_trusted_publishing_mints_at_is_the_one_asked(data_dir, pypi):
     upload = "http://127.0.0.1:9/legacy/"  # nothing listens there
     config = {"trusted_publishing": {"index": {upload: pypi.url}}}
     run = audit_of(data_dir, record("pypi-private", scope=f"project:{TP}", repository=upload), config=config)
-    assert found(run) == {("pypi-private", "trusted-publishing"): PAGE}
+    assert found(run) == {("pypi-private", "trusted-publishing"): issued(pypi.url)}
     alone = audit_of(data_dir / "alone", record("pypi-private", scope=f"project:{TP}", repository=upload))
     assert alone.exit_status == 3 and "cannot connect" in alone.unchecked[0]
 
@@ -265,7 +302,7 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
     assert text.returncode == 1, text
     assert "Made obsolete by trusted publishing (2):" in text.stdout
     assert "  pypi-tp (pypi): every file of tp-project 2.0, the latest release of the project it is scoped to, was" in text.stdout
-    assert f"    -> revoke it at {PAGE}, then `tokens revoke pypi-tp --yes` records it" in text.stdout
+    assert f"    -> {issued(pypi.url)}, then `tokens revoke pypi-tp --yes` records it" in text.stdout
     assert "Unused (2):" in text.stdout and "gh-old (github): no use recorded since it was added 2020-01-01" in text.stdout
     assert "    -> revoke it where it was issued, then `tokens remove db-old`" in text.stdout
     assert "User-wide, but used for few projects (1):" in text.stdout
@@ -277,9 +314,9 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
     data = json.loads(as_json.stdout)
     assert all(set(item) == {"name", "finding", "detail", "retire"} for item in data)
     assert {(i["name"], i["finding"], i["retire"]) for i in data} == {
-        ("pypi-tp", "trusted-publishing", PAGE),
-        ("pypi-user", "trusted-publishing", PAGE),
-        ("pypi-user", "user-wide", PAGE),
+        ("pypi-tp", "trusted-publishing", issued(pypi.url)),
+        ("pypi-user", "trusted-publishing", issued(pypi.url)),
+        ("pypi-user", "user-wide", issued(pypi.url)),
         ("gh-old", "unused", "https://github.com/settings/tokens"),
         ("db-old", "unused", "tokens remove db-old"),
     }
@@ -287,10 +324,13 @@ def test_the_command_reports_retire_steps_json_and_reads_no_value(tokens, file_k
         for value in values.values():
             assert value not in out.stdout + out.stderr and value[5:40] not in out.stdout + out.stderr
 
+    # A publisher with an escape sequence and a newline: the answer is refused (exit 3),
+    # in the text and in --json alike: no control character from the index is printed.
     pypi.add(TP, "2.1", {"tp_project-2.1.tar.gz": GITHUB}, fault="control-chars")
-    hostile = tokens("audit")
-    assert "acme/\\x1b[31mred\\nFORGED LINE" in hostile.stdout and "\x1b" not in hostile.stdout
-    assert "\nFORGED" not in hostile.stdout
+    for hostile in (tokens("audit"), tokens("audit", "--json")):
+        assert hostile.returncode == 3
+        assert "a control character" in hostile.stderr and "FORGED" not in hostile.stdout + hostile.stderr
+        assert "\x1b" not in hostile.stdout + hostile.stderr and "\\u001b" not in hostile.stdout
 
     pypi.projects[TP].fault = "redirect-elsewhere"
     down = tokens("audit", "--json")
@@ -366,8 +406,13 @@ def test_the_documented_answers_parse_as_documented():
         "last_serial": 25862117, "releases": {"1.0": [], "4.0.0": files}, "urls": files, "vulnerabilities": [],
         "ownership": {"roles": [{"role": "Owner", "user": "theacodes"}], "organization": "pypa"},
     }  # fmt: skip
-    assert parse_release(project, "https://pypi.org/pypi/sampleproject/json") == (
+    assert parse_release(project, "https://pypi.org/pypi/sampleproject/json", "SampleProject") == (
         "4.0.0", ("sampleproject-4.0.0-py3-none-any.whl", "sampleproject-4.0.0.tar.gz")
+    )  # fmt: skip
+    # legacy formats PyPI still serves for old releases, by their name-version prefix
+    legacy = {"info": {"name": "Old.Proj", "version": "1.0"}, "urls": [file("old_proj-1.0-py2.7.egg"), file("Old.Proj-1.0.tar.bz2"), file("old-proj-1.0.zip")]}
+    assert parse_release(legacy, "https://pypi.org/pypi/old-proj/json", "old-proj")[1] == (
+        "old_proj-1.0-py2.7.egg", "Old.Proj-1.0.tar.bz2", "old-proj-1.0.zip"
     )  # fmt: skip
     pep740 = {
         "kind": "GitHub", "claims": {"ref": "refs/tags/v1.0.0", "sha": "da39a3ee5e6b4b0d3255bfef95601890afd80709"},

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from tokenward import audit
 from tokenward.errors import ExitStatus, RegistryUnreachable
@@ -262,11 +263,7 @@ def trusted_publishing_findings(tokens: list[Token], reader, minting: dict[str, 
     """The `trusted-publishing` findings, and the tokens the index could not tell about.
     The index of a token is the one `[trusted_publishing.index]` (`minting`) maps its upload
     URL to, else pypi.org / test.pypi.org / its repository's origin (pypi_index.index_root)."""
-    from tokenward.publishers.base import normalize_url
-    from tokenward.registries.kinds import DEFAULT_REPOSITORY
-    from tokenward.registries.pypi_index import TRUSTED, UNREACHABLE, index_root
-
-    mints = {normalize_url(upload): index.rstrip("/") for upload, index in (minting or {}).items() if index}
+    from tokenward.registries.pypi_index import TRUSTED, UNREACHABLE
 
     wanted: dict[str, tuple[str, tuple[str, ...], str]] = {}
     unchecked: list[str] = []
@@ -277,7 +274,7 @@ def trusted_publishing_findings(tokens: list[Token], reader, minting: dict[str, 
         if not projects:
             continue
         try:
-            root = mints.get(normalize_url(t.repository or DEFAULT_REPOSITORY.get(t.kind, ""))) or index_root(t.kind, t.repository)
+            root = index_of(t.kind, t.repository, minting)
         except RegistryUnreachable as exc:
             unchecked.append(f"{t.name}: cannot check trusted publishing: {exc}")
             continue
@@ -308,12 +305,49 @@ def trusted_publishing_findings(tokens: list[Token], reader, minting: dict[str, 
     return findings, unchecked
 
 
-def retire_step(name: str, kind: str) -> str:
-    """`tokens revoke NAME` where the registry revokes by API, else its token page."""
+def index_of(kind: str, repository: str, minting: dict[str, str] | None = None) -> str:
+    """The index of a PyPI token: the one `[trusted_publishing.index]` (`minting`) maps its
+    upload URL to, else pypi.org / test.pypi.org / its repository's origin (pypi_index.index_root).
+    Raises RegistryUnreachable for a repository that is no http(s) URL."""
+    from tokenward.publishers.base import normalize_url
+    from tokenward.registries.kinds import DEFAULT_REPOSITORY
+    from tokenward.registries.pypi_index import index_root
+
+    mints = {normalize_url(upload): index.rstrip("/") for upload, index in (minting or {}).items() if index}
+    return mints.get(normalize_url(repository or DEFAULT_REPOSITORY.get(kind, ""))) or index_root(kind, repository)
+
+
+def _pypi_page(kind: str, repository: str, minting: dict[str, str] | None) -> str:
+    """The token page of a PyPI token's index where known (pypi.org, test.pypi.org), else
+    `revoke it where it was issued (HOST)`: never pypi.org's page for another index's token."""
+    from tokenward.registries.http import host_of
+    from tokenward.registries.pypi import PYPI, TESTPYPI
+    from tokenward.registries.pypi_index import PYPI_INDEX, TESTPYPI_INDEX
+
+    try:
+        root = index_of(kind, repository, minting)
+    except RegistryUnreachable:
+        root = repository
+    pages = {PYPI_INDEX: PYPI.token_page, TESTPYPI_INDEX: TESTPYPI.token_page}
+    if root in pages:
+        return pages[root]
+    host = urlsplit(root).hostname and host_of(root) or "its index"
+    return f"{WHERE_ISSUED} ({host[:100]})"
+
+
+WHERE_ISSUED = "revoke it where it was issued"
+
+
+def retire_step(name: str, kind: str, repository: str = "", minting: dict[str, str] | None = None) -> str:
+    """`tokens revoke NAME` where the registry revokes by API, else its token page (for a
+    PyPI token, its own index's page, or `revoke it where it was issued (HOST)`)."""
     import importlib
 
     from tokenward.registries.base import REGISTRY
     from tokenward.registries.kinds import TOKEN_PAGE
+
+    if kind in PYPI_KINDS:
+        return _pypi_page(kind, repository, minting)
 
     spec = REGISTRY.get(kind)
     if spec is not None:
@@ -340,8 +374,10 @@ def run_audit(app, *, reader=None) -> AuditRun:
         requests = reader.client.requests
     order = {f: i for i, f in enumerate(FINDINGS)}
     findings.sort(key=lambda f: (order[f.finding], f.name))
+    repositories = {t.name: t.repository for t in tokens}
+    minting = app.config.trusted_publishing.index
     steps = {(f.name, f.kind): "" for f in findings}
     for name, kind in steps:
-        steps[(name, kind)] = retire_step(name, kind)
+        steps[(name, kind)] = retire_step(name, kind, repositories.get(name, ""), minting)
     done = [replace(f, retire=steps[(f.name, f.kind)]) for f in findings]
     return AuditRun(done, unchecked, warnings, requests)

@@ -38,6 +38,8 @@ def audit(app, term, as_json):
     The retire step is `tokens revoke NAME` where the registry revokes by API,
     else the registry's token page (PyPI has no revoke API): revoke it there,
     then `tokens revoke NAME --yes` records it and audit stops reporting it.
+    A PyPI token of another index than pypi.org or test.pypi.org: "revoke it
+    where it was issued (HOST)".
     A kind without a known registry: `tokens remove NAME` once revoked where
     it was issued.
 
@@ -59,7 +61,7 @@ def audit(app, term, as_json):
       tokens audit
       tokens audit --json
     """
-    from tokenward.obsolete import run_audit
+    from tokenward.obsolete import WHERE_ISSUED, run_audit
     from tokenward.sanitize import safe
 
     run = run_audit(app)
@@ -81,6 +83,8 @@ def audit(app, term, as_json):
                 how = f.retire
                 if how.startswith("tokens remove "):  # no known registry: where it was issued
                     how = f"revoke it where it was issued, then `{how}`"
+                elif how.startswith(WHERE_ISSUED):  # an index whose token page we do not know
+                    how = f"{how}, then `tokens revoke {f.name} --yes` records it"
                 elif not how.startswith("tokens "):  # the registry's page: tell tokenward afterwards
                     how = f"revoke it at {how}, then `tokens revoke {f.name} --yes` records it"
                 lines.append(f"    -> {safe(how)}")

@@ -23,10 +23,20 @@ requests run in a pool of at most MAX_JOBS threads.
 from __future__ import annotations
 
 import re
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable
 from urllib.parse import quote, urlsplit
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    canonicalize_version,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 
 from tokenward.errors import RegistryUnreachable
 from tokenward.registries.http import HttpClient, host_of
@@ -71,8 +81,48 @@ def index_root(kind: str, repository: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _text(value: object) -> str:
-    return value[:MAX_TEXT] if isinstance(value, str) else ""
+def _has_control(text: str) -> bool:
+    """Control, format (bidi overrides) or surrogate characters: no documented field has any."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in text)
+
+
+def _text(value: object, url: str = "") -> str:
+    """A string field of an answer, cut to MAX_TEXT; one with a control character is an
+    answer not as documented (refused, so it reaches neither the text nor --json)."""
+    if not isinstance(value, str):
+        return ""
+    if _has_control(value):
+        raise _not_documented(url, "a text field of the answer (a control character)")
+    return value[:MAX_TEXT]
+
+
+# Legacy distribution formats PyPI still serves for old releases: `{name}-{version}...{ext}`
+# with the name and version escaped like an sdist's (PEP 625's rule, read leniently).
+_LEGACY_EXTENSIONS = (".tar.bz2", ".tar.xz", ".tgz", ".tar", ".egg")
+
+
+def _belongs(filename: str, project: str, version: str) -> bool:
+    """Whether a file name is one of `project` `version`'s distributions by the wheel
+    and sdist name rules (packaging.utils), or a legacy sdist/egg's `name-version` prefix."""
+    try:
+        if filename.endswith(".whl"):
+            name, parsed, _build, _tags = parse_wheel_filename(filename)
+            return name == project and canonicalize_version(parsed) == canonicalize_version(version)
+        if filename.endswith((".tar.gz", ".zip")):
+            name, parsed = parse_sdist_filename(filename)
+            return name == project and canonicalize_version(parsed) == canonicalize_version(version)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return False
+    for ext in _LEGACY_EXTENSIONS:
+        if filename.endswith(ext):
+            stem = filename[: -len(ext)]
+            if ext == ".egg":  # name-version(-pyX.Y(-platform))
+                name, _, rest = stem.partition("-")
+                file_version = rest.partition("-")[0]
+            else:
+                name, _, file_version = stem.rpartition("-")
+            return canonicalize_name(name) == project and canonicalize_version(file_version) == canonicalize_version(version)
+    return False
 
 
 @dataclass(frozen=True)
@@ -118,22 +168,34 @@ def _not_documented(url: str, what: str) -> RegistryUnreachable:
     return RegistryUnreachable(host_of(url), f"{what} is not as PyPI documents it")
 
 
-def parse_release(data: object, url: str) -> tuple[str, tuple[str, ...]]:
-    """(latest version, its file names) from a `/pypi/{project}/json` answer."""
+def parse_release(data: object, url: str, project: str) -> tuple[str, tuple[str, ...]]:
+    """(latest version, its file names) from a `/pypi/{project}/json` answer. An answer
+    about another project (info.name, or a file that is not this project's at this version
+    by the wheel/sdist name rules) is not as documented."""
     if not isinstance(data, dict) or not isinstance(data.get("info"), dict) or not isinstance(data.get("urls"), list):
         raise _not_documented(url, "the project's JSON")
+    name = _text(data["info"].get("name"), url)
+    if canonicalize_name(name) != canonicalize_name(project):
+        raise _not_documented(url, "the project's name in its JSON (another project's answer)")
     version = data["info"].get("version")
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise _not_documented(url, "the latest version's name")
+    if len(data["urls"]) > MAX_FILES:
+        raise RegistryUnreachable(host_of(url), f"the latest release lists {len(data['urls'])} files, more than the {MAX_FILES} checked")
     files: list[str] = []
     for entry in data["urls"]:
-        name = entry.get("filename") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not _FILENAME.fullmatch(name) or ".." in name:
+        filename = entry.get("filename") if isinstance(entry, dict) else None
+        if not isinstance(filename, str) or not _FILENAME.fullmatch(filename) or ".." in filename:
             raise _not_documented(url, "a file name of the latest release")
-        files.append(name)
-    if len(files) > MAX_FILES:
-        raise RegistryUnreachable(host_of(url), f"the latest release lists {len(files)} files, more than the {MAX_FILES} checked")
+        if not _belongs(filename, canonicalize_name(project), version):
+            raise _not_documented(url, "a file name of the latest release (not this project's at this version)")
+        files.append(filename)
     return version, tuple(dict.fromkeys(files))
+
+
+_PUBLISHER_FIELDS = (
+    "kind", "repository", "repository_owner", "repository_name", "workflow", "workflow_filepath", "workflow_filename", "environment",
+)  # fmt: skip
 
 
 def parse_provenance(data: object, url: str) -> tuple[Publisher, ...]:
@@ -146,20 +208,19 @@ def parse_provenance(data: object, url: str) -> tuple[Publisher, ...]:
         publisher = bundle.get("publisher") if isinstance(bundle, dict) else None
         if not isinstance(publisher, dict):
             raise _not_documented(url, "a publisher of the provenance")
-        kind = _text(publisher.get("kind"))
+        field = {key: _text(publisher.get(key), url) for key in _PUBLISHER_FIELDS}
+        kind = field["kind"]
         if not kind:
             continue
         # PyPI's GitHub publisher: repository, workflow; GitLab: workflow_filepath; PEP 740's
         # illustrative one: repository_owner + repository_name, workflow_filename.
-        owner, name = _text(publisher.get("repository_owner")), _text(publisher.get("repository_name"))
+        owner, name = field["repository_owner"], field["repository_name"]
         publishers.append(
             Publisher(
                 kind=kind,
-                repository=_text(publisher.get("repository")) or (f"{owner}/{name}" if owner and name else ""),
-                workflow=_text(publisher.get("workflow"))
-                or _text(publisher.get("workflow_filepath"))
-                or _text(publisher.get("workflow_filename")),
-                environment=_text(publisher.get("environment")),
+                repository=field["repository"] or (f"{owner}/{name}" if owner and name else ""),
+                workflow=field["workflow"] or field["workflow_filepath"] or field["workflow_filename"],
+                environment=field["environment"],
             )
         )
     return tuple(dict.fromkeys(publishers))
@@ -197,7 +258,7 @@ class IndexReader:
                 return
             if reply.status != 200:
                 raise RegistryUnreachable(host_of(url), f"HTTP {reply.status} for the project's JSON")
-            release.version, release.files = parse_release(reply.json(), url)
+            release.version, release.files = parse_release(reply.json(), url, release.project)
         except RegistryUnreachable as exc:
             release.state, release.reason = UNREACHABLE, str(exc)
             return
