@@ -249,3 +249,61 @@ def test_a_stale_machine_cannot_push_an_old_value_over_a_teammates_rotation(hub,
     assert gh.ci.secret("o/r", "SHARED") == second
     assert [r["state"] for r in json.loads(b("targets", "--json").stdout)] == ["current"]
     assert b("push").returncode == 0 and gh.ci.secret("o/r", "SHARED") == second
+
+
+# -- item 10: Ctrl-C during `tokens push` -------------------------------------------------
+
+
+def test_ctrl_c_during_push_starts_nothing_more_and_records_what_was_pushed(ci, tokens, file_keyring, write_config, monkeypatch):
+    """Ten targets, eight pushed at once: `quick` is done, eight HANG_* PUTs are held by
+    the stand-in (the eighth on quick's worker), `waiting` waits for a worker. Ctrl-C:
+    `waiting` is never sent a request, the held ones are cut off (failed: pushed again
+    later) without waiting for their deadline, and `quick`'s push is recorded; exit 130."""
+    import os
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    from tests import registry_standins, servers
+
+    gh, gl = ci
+    release = threading.Event()
+    original = registry_standins._Handler.do_PUT
+
+    held: list[str] = []
+
+    def held_put(self):
+        if "HANG" in self.path:
+            held.append(self.path)
+            release.wait(60)  # released at the end of the test, never before the push is over
+        return original(self)
+
+    monkeypatch.setattr(registry_standins._Handler, "do_PUT", held_put)
+    base = {"type": "github-actions", "token": "pypi-main", "auth": "gh-admin", "repo": "o/r", "api_url": gh.url + "api/v3"}
+    targets = {"quick": {**base, "secret": "QUICK"}}
+    targets.update({f"held{i}": {**base, "secret": f"HANG_{i}"} for i in range(8)})
+    targets["waiting"] = {**base, "secret": "HANG_WAITING"}
+    write_config(_toml(targets))
+    tokens.add_many([(("pypi-main", "--kind", "generic"), OLD), (("gh-admin", "--kind", "github", "--repository", gh.url), GH_AUTH)])
+    gh.seen.clear()
+    proc = subprocess.Popen([servers.find_tool("tokens"), "push"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    try:
+        while not (gh.ci.secret("o/r", "QUICK") == OLD and len(held) == 8):
+            assert proc.poll() is None and not release.is_set()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.count("Error:") == 1
+    assert "interrupted: pushed to quick; not pushed: held0" in err
+    assert [r for r in gh.seen if "WAITING" in r.path] == [] and len(held) == 8  # nothing more was started
+    rows = {r["name"]: r["state"] for r in json.loads(tokens("targets", "--json").stdout)}
+    assert rows["quick"] == "current"
+    assert {rows[f"held{i}"] for i in range(8)} == {"failed"} and rows["waiting"] == "never"

@@ -46,6 +46,11 @@ class Watch:
             if self._conn is conn:
                 self._conn = None
 
+    def expire(self) -> None:
+        """End the request now, as its deadline would (Ctrl-C: HttpClient.cancel)."""
+        self._timer.cancel()
+        self._fire()
+
     def _fire(self) -> None:
         with self._lock:
             if not self._active:

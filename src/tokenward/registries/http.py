@@ -125,6 +125,8 @@ class HttpClient:
         self.sleep = sleep
         self.requests = 0  # sent, counting retries and redirects (for benchmarks)
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self._watches: set[Watch] = set()
         session = requests.Session()
         adapter = WatchingAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         session.mount("https://", adapter)
@@ -138,6 +140,19 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Ctrl-C: no request starts from now on, and each one under way ends at once
+        (its socket shut, as at its deadline); both raise RegistryUnreachable."""
+        self._cancelled.set()
+        with self._lock:
+            watches = list(self._watches)
+        for watch in watches:
+            watch.expire()
 
     def for_token(self) -> TokenClient:
         return TokenClient(self)
@@ -201,7 +216,10 @@ class HttpClient:
 
     def _wait(self, seconds: float, budget: TokenClient) -> None:
         budget.sleep_left -= seconds
-        self.sleep(seconds)
+        if self.sleep is time.sleep:
+            self._cancelled.wait(seconds)  # Ctrl-C (cancel) ends the wait; the next send refuses
+        else:
+            self.sleep(seconds)
 
     def _send(self, method: str, url: str, headers: dict[str, str] | None, json_body: Any, ends: float) -> Reply:
         scheme = urlsplit(url).scheme.lower()
@@ -211,19 +229,27 @@ class HttpClient:
         too_long = RegistryUnreachable(host_of(url), f"took longer than {self.deadline:g}s")
         if left <= 0:
             raise too_long
+        interrupted = RegistryUnreachable(host_of(url), "interrupted (Ctrl-C); not known whether it was done")
         with self._lock:
+            if self._cancelled.is_set():
+                raise RegistryUnreachable(host_of(url), "interrupted (Ctrl-C) before it was sent")
             self.requests += 1
-        watch = Watch(left)
+            watch = Watch(left)
+            self._watches.add(watch)
         current.watch = watch
         try:
             return self._exchange(method, url, headers, json_body, (min(self.timeout[0], left), min(self.timeout[1], left)), ends)
         except RegistryUnreachable:
+            if self._cancelled.is_set():
+                raise interrupted from None
             if watch.expired:
                 raise too_long from None
             raise
         finally:
             current.watch = None
             watch.stop()
+            with self._lock:
+                self._watches.discard(watch)
 
     def _exchange(self, method, url, headers, json_body, timeout: tuple[float, float], ends: float) -> Reply:
         """One HTTP exchange, its body read in full (a RegistryUnreachable if it cannot be)."""

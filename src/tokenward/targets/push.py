@@ -100,8 +100,10 @@ def push_many(app: "App", jobs: list[tuple["TargetConfig", str]]) -> list[PushRe
     problems = {t.name: auth_problem(t, app.inventory.find(t.auth)) for t, _ in jobs if app.inventory.find(t.auth)}
     client = HttpClient(pool=WORKERS)
 
-    def push_one(job: tuple["TargetConfig", str]) -> PushResult:
+    def push_one(job: tuple["TargetConfig", str]) -> PushResult | None:
         target, value = job
+        if client.cancelled:
+            return None  # Ctrl-C before this one started: nothing sent, nothing to record
         auth = auths[target.auth]
         try:
             if isinstance(auth, TokenwardError):
@@ -116,13 +118,38 @@ def push_many(app: "App", jobs: list[tuple["TargetConfig", str]]) -> list[PushRe
         crash_point("push.target-pushed")  # the crash tests: killed with a target pushed, not yet recorded
         return PushResult(target.name, True, None)
 
+    pool = ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs)))
+    futures = [pool.submit(push_one, job) for job in jobs]
     try:
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
-            results = list(pool.map(push_one, jobs))
+        results = [result for future in futures if (result := future.result()) is not None]
+    except KeyboardInterrupt:
+        _interrupted(app, jobs, futures, pool, client)
     finally:
+        pool.shutdown(wait=True)
         client.close()
     _record(app, jobs, results)
     return results
+
+
+def _interrupted(app: "App", jobs, futures, pool: ThreadPoolExecutor, client) -> None:
+    """Ctrl-C: start nothing more (queued targets are cancelled, no new request is
+    sent), end the requests under way at once, record every target that got an answer
+    (a push done is recorded as done; one cut off is recorded failed, so `tokens push`
+    or `sync` pushes it again), then stop with exit 130 naming what was and was not done."""
+    from tokenward.errors import Interrupted
+
+    pool.shutdown(wait=False, cancel_futures=True)  # first: no queued target starts
+    client.cancel()  # then the running ones end now: their sockets are shut
+    pool.shutdown(wait=True)
+    ran = [(job, f.result()) for job, f in zip(jobs, futures) if f.done() and not f.cancelled() and f.result() is not None]
+    if ran:
+        _record(app, [job for job, _ in ran], [result for _, result in ran])
+    done = [r.target for _, r in ran if r.ok]
+    left = [job[0].name for job in jobs if job[0].name not in done]
+    pushed = f"pushed to {', '.join(done)}" if done else "nothing was pushed"
+    raise Interrupted(
+        f"interrupted: {pushed}; not pushed: {', '.join(left)} (`tokens push` or `tokens sync` pushes them)"
+    ) from None
 
 
 def _line(name: str, exc: TokenwardError, *secrets) -> str:
