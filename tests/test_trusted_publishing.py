@@ -71,8 +71,11 @@ def job(oidc, tmp_path, monkeypatch, write_config):
     return work
 
 
-def config(write_config, mapping: dict[str, str], mode: str = "prefer") -> None:
-    lines = "\n".join(f'"{upload}" = "{index}"' for upload, index in mapping.items())
+def config(write_config, mapping: dict[str, str], mode: str = "prefer", audience: str = "pypi") -> None:
+    """Each upload URL's minting index, with the audience the PyPI stand-in announces (an
+    index other than pypi.org/test.pypi.org must name it)."""
+    entry = '{{ index = "{}", audience = "%s" }}' % audience if audience else '"{}"'
+    lines = "\n".join(f'"{upload}" = ' + entry.format(index) for upload, index in mapping.items())
     write_config(f'[trusted_publishing]\nmode = "{mode}"\n[trusted_publishing.index]\n{lines}\n')
 
 
@@ -242,7 +245,7 @@ def test_a_hostile_mint_answer_is_one_clean_line_without_the_jwt(job, tp_server,
     url, _packages, mint = tp_server
     monkeypatch.setattr(mint, "hostile", answer)
     with pytest.raises(trusted.TrustedPublishingFailed) as caught:
-        trusted.mint(trusted.Decision("only", "pypi", mint.url))
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
     message = str(caught.value)
     assert oidc.issued[-1] not in message
     assert message.isprintable() and len(message) < 700, message
@@ -256,13 +259,13 @@ def test_an_unreachable_index_or_one_without_an_audience_is_one_line(job, tp_ser
 
     closed = f"http://127.0.0.1:{test_servers.free_port()}"
     with pytest.raises(trusted.TrustedPublishingFailed) as caught:
-        trusted.mint(trusted.Decision("only", "pypi", closed))
+        trusted.mint(trusted.Decision("only", "pypi", closed, "pypi"))
     assert str(caught.value).startswith("trusted publishing: registry 127.0.0.1:") and "\n" not in str(caught.value)
     _url, _packages, mint = tp_server
     issued = len(oidc.issued)
     monkeypatch.setattr(mint, "audience", None)  # no audience: no identity token is asked for
     with pytest.raises(trusted.TrustedPublishingFailed, match="gave no audience"):
-        trusted.mint(trusted.Decision("only", "pypi", mint.url))
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
     assert len(oidc.issued) == issued
 
 
@@ -285,10 +288,10 @@ def test_gitlab_ci_identity_from_its_id_token_variable(tp_server, oidc, monkeypa
         monkeypatch.delenv(name)
     monkeypatch.setenv("GITLAB_CI", "true")
     with pytest.raises(trusted.TrustedPublishingFailed) as caught:
-        trusted.mint(trusted.Decision("only", "pypi", mint.url))
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
     assert "PYPI_ID_TOKEN" in str(caught.value) and not isinstance(caught.value, trusted.NoIdentity)
     monkeypatch.setenv("PYPI_ID_TOKEN", oidc.token_for("pypi"))
-    minted = trusted.mint(trusted.Decision("only", "pypi", mint.url))
+    minted = trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
     assert minted.value == mint.minted[-1] and minted.value.startswith("pypi-")
 
 
@@ -300,7 +303,7 @@ def crates(oidc, job, write_config):
     mint = CratesMint(provider=oidc).start()
     mint.publishers = [Publisher("octo-org/sample", "release.yml")]
     index = f"{mint.url}/index/"
-    config(write_config, {index: mint.url})
+    config(write_config, {index: mint.url}, audience="")  # crates: the index's host name
     (job / "Cargo.toml").write_text('[package]\nname = "tp-crate"\nversion = "1.0.0"\n')
     yield mint, index
     mint.stop()
@@ -464,3 +467,179 @@ def test_decide_named_token_never_mints_and_a_default_can_be_turned_off(ctx):
     off = TrustedPublishingConfig(index={**DEFAULT_MINTING_INDEX, "https://upload.pypi.org/legacy": ""})
     assert trusted.decide(off, None, target, named=False) is None
     assert trusted.decide(TrustedPublishingConfig(), "never", target, named=False) is None
+
+
+# -- the hostile try-out of issue 14 (TRYOUT14.md items 1, 2, 4, 5, 8, 9, 10) -----------------------
+
+
+def test_the_audience_is_the_configs_or_the_default_indexs_never_the_index_word(job, tp_server, oidc, monkeypatch):
+    """Item 1: pypi.org expects `pypi`, test.pypi.org `testpypi`; another index must name its
+    audience in the config, and an index announcing anything else gets no identity token."""
+    from tests.publisher_helpers import parse
+    from tokenward import trusted
+    from tokenward.config_trusted import TrustedPublishingConfig
+    from tokenward.publishers import Context
+
+    settings, ctx = TrustedPublishingConfig(), Context({}, job, job)
+    assert trusted.decide(settings, None, parse("twine upload dist/*", ctx), named=False).audience == "pypi"
+    assert trusted.decide(settings, None, parse("twine upload -r testpypi dist/*", ctx), named=False).audience == "testpypi"
+    _url, _packages, mint = tp_server
+    issued = len(oidc.issued)
+    with pytest.raises(trusted.TrustedPublishingFailed, match="names no audience"):
+        trusted.mint(trusted.Decision("only", "pypi", mint.url))
+    monkeypatch.setattr(mint, "audience", "sts.amazonaws.com")  # another service's audience
+    with pytest.raises(trusted.TrustedPublishingFailed, match="announces the audience 'sts.amazonaws.com', the config expects 'pypi'"):
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
+    assert len(oidc.issued) == issued  # no identity token was asked for
+
+
+def test_a_custom_index_without_an_audience_is_one_line_at_exec(tokens, job, tp_server, oidc, write_config):
+    url, _packages, mint = tp_server
+    config(write_config, {url: mint.url}, mode="only", audience="")
+    issued = len(oidc.issued)
+    result = tokens("exec", "--", "twine", "upload", "--repository-url", url, "dist/x.whl")
+    assert result.returncode == 3 and "names no audience" in result.stderr, result
+    assert len(result.stderr.strip().splitlines()) == 1 and len(oidc.issued) == issued
+
+
+@pytest.mark.parametrize("signum", [signal.SIGQUIT, signal.SIGUSR1, signal.SIGALRM])
+def test_every_fatal_signal_to_exec_ends_the_child_and_revokes(crates, tmp_path, signum):
+    """Item 2: not only TERM/INT/HUP: the child is not left running with a live token."""
+    mint, index = crates
+    started = tmp_path / "started"
+    path = fake_tool(tmp_path, "cargo", f'echo $$ > {started}.tmp && mv {started}.tmp {started}\nexec sleep 30\n')
+    proc = subprocess.Popen([servers.find_tool("tokens"), "exec", "--", "cargo", "publish", "--index", index],
+                            env={**os.environ, **path}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        for _ in range(600):
+            if started.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert started.exists(), proc.communicate(timeout=10)
+        child = int(started.read_text())
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signum, err
+    assert not Path(f"/proc/{child}").exists(), "the child is still running"
+    assert len(mint.revoked) == 1 and not mint.live
+
+
+@pytest.mark.parametrize(
+    "entry, words",
+    [
+        ('"https://bob:s3cretpw@up.example/legacy/" = "https://mint.example"', "must not carry a user name or password"),
+        ('"https://up.example/legacy/" = "http://bob:s3cretpw@127.0.0.1:9"', "must not carry a user name or password"),
+        ('"https://up.example/legacy/" = { index = "https://bob@mint.example", audience = "pypi" }', "must not carry a user name"),
+        ('"https://upload.pypi.org/legacy/" = "https://pypi.org"\n"https://UPLOAD.pypi.org/legacy" = "https://x.example"',
+         "names the same upload URL as 'https://upload.pypi.org/legacy/'"),
+        ('"https://up.example/legacy/" = "https://pypi.org"', "https://pypi.org mints tokens that upload to https://upload.pypi.org/legacy/ only"),
+        ('"https://up.example/legacy/" = "https://TEST.pypi.org/"', "mints tokens that upload to https://test.pypi.org/legacy/ only"),
+        ('"https://up.example/legacy/" = { index = "https://mint.example", audience = 5 }', "audience must be a string"),
+        ('"https://up.example/legacy/" = { index = "https://mint.example", aud = "pypi" }', "aud is not a known key"),
+    ],
+)
+def test_hostile_minting_index_entries_are_refused_at_load(tokens, write_config, entry, words):
+    """Items 4 and 9: credentials in a minting URL; one upload URL twice after normalising;
+    an upload URL of its own mapped to pypi.org's minting."""
+    write_config(f"[trusted_publishing.index]\n{entry}\n")
+    result = tokens("list")
+    assert result.returncode == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result
+    assert "s3cretpw" not in result.stderr
+
+
+def test_the_ci_request_token_and_any_jwt_are_masked_in_every_line(job, oidc, monkeypatch):
+    """Item 5: a provider that echoes the bearer (and a JWT) in its error body."""
+    from tokenward import trusted
+
+    jwt = oidc.token_for("pypi")
+    monkeypatch.setattr(oidc, "handle", lambda *a: (403, {"message": f"denied for bearer {oidc.request_token} {jwt}"}))
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "npm", ""))
+    message = str(caught.value)
+    assert "403" in message and oidc.request_token not in message and jwt not in message and "denied" not in message, message
+    assert jwt not in trusted.clean(f"index said: {jwt}", 2000)
+
+
+def MACAROON() -> str:
+    import pypitoken
+
+    return pypitoken.Token.create(domain="pypi.org", identifier="tp", key="k" * 32).dump()
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda jwt: (200, {"success": True, "token": "e"}), "not a pypi-... token"),
+        (lambda jwt: (200, {"success": True, "token": "pypi-" + "A" * 60}), "not a PyPI macaroon"),
+        (lambda jwt: (200, {"success": True, "token": MACAROON(), "expires": int(time.time()) - 100000}), "already expired"),
+        (lambda jwt: (200, {"success": True, "token": MACAROON(), "expires": 10**40}), "more than 6 hours"),
+        (lambda jwt: (200, {"success": True, "token": MACAROON(), "expires": "soon"}), "not a number"),
+        (lambda jwt: (200, {"success": True}), "no token in it"),
+    ],
+)
+def test_a_minted_token_is_checked_before_use(job, tp_server, oidc, monkeypatch, answer, words):
+    """Item 8: a 200 with a token that is not as PyPI documents it is not used."""
+    from tokenward import trusted
+
+    _url, _packages, mint = tp_server
+    monkeypatch.setattr(mint, "hostile", answer)
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
+    assert "answer is not as documented" in str(caught.value) and words in str(caught.value), caught.value
+
+
+
+
+def test_a_crates_token_of_the_wrong_shape_is_not_used(crates, monkeypatch):
+    from tokenward import trusted
+
+    mint, _index = crates
+    monkeypatch.setattr(mint, "handle", lambda *a: (200, {"token": "e"}))
+    with pytest.raises(trusted.TrustedPublishingFailed, match="not a cio... token"):
+        trusted.mint(trusted.Decision("only", "crates", mint.url, mint.audience))
+
+
+def test_prefer_with_a_failed_exchange_and_no_stored_token_is_one_error_line(tokens, job, tp_server, oidc, write_config, data_dir):
+    """Item 9: never "using a stored token instead" followed by "no token fits"."""
+    url, _packages, mint = tp_server
+    config(write_config, {url: mint.url})
+    oidc.job(repository="octo-org/fork")
+    result = tokens("exec", "--", "twine", "upload", "--repository-url", url, "dist/x.whl")
+    assert result.returncode != 0 and "using a stored token instead" not in result.stderr, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: trusted publishing:") and "invalid-publisher" in lines[0], lines
+    assert "and no stored token either" in lines[0]
+
+
+def test_history_shows_the_runs_with_a_minted_token(tokens, job, tmp_path, data_dir, write_config):
+    """Item 9: `tokens history '(trusted-publishing)'`."""
+    write_config('[trusted_publishing]\nmode = "prefer"\n')
+    (job / "package.json").write_text('{"name": "tp-npm", "version": "1.0.0"}')
+    path = fake_tool(tmp_path, "npm", "true\n")
+    assert tokens("exec", "--", "npm", "publish", env={**path, "NPM_CONFIG_USERCONFIG": ""}).returncode == 0
+    result = tokens("history", "(trusted-publishing)", "--json")
+    assert result.returncode == 0, result
+    assert [e["via"] for e in json.loads(result.stdout)] == ["trusted-publishing"]
+
+
+@pytest.mark.parametrize("where", ["project", "cargo_home", "env"])
+def test_a_replaced_crates_io_gets_no_crates_token(tokens, job, tmp_path, where):
+    """Item 10: cargo before RFC 3289 sent the crates-io token to a replacing source's API;
+    with `[source.crates-io] replace-with` anywhere, exec neither mints nor hands a stored one."""
+    replace = '[source.crates-io]\nreplace-with = "evil"\n[source.evil]\nregistry = "sparse+http://127.0.0.1:9/"\n'
+    env = {"CARGO_HOME": str(tmp_path / "cargo-home")}
+    if where == "env":
+        env["CARGO_SOURCE_CRATES_IO_REPLACE_WITH"] = "evil"
+    else:
+        base = job.parent if where == "project" else tmp_path / "cargo-home"
+        (base / ".cargo" if where == "project" else base).mkdir(parents=True, exist_ok=True)
+        (base / ".cargo" / "config.toml" if where == "project" else base / "config.toml").write_text(replace)
+    (job / "Cargo.toml").write_text('[package]\nname = "tp-crate"\nversion = "1.0.0"\n')
+    path = fake_tool(tmp_path, "cargo", 'echo "token=${CARGO_REGISTRY_TOKEN:-unset}"\n')
+    for args in (["--trusted-publishing"], ["--token", "crates-x"]):
+        result = tokens("exec", *args, "--", "cargo", "publish", env={**path, **env})
+        assert result.returncode == 2 and "crates-io is replaced with the source 'evil'" in result.stderr, result
+        assert "token=" not in result.stdout and len(result.stderr.strip().splitlines()) == 1

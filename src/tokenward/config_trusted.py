@@ -18,18 +18,31 @@ DEFAULT_MINTING_INDEX = {
     "https://test.pypi.org/legacy/": "https://test.pypi.org",
     "https://crates.io/": "https://crates.io",
 }
+# The OIDC audience each default index expects (warehouse: OIDC_AUDIENCE "pypi" on pypi.org,
+# "testpypi" on test.pypi.org). Any other PyPI-like index needs `audience` in its entry: the
+# index's own /_/oidc/audience answer is only compared with it, never obeyed.
+DEFAULT_AUDIENCE = {"https://pypi.org": "pypi", "https://test.pypi.org": "testpypi"}
+# These indexes mint tokens that upload to their own upload URL only.
+MINTS_ONLY_FOR = {
+    "https://pypi.org": "https://upload.pypi.org/legacy/",
+    "https://test.pypi.org": "https://test.pypi.org/legacy/",
+    "https://crates.io": "https://crates.io/",
+}
+ENTRY_KEYS: dict[str, type | tuple[type, ...]] = {"index": str, "audience": str}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class TrustedPublishingConfig(Plain):
-    """`mode` and the minting index of each upload URL (keys compared as normalize_url does;
-    an entry set to "" turns a default off). A plain class: every Config holds one (plain.py)."""
+    """`mode`, the minting index of each upload URL (keys compared as normalize_url does;
+    an entry set to "" turns a default off) and the OIDC audience an entry names (upload URL
+    -> audience). A plain class: every Config holds one (plain.py)."""
 
-    __slots__ = ("mode", "index")
+    __slots__ = ("mode", "index", "audience")
 
-    def __init__(self, mode: str = "prefer", index: dict[str, str] | None = None) -> None:
+    def __init__(self, mode: str = "prefer", index: dict[str, str] | None = None, audience: dict[str, str] | None = None) -> None:
         self.mode = mode
         self.index = dict(DEFAULT_MINTING_INDEX) if index is None else index
+        self.audience = {} if audience is None else audience
 
 
 def _minting_url_problem(value: str) -> str | None:
@@ -40,6 +53,8 @@ def _minting_url_problem(value: str) -> str | None:
     if problem:
         return f"must be an http(s) URL with a host ({problem})"
     parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password (it would be printed and audited)"
     if parts.scheme == "http" and (parts.hostname or "") not in LOOPBACK_HOSTS:
         return "must be https (a CI identity or a minted token is sent there; http only for 127.0.0.1/localhost)"
     return None
@@ -50,20 +65,62 @@ def parse_trusted_publishing(table: dict, path: Path) -> TrustedPublishingConfig
     mode = table.get("mode", "prefer")
     if mode not in TRUSTED_MODES:
         raise ConfigError(f"{_where(path, 'trusted_publishing.mode')} must be one of {', '.join(TRUSTED_MODES)}")
-    index = dict(DEFAULT_MINTING_INDEX)
-    for upload, minter in table.get("index", {}).items():
-        key = f"trusted_publishing.index.{upload!r}"
-        if not isinstance(minter, str):
-            raise ConfigError(f"{_where(path, key)} must be a string, not {type(minter).__name__}")
+    from tokenward.publishers.base import normalize_url
+
+    index = {normalize_url(k): v for k, v in DEFAULT_MINTING_INDEX.items()}
+    audiences: dict[str, str] = {}
+    only_for = {normalize_url(k): normalize_url(v) for k, v in MINTS_ONLY_FOR.items()}
+    seen: dict[str, str] = {}
+    for upload, entry in table.get("index", {}).items():
+        key = f"trusted_publishing.index.{_shown(upload)!r}"
+        minter, audience = _entry(path, key, entry)
         problem = http_url_problem(upload)
         if problem:
             raise ConfigError(f"{_where(path, 'trusted_publishing.index')}: a key is not an http(s) URL with a host ({problem})")
         problem = _minting_url_problem(upload)
         if problem:  # the minted token goes there
             raise ConfigError(f"{_where(path, key)}: the upload URL {problem}")
+        normal = normalize_url(upload)
+        if normal in seen:
+            raise ConfigError(f"{_where(path, key)} names the same upload URL as {_shown(seen[normal])!r}: give it once")
+        seen[normal] = upload
         if minter:
             problem = _minting_url_problem(minter)
             if problem:
                 raise ConfigError(f"{_where(path, key)} {problem}")
-        index[upload] = minter
-    return TrustedPublishingConfig(mode=mode, index=index)
+            own = only_for.get(normalize_url(minter))
+            if own and own != normal:
+                raise ConfigError(
+                    f"{_where(path, key)}: {minter} mints tokens that upload to {own} only, not to {_shown(upload)}"
+                )
+        index[normal] = minter
+        if audience:
+            audiences[normal] = audience
+        else:
+            audiences.pop(normal, None)
+    return TrustedPublishingConfig(mode=mode, index=index, audience=audiences)
+
+
+def _shown(url: str) -> str:
+    """A URL for a message: never the user name or password it may carry."""
+    head, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if sep and "@" in authority:
+        return f"{head}://***@{authority.rsplit('@', 1)[1]}{slash}{tail}"
+    return url
+
+
+def _entry(path: Path, key: str, entry: object) -> tuple[str, str]:
+    """An entry is the minting index's URL, or `{ index = URL, audience = "..." }`."""
+    if isinstance(entry, str):
+        return entry, ""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{_where(path, key)} must be a string or a table {{ index = ..., audience = ... }}, not {type(entry).__name__}")
+    _check_keys(path, key, entry, ENTRY_KEYS)
+    minter = entry.get("index", "")
+    audience = entry.get("audience", "")
+    if not minter:
+        raise ConfigError(f"{_where(path, key + '.index')} is missing")
+    if audience and not (audience.isprintable() and len(audience) <= 256 and audience.strip() == audience):
+        raise ConfigError(f"{_where(path, key + '.audience')} must be one printable word of at most 256 characters")
+    return minter, audience

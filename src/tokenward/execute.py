@@ -150,15 +150,28 @@ def plan_exec(
     executable = runner.resolve_command(argv, dict(context.env))
     target = parse_command(argv, context)
     warnings: list[str] = []
+    fell_back: list[TokenwardError] = []  # why an exchange failed under `prefer`: said once a stored token is found
     if token is None or trusted:
-        minted = _trusted_publishing(app, target, token, trusted, context, warnings.append if warn is None else warn)
+        minted = _trusted_publishing(app, target, token, trusted, context, fell_back.append)
         if minted is not None:
             return _minted_plan(minted, target, context, executable)
     if token is None:
         from tokenward.selection import choose
 
-        record = choose(app.inventory.all(), target, app.now).record
-    else:
+        try:
+            record = choose(app.inventory.all(), target, app.now).record
+        except TokenwardError as exc:
+            if not fell_back:
+                raise
+            # One line that says both, never "using a stored token instead" then "no token fits".
+            both = TokenwardError(f"{fell_back[0]}; and no stored token either: {exc}")
+            both.exit_status = exc.exit_status
+            raise both from None
+    if fell_back:
+        from tokenward.trusted import fallback_note
+
+        (warnings.append if warn is None else warn)(fallback_note(fell_back[0]))  # type: ignore[arg-type]
+    if token is not None:
         record = app.inventory.get(token)
         if target.publishes and target.repository:
             from tokenward.selection import describe_target, fit
@@ -232,7 +245,7 @@ def _trusted_publishing(app: App, target: Target, token, trusted, context: Conte
     except tp.TrustedPublishingFailed as exc:
         if decision.mode == "only":
             raise
-        warn(tp.fallback_note(exc))
+        warn(exc)
         return None
 
 

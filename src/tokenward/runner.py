@@ -33,7 +33,15 @@ from tokenward.output import keep_standard_fds
 if TYPE_CHECKING:
     import re
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Every catchable signal whose default action ends a process (PIPE and XFSZ excepted: Python
+# ignores them, a write then fails with an error instead). Each is forwarded to the child, so
+# a stopped `exec` never leaves the child running with a token, and exec ends when the child
+# does (128+N when it died of N); kill -9 of exec cannot be caught (README "exec").
+FORWARDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU")
+    if hasattr(signal, name)
+)
 SI_KERNEL = 0x80  # si_code of a signal the terminal driver sent to the whole process group
 READ_SIZE = 1 << 16
 DRAIN_GRACE = 3.0  # seconds to wait for output after the child exits (a daemon may hold the pipe)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
@@ -40,6 +41,12 @@ CI_MARKERS = ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "GOOGLE_SE
 GCP_PRODUCT_FILE = "/sys/class/dmi/id/product_name"
 MAX_TOKEN = 8192
 CLAIMS = ("repository", "workflow", "environment", "ref")
+MIN_TOKEN = 32  # a real pypi- macaroon is ~200 characters, a crates.io token `cio` + 32
+MAX_LIFETIME = 6 * 3600  # seconds: PyPI says 900, crates.io 30 minutes; anything beyond is not as documented
+# Anything shaped like a JWT (header.payload.signature, base64url of a JSON object) is masked
+# in every line we print, whoever echoed it.
+JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+REQUEST_TOKEN_VARS = ("ACTIONS_ID_TOKEN_REQUEST_TOKEN",)
 
 
 class TrustedPublishingFailed(TokenwardError):
@@ -58,6 +65,7 @@ class Decision:
     mode: str  # "prefer" or "only"
     protocol: str  # "pypi", "crates", or "npm" (npm mints by itself)
     index: str  # the index that mints ("" for npm)
+    audience: str = ""  # the OIDC audience the config (or the default index) expects; "" unknown
 
 
 @dataclass
@@ -108,28 +116,33 @@ def decide(settings: "TrustedPublishingConfig", override: str | None, target: Ta
         if override == "only":
             raise UsageError("--token names a stored token and --trusted-publishing asks for a minted one: give one of them")
         return None  # a token named on the command line is the one to use
-    protocol, index = _minter(settings, target)
+    protocol, index, audience = _minter(settings, target)
     if protocol:
-        return Decision(mode, protocol, index)
+        return Decision(mode, protocol, index, audience)
     if mode == "only":
         raise UsageError(f"trusted publishing is required ({_why_only(override)}), and {_uncovered(target)}; no stored token is used")
     return None
 
 
-def _minter(settings: "TrustedPublishingConfig", target: Target) -> tuple[str, str]:
+def _minter(settings: "TrustedPublishingConfig", target: Target) -> tuple[str, str, str]:
+    from tokenward.config_trusted import DEFAULT_AUDIENCE
+
     if not (target.tool and target.publishes and target.repository):
-        return "", ""
+        return "", "", ""
     url = normalize_url(target.repository)
     if target.tool == "npm":
-        return ("npm", "") if url == normalize_url(NPMJS) else ("", "")
+        return ("npm", "", NPM_AUDIENCE) if url == normalize_url(NPMJS) else ("", "", "")
     index = {normalize_url(k): v for k, v in settings.index.items()}.get(url, "")
     if not index:
-        return "", ""
+        return "", "", ""
+    audience = {normalize_url(k): v for k, v in settings.audience.items()}.get(url, "")
     if target.tool in PYPI_TOOLS:
-        return "pypi", index
+        return "pypi", index, audience or DEFAULT_AUDIENCE.get(normalize_url(index).rstrip("/"), "")
     if target.tool == "cargo" and not target.repository_name:
-        return "crates", index  # CARGO_REGISTRY_TOKEN: cargo's default registry
-    return "", ""
+        # CARGO_REGISTRY_TOKEN: cargo's default registry. crates.io's audience is its host
+        # name: the host the config sends the JWT to anyway.
+        return "crates", index, audience or urlsplit(index).netloc
+    return "", "", ""
 
 
 def _why_only(override: str | None) -> str:
@@ -167,20 +180,26 @@ def mint(decision: Decision, *, env: Mapping[str, str] = os.environ) -> Minted:
     client = HttpClient(retries=0)  # an OIDC token may be single-use: never sent twice
     try:
         if decision.protocol == "npm":
-            _credential(NPM_AUDIENCE)  # proves the job may ask for an identity; npm asks again itself
+            _credential(NPM_AUDIENCE, env)  # proves the job may ask for an identity; npm asks again itself
             return Minted("", "npm", NPMJS)
         if decision.protocol == "crates":
-            return _mint_crates(client, decision.index)
-        return _mint_pypi(client, decision.index)
+            return _mint_crates(client, decision.index, decision.audience, env)
+        return _mint_pypi(client, decision.index, decision.audience, env)
     except RegistryError as exc:
-        raise TrustedPublishingFailed(f"trusted publishing: {exc}") from None
+        raise TrustedPublishingFailed(f"trusted publishing: {clean(str(exc), 300, *_request_tokens(env))}") from None
     finally:
         client.close()
 
 
-def _credential(audience: str) -> str:
+def _request_tokens(env: Mapping[str, str]) -> list[str]:
+    """The CI's request token(s): masked in every line, like the JWT."""
+    return [v for name in REQUEST_TOKEN_VARS for v in (env.get(name), os.environ.get(name)) if v]
+
+
+def _credential(audience: str, env: Mapping[str, str] = os.environ) -> str:
     """The CI's OIDC token for `audience` (the `id` library: GitHub Actions' request URL and
-    token, GitLab's `<AUD>_ID_TOKEN`, ...)."""
+    token, GitLab's `<AUD>_ID_TOKEN`, ...). The provider's answer body is never shown."""
+    masked = _request_tokens(env)
     try:
         import id as oidc
     except ImportError:
@@ -193,10 +212,11 @@ def _credential(audience: str) -> str:
             "_TOKEN are unset): give the job `permissions: id-token: write`"
         ) from None
     except oidc.IdentityError as exc:
-        raise TrustedPublishingFailed(f"trusted publishing: cannot get the CI's OIDC token: {clean(str(exc), 200)}") from None
+        said = re.sub(r"body=.*", "body not shown)", str(exc), flags=re.S)
+        raise TrustedPublishingFailed(f"trusted publishing: cannot get the CI's OIDC token: {clean(said, 200, *masked)}") from None
     except Exception as exc:  # noqa: BLE001 - a malformed request URL reaches urllib3 (LocationParseError, ValueError, ...)
         raise TrustedPublishingFailed(
-            f"trusted publishing: cannot ask the CI for an OIDC token ({type(exc).__name__}: {clean(str(exc), 120)})"
+            f"trusted publishing: cannot ask the CI for an OIDC token ({type(exc).__name__}: {clean(str(exc), 120, *masked)})"
         ) from None
     if jwt is None:
         raise NoIdentity("trusted publishing: no OIDC identity found for this CI job")
@@ -207,22 +227,31 @@ def _base(index: str) -> str:
     return index.rstrip("/")
 
 
-def _mint_pypi(client, index: str) -> Minted:
+def _mint_pypi(client, index: str, expected: str, env: Mapping[str, str] = os.environ) -> Minted:
     from tokenward.registries.http import host_of
 
     host = host_of(index)
+    if not expected:
+        raise TrustedPublishingFailed(
+            f"trusted publishing: {host} is not pypi.org or test.pypi.org and its [trusted_publishing.index] entry names no "
+            "audience ({ index = ..., audience = ... }); no OIDC token asked for"
+        )
     reply = client.request("GET", f"{_base(index)}/_/oidc/audience")
     data = reply.json_object() if reply.status == 200 else {}
     audience = data.get("audience")
     if not (isinstance(audience, str) and audience and audience.isprintable() and len(audience) <= 256):
         raise TrustedPublishingFailed(f"trusted publishing: {host} gave no audience (HTTP {reply.status} from /_/oidc/audience)")
-    jwt = _credential(audience)
+    if audience != expected:
+        raise TrustedPublishingFailed(
+            f"trusted publishing: {host} announces the audience {clean(audience, 60)!r}, the config expects {expected!r}; "
+            "no OIDC token asked for"
+        )
+    jwt = _credential(expected, env)
     reply = client.request("POST", f"{_base(index)}/_/oidc/mint-token", json_body={"token": jwt})
     answer = _json_object(reply)
     token = answer.get("token")
-    if reply.status == 200 and answer.get("success") is True and _plausible(token):
-        expires = answer.get("expires")
-        return Minted(token, "pypi", index, expires if isinstance(expires, int) and not isinstance(expires, bool) else None)
+    if reply.status == 200 and answer.get("success") is True:
+        return Minted(_checked(token, "pypi-", host), "pypi", index, _expiry(answer, host))
     errors = answer.get("errors")
     codes = []
     if isinstance(errors, list):
@@ -239,16 +268,16 @@ def _crates_tokens_url(index: str) -> str:
     return f"{_base(index)}/api/v1/trusted_publishing/tokens"
 
 
-def _mint_crates(client, index: str) -> Minted:
+def _mint_crates(client, index: str, audience: str, env: Mapping[str, str] = os.environ) -> Minted:
     from tokenward.registries.http import host_of
 
     host = host_of(index)
-    jwt = _credential(host)  # crates.io's audience is its host name ("crates.io")
+    jwt = _credential(audience, env)  # crates.io's audience is its host name ("crates.io")
     reply = client.request("POST", _crates_tokens_url(index), json_body={"jwt": jwt})
     answer = _json_object(reply)
     token = answer.get("token")
-    if reply.status == 200 and _plausible(token):
-        return Minted(token, "crates", index)
+    if reply.status == 200:
+        return Minted(_checked(token, "cio", host), "crates", index, _expiry(answer, host))
     errors = answer.get("errors")
     details = []
     if isinstance(errors, list):
@@ -265,6 +294,43 @@ def _json_object(reply) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _not_documented(host: str, why: str) -> TrustedPublishingFailed:
+    return TrustedPublishingFailed(f"trusted publishing: {host}'s answer is not as documented ({why}); no token used")
+
+
+def _checked(token: object, prefix: str, host: str) -> str:
+    """The minted value, when it has the documented shape: else nothing is handed on (a
+    one-letter "token" would also mask every such letter in the child's output)."""
+    if not _plausible(token):
+        raise _not_documented(host, "no token in it")
+    assert isinstance(token, str)
+    if not token.startswith(prefix) or len(token) < MIN_TOKEN:
+        raise _not_documented(host, f"the token is not a {prefix}... token of at least {MIN_TOKEN} characters")
+    if prefix == "pypi-":
+        import pypitoken  # only when a PyPI token was minted
+
+        try:
+            pypitoken.Token.load(token)
+        except Exception:  # noqa: BLE001 - pypitoken raises several types; none may carry the value
+            raise _not_documented(host, "the token is not a PyPI macaroon") from None
+    return token
+
+
+def _expiry(answer: dict, host: str) -> int | None:
+    """`expires` (epoch seconds) when given: in the future and at most MAX_LIFETIME away."""
+    if "expires" not in answer or answer["expires"] is None:
+        return None
+    expires = answer["expires"]
+    now = time.time()
+    if not isinstance(expires, int) or isinstance(expires, bool):
+        raise _not_documented(host, "`expires` is not a number of seconds")
+    if expires <= now:
+        raise _not_documented(host, "the token has already expired")
+    if expires > now + MAX_LIFETIME:
+        raise _not_documented(host, f"the token would live more than {MAX_LIFETIME // 3600} hours")
+    return expires
+
+
 def _plausible(token: object) -> bool:
     """A value we may put in an environment variable: one printable word."""
     return isinstance(token, str) and 0 < len(token) <= MAX_TOKEN and token.isprintable() and not any(c.isspace() for c in token)
@@ -279,6 +345,7 @@ def clean(text: str, limit: int, *secrets: str) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "****")
+    text = JWT_SHAPE.sub("****", text)
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -39,15 +39,19 @@ def history(app, term, name, limit, as_json):
     """Show the audit log of one token: every use by `tokens exec` and every change.
 
     The log holds names and outcomes only, never a value. A removed token's history
-    is still shown.
+    is still shown. NAME `(trusted-publishing)` shows the runs that used a minted
+    trusted-publishing token.
 
     \b
     Example:
       tokens history pypi-foo --json
     """
-    check_name(name)
+    from tokenward.trusted import AUDIT_NAME
+
+    if name != AUDIT_NAME:
+        check_name(name)
     entries = audit.read(app.data_dir, name)
-    if not entries and app.inventory.find(name) is None:
+    if not entries and name != AUDIT_NAME and app.inventory.find(name) is None:
         raise TokenNotFound(name)
     skipped = entries.skipped_note()
     if skipped:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tokenward.errors import UsageError
 from tokenward.publishers._argv import scan, split_subcommand
 from tokenward.publishers.base import BasePublisher, Context, Target, Unsure, not_publishing, read_toml, table
 
@@ -50,6 +51,19 @@ def registry_url(ctx: Context, name: str) -> tuple[str | None, str]:
     return None, ""
 
 
+def crates_io_replacement(ctx: Context) -> tuple[str, str]:
+    """`[source.crates-io] replace-with` (env CARGO_SOURCE_CRATES_IO_REPLACE_WITH, else the
+    config files): the replacing source's name and where it is set, or ("", "")."""
+    var = "CARGO_SOURCE_CRATES_IO_REPLACE_WITH"
+    if ctx.env.get(var):
+        return ctx.env[var], var
+    for config in config_files(ctx):
+        name = table(read_toml(config), "source", "crates-io").get("replace-with")
+        if isinstance(name, str) and name:
+            return name, f"[source.crates-io] in {config}"
+    return "", ""
+
+
 class Cargo(BasePublisher):
     name = "cargo"
     shadowing_options = ("--token",)
@@ -76,6 +90,15 @@ class Cargo(BasePublisher):
                 problem = f"cargo registry {name!r} has no index in CARGO_REGISTRIES_*_INDEX or .cargo/config.toml"
         else:
             url, name, source = CRATES_IO, "", "default"
+            replaced, where = crates_io_replacement(ctx)
+            if replaced:
+                # cargo before RFC 3289 sent the crates-io token to a replacing source's API
+                # (yank, owner); tokens exec hands none where that may happen.
+                raise UsageError(
+                    f"crates-io is replaced with the source {replaced!r} ({where}): `cargo {sub}` could send a crates.io "
+                    "token there, so tokens exec hands none (publish with --registry NAME to that registry's own token, "
+                    "or drop the replacement for this job)"
+                )
         crate = parsed.last("--package") or (parsed.positionals[0] if sub in ("yank", "owner") and parsed.positionals else None)
         if not crate and sub == "publish":
             manifest = ctx.path(parsed.last("--manifest-path") or "Cargo.toml")
