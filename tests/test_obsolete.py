@@ -168,9 +168,10 @@ def test_unused_tokens_by_last_use_or_creation_with_unused_after_from_the_config
 def test_the_retire_step_names_the_token_page_of_the_tokens_own_index_only(data_dir):
     """pypi.org's page for pypi.org's tokens, test.pypi.org's for its own; a token of another
     index is revoked where it was issued (that host), never at pypi.org; an upload URL that
-    [trusted_publishing.index] maps to pypi.org is pypi.org's."""
+    [trusted_publishing.index] maps to an index is that index's (mapping another upload URL
+    to pypi.org itself is refused at load: pypi.org mints only for upload.pypi.org)."""
     mirror = "https://upload.mirror.example/legacy/"
-    config = {"trusted_publishing": {"index": {mirror: "https://pypi.org"}}}
+    config = {"trusted_publishing": {"index": {mirror: "https://pypi.mirror.example"}}}
     run = audit_of(
         data_dir,
         record("pypi-default", scope="user", age=400),
@@ -186,7 +187,7 @@ def test_the_retire_step_names_the_token_page_of_the_tokens_own_index_only(data_
         ("pypi-upload", "unused"): PAGE,
         ("pypi-test", "unused"): TEST_PAGE,
         ("pypi-private", "unused"): "revoke it where it was issued (pypi.corp.example:8443)",
-        ("pypi-mirror", "unused"): PAGE,
+        ("pypi-mirror", "unused"): "revoke it where it was issued (pypi.mirror.example)",
         ("pypi-odd", "unused"): "revoke it where it was issued (files.example)",
     }
 
