@@ -100,6 +100,66 @@ def online() -> None:
         index.stop()
 
 
+_HOSTILE = r"""
+import json, resource, sys, time
+from datetime import datetime
+from pathlib import Path
+from tokenward.app import App
+from tokenward.config import default_config
+from tokenward.obsolete import offline_count, run_audit
+home, what = Path(sys.argv[1]), sys.argv[2]
+app = App(config=default_config(), data_dir=home, now=datetime.fromisoformat(sys.argv[3]))
+start = time.perf_counter()
+result = offline_count(app) if what == "remind" else run_audit(app)
+wall = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+sent = "" if what == "remind" else f", {result.requests} requests, exit {result.exit_status}"
+print(f"{wall * 1000:8.0f} ms {peak:5d} MB peak{sent}")
+"""
+
+
+def hostile() -> None:
+    import subprocess
+
+    from tests.pypi_index_standin import IndexStandIn
+    from tokenward.inventory import Inventory, TokenRecord
+
+    index = IndexStandIn().start()  # knows no project: every JSON answer is 404
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp) / "home"
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            created = now - timedelta(days=30)
+            record = TokenRecord(name="tp-user", kind="pypi", created_at=created, rotated_at=created, stores=("keyring",),
+                                 fingerprint="0" * 16, scope="user", repository=index.url + "/legacy/")  # fmt: skip
+            with Inventory.open(home) as inv:
+                inv.insert_many([record])
+            for shape in ("one line, 2,000,000 projects", "ordinary lines, one project each"):
+                fd = os.open(home / "audit.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with open(fd, "w") as log:
+                    if shape.startswith("one"):
+                        log.write('{"event": "exec", "projects": ["p-0000000"')
+                        for chunk in range(0, 2_000_000, 10_000):  # written in parts: this process stays small
+                            log.write("".join(f', "p-{i:07d}"' for i in range(max(chunk, 1), chunk + 10_000)))
+                        log.write(f'], "time": "{now.isoformat()}", "token": "tp-user"}}\n')
+                    else:
+                        i = 0
+                        while log.tell() < 23_000_000:
+                            entry = {"event": "exec", "token": "tp-user", "time": (now - timedelta(seconds=i)).isoformat(),
+                                     "projects": [f"proj-{i}"], "tool": "twine", "command": "twine", "exit_status": 0}  # fmt: skip
+                            log.write(json.dumps(entry, sort_keys=True) + "\n")
+                            i += 1
+                size = (home / "audit.log").stat().st_size / 1e6
+                for what in ("remind", "audit"):
+                    before = len(index.seen)
+                    out = subprocess.run([sys.executable, "-c", _HOSTILE, str(home), what, now.isoformat()],
+                                         capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()  # fmt: skip
+                    label = f"{size:.0f} MB log, {shape}: {what}"
+                    print(f"  {label:<60} {out} (index saw {len(index.seen) - before})")
+    finally:
+        index.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=9)
@@ -108,6 +168,8 @@ def main() -> None:
     offline(args.runs)
     print("tokens audit against the stand-in index (50 ms per answer)")
     online()
+    print("a hostile 23 MB audit log (each in its own process)")
+    hostile()
 
 
 if __name__ == "__main__":

@@ -426,3 +426,96 @@ def test_the_documented_answers_parse_as_documented():
         Publisher("GitHub", "octocat/HolyGrail", "publish.yml", ""),
         Publisher("GitLab", "group/app", ".gitlab-ci.yml", "release"),
     )
+
+
+def test_a_token_is_decided_by_its_first_kept_project_and_nothing_more_is_asked(data_dir, pypi):
+    """A crafted audit log gives a user-wide token 2,000 projects none of which is on the
+    index, a token's caveats 200: the first 404 decides each is kept; the requests already in
+    flight (at most 8) are all that is sent."""
+    write_uses(data_dir, ("pypi-user", 2, [f"gone-{i}" for i in range(2000)]))
+    run = audit_of(data_dir, record("pypi-user", scope="user", repository=pypi.url, age=30))
+    assert run.findings == [] and run.unchecked == [] and run.exit_status == 0
+    assert 1 <= len(pypi.seen) <= 8
+    pypi.seen.clear()
+    many = ",".join(f"gone-{i}" for i in range(200))
+    run = audit_of(data_dir / "scoped", record("pypi-many", scope=f"project:{many}", repository=pypi.url, age=30))
+    assert run.exit_status == 0 and 1 <= len(pypi.seen) <= 8
+
+
+def test_one_file_without_provenance_decides_its_project(data_dir, pypi):
+    """A release of 40 files uploaded with a token: the first provenance 404 keeps the token;
+    the rest of the files are not asked about (at most the 8 in flight)."""
+    pypi.add("big", "1.0", {f"big-1.0-py3-none-manylinux_{i}_x86_64.whl": None for i in range(40)})
+    run = audit_of(data_dir, record("pypi-big", scope="project:big", repository=pypi.url))
+    assert run.findings == [] and run.exit_status == 0
+    asked = [p for p in pypi.seen if p.startswith("/integrity/")]
+    assert 1 <= len(asked) <= 8
+
+
+def test_the_projects_considered_per_token_are_capped_and_the_detail_says_so(data_dir, pypi):
+    """A user-wide token's 50 most recent distinct projects (the older ones are not asked),
+    a scoped token's first 50 caveats (in name order); the finding says what was left out."""
+    for i in range(60):
+        pypi.add(f"pj-{i}", "1.0", {f"pj_{i}-1.0.tar.gz": GITHUB})
+    write_uses(data_dir, *(("pypi-user", 100 - i, [f"pj-{i}"]) for i in range(60)))  # pj-59 the most recent
+    run = audit_of(data_dir, record("pypi-user", scope="user", repository=pypi.url, age=200))
+    (finding,) = [f for f in run.findings if f.finding == "trusted-publishing"]
+    assert finding.detail.endswith("(only the 50 most recent of the more than 50 projects it uploaded were checked)")
+    asked = {p.split("/")[2] for p in pypi.seen if p.startswith("/pypi/")}
+    assert asked == {f"pj-{i}" for i in range(10, 60)}
+    assert not [f for f in run.findings if f.finding == "user-wide"]  # 60 projects are not "a few"
+
+    pypi.seen.clear()
+    scoped = ",".join(f"pj-{i}" for i in range(60))
+    run = audit_of(data_dir / "scoped", record("pypi-scoped", scope=f"project:{scoped}", repository=pypi.url))
+    assert run.findings[0].detail.endswith("(only the first 50 of the 60 projects it is scoped to were checked)")
+    assert {p.split("/")[2] for p in pypi.seen if p.startswith("/pypi/")} == set(sorted(f"pj-{i}" for i in range(60))[:50])
+
+
+def test_a_run_starts_at_most_its_request_limit_and_says_so(data_dir, pypi):
+    names = [f"lim-{i}" for i in range(10)]
+    for name in names:
+        pypi.add(name, "1.0", {f"{name.replace('-', '_')}-1.0.tar.gz": GITHUB})
+    config = parse_config({}, data_dir / "config.toml")
+    inventory = Inventory.open(data_dir)
+    inventory.insert_many([record(f"pypi-{n}", scope=f"project:{n}", repository=pypi.url) for n in names])
+    inventory.close()
+    app = NoStores(config=config, data_dir=data_dir, now=NOW)
+    try:
+        run = run_audit(app, reader=IndexReader(HttpClient(sleep=lambda seconds: None), max_requests=5))
+    finally:
+        app.close()
+    assert len(pypi.seen) == 5 and run.exit_status == 3
+    assert len(run.findings) + len(run.unchecked) == 10 and run.unchecked
+    assert all("not asked: this run's limit of 5 requests to the index is spent" in line for line in run.unchecked)
+
+
+def test_an_overlong_audit_log_line_is_skipped_unread(data_dir, pypi):
+    """Our own lines are a few hundred bytes; a crafted one over 64 KiB is skipped (counted
+    as unreadable), never parsed: its 7,000 projects are not asked about."""
+    write_uses(data_dir, ("pypi-user", 3, [f"crafted-project-{i}" for i in range(7000)]), ("pypi-user", 2, [TP]))
+    run = audit_of(data_dir, record("pypi-user", scope="user", repository=pypi.url, age=30))
+    assert run.warnings == ["1 unreadable line of the audit log skipped"]
+    assert {f.finding for f in run.findings} == {"trusted-publishing", "user-wide"}
+    assert not [p for p in pypi.seen if "crafted" in p]
+
+
+def test_remind_counts_from_the_last_mib_of_the_audit_log(data_dir):
+    """remind's count reads a bounded tail of the log, whatever its size; audit reads it all.
+    A user-wide token whose early use (before the last MiB) uploaded 4 projects: audit says
+    it is not used for few projects; remind's count sees the last use (1 project)."""
+    from tokenward.obsolete import REMIND_WINDOW
+
+    write_uses(data_dir, ("pypi-user", 20, ["a", "b", "c", "d"]))
+    filler = [("gh-other", 10, [f"x{i}"]) for i in range(REMIND_WINDOW // 150)]
+    write_uses(data_dir, *filler, ("pypi-user", 1, ["a"]))
+    assert (data_dir / "audit.log").stat().st_size > REMIND_WINDOW
+    inventory = Inventory.open(data_dir)
+    inventory.insert_many([record("pypi-user", scope="user", age=30)])
+    inventory.close()
+    app = NoStores(config=parse_config({}, data_dir / "config.toml"), data_dir=data_dir, now=NOW)
+    try:
+        assert offline_count(app) == 1
+        assert [f.finding for f in run_audit(app).findings] == []
+    finally:
+        app.close()

@@ -114,28 +114,74 @@ def read(data_dir: Path, token: str | None = None) -> Entries:
 _TOKEN_FIELD = re.compile(rb'"token"\s*:\s*"([a-z0-9][a-z0-9._-]{0,63})"')
 
 
-def read_uses(data_dir: Path, tokens: set[str] | frozenset[str] | None = None) -> Entries:
+MAX_USE_LINE = 64 * 1024  # bytes of one `exec` line read_uses parses; a longer one is skipped unread
+_CHUNK = 1 << 16
+
+
+class Uses:
     """The readable `exec` entries (the uses of tokens; of `tokens` only, when given), in
-    order. Other lines are not parsed, so `remind` stays fast on a long log; unreadable lines
-    among the rest are skipped and counted as in `read`."""
-    path = data_dir / AUDIT_FILE
-    try:
-        fd = open_private(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return Entries()
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read()
-    entries = Entries()
-    for raw in data.split(b"\n"):
-        if b'"exec"' not in raw:
-            continue
-        if tokens is not None:
-            named = _TOKEN_FIELD.search(raw)
-            if named is None or named.group(1).decode() not in tokens:
-                continue
-        entry = _entry(raw)
-        if entry is None:
-            entries.skipped += 1
-        elif entry["event"] == "exec" and (tokens is None or entry["token"] in tokens):
-            entries.append(entry)
+    order, streamed: the log is read line by line, never whole, and a line longer than
+    MAX_USE_LINE is skipped without being parsed (our own lines are a few hundred bytes; a
+    crafted one must not cost its size in memory). Other lines are not parsed, so `remind`
+    stays fast on a long log; unreadable lines among the rest are skipped and counted as in
+    `read` (after the iteration). `window`: read only the last that many bytes of the log."""
+
+    def __init__(self, data_dir: Path, tokens: set[str] | frozenset[str] | None = None, *, window: int | None = None) -> None:
+        self.path = data_dir / AUDIT_FILE
+        self.tokens = tokens
+        self.window = window
+        self.skipped = 0
+        self.windowed = False  # the log is longer than the window: its start was not read
+        self._partial = False  # the window starts mid-line
+    skipped_note = Entries.skipped_note
+
+    def _lines(self, handle):
+        first = True
+        while True:
+            raw = handle.readline(MAX_USE_LINE + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_USE_LINE and not raw.endswith(b"\n"):
+                while True:  # the rest of an overlong line, read and dropped in chunks
+                    rest = handle.readline(_CHUNK)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+                if not (first and self._partial):
+                    self.skipped += 1
+            elif not (first and self._partial):  # a window starts mid-line: that part is no line
+                yield raw
+            first = False
+
+    def __iter__(self):
+        try:
+            fd = open_private(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        with os.fdopen(fd, "rb", buffering=_CHUNK) as handle:
+            if self.window is not None:
+                size = os.fstat(handle.fileno()).st_size
+                if size > self.window:
+                    handle.seek(size - self.window - 1)
+                    self.windowed = True
+                    self._partial = handle.read(1) != b"\n"  # started exactly at a line: nothing to drop
+            tokens = self.tokens
+            for raw in self._lines(handle):
+                if b'"exec"' not in raw:
+                    continue
+                if tokens is not None:
+                    named = _TOKEN_FIELD.search(raw)
+                    if named is None or named.group(1).decode() not in tokens:
+                        continue
+                entry = _entry(raw)
+                if entry is None:
+                    self.skipped += 1
+                elif entry["event"] == "exec" and (tokens is None or entry["token"] in tokens):
+                    yield entry
+
+
+def read_uses(data_dir: Path, tokens: set[str] | frozenset[str] | None = None) -> Entries:
+    """The readable `exec` entries (of `tokens` only, when given), in order, in a list (see Uses)."""
+    uses = Uses(data_dir, tokens)
+    entries = Entries(uses)
+    entries.skipped = uses.skipped
     return entries

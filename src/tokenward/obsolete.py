@@ -37,11 +37,52 @@ FINDINGS = (TRUSTED_PUBLISHING, UNUSED, USER_WIDE)
 FEW_PROJECTS = 3  # a user-wide token that uploaded this many projects or fewer
 PYPI_KINDS = ("pypi", "testpypi")
 _MAX_NAMES = 10  # project names spelled out in one detail
+# The projects considered per token: its uses' 50 most recent distinct ones, or the first 50
+# of its caveats (in name order). A crafted audit log (or caveat list) naming millions costs no more.
+MAX_PROJECTS = 50
+# remind counts from the last REMIND_WINDOW bytes of the audit log only (see offline_count).
+REMIND_WINDOW = 1024 * 1024
 
 
-class Use(NamedTuple):
-    at: datetime
-    projects: tuple[str, ...]
+class UseLog(NamedTuple):
+    """What the audit log says of one token's uses, in bounded size whatever the log holds."""
+
+    last: datetime | None = None  # the latest use
+    named: int = 0  # uses that named a project
+    unnamed: int = 0  # uses that named none
+    projects: tuple[str, ...] = ()  # distinct projects, most recent first, at most MAX_PROJECTS
+    capped: bool = False  # its uses named more distinct projects than those
+
+
+class _Tally:
+    """A UseLog being read: the MAX_PROJECTS most recent distinct projects (a dict kept in
+    order of last use), the counts and the latest moment."""
+
+    __slots__ = ("last", "named", "unnamed", "recent", "capped")
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+        self.named = self.unnamed = 0
+        self.recent: dict[str, None] = {}
+        self.capped = False
+
+    def add(self, at: datetime, projects: list) -> None:
+        self.last = at if self.last is None or at > self.last else self.last
+        names = {normalize_project(p) for p in projects if p}
+        if not names:
+            self.unnamed += 1
+            return
+        self.named += 1
+        recent = self.recent
+        for name in sorted(names):
+            recent.pop(name, None)
+            recent[name] = None
+            if len(recent) > MAX_PROJECTS:
+                del recent[next(iter(recent))]
+                self.capped = True
+
+    def done(self) -> UseLog:
+        return UseLog(self.last, self.named, self.unnamed, tuple(reversed(self.recent)), self.capped)
 
 
 class Token(NamedTuple):
@@ -54,16 +95,17 @@ class Token(NamedTuple):
     repository: str
     created_at: datetime
     last_used_at: datetime | None
-    uses: tuple[Use, ...] = ()
+    log: UseLog = UseLog()
 
     @property
     def last_use(self) -> datetime | None:
-        moments = [m for m in (self.last_used_at, *(u.at for u in self.uses)) if m is not None]
+        moments = [m for m in (self.last_used_at, self.log.last) if m is not None]
         return max(moments) if moments else None
 
     @property
     def used_projects(self) -> tuple[str, ...]:
-        return tuple(sorted({p for u in self.uses for p in u.projects}))
+        """The projects its uses uploaded, most recent first (at most MAX_PROJECTS)."""
+        return self.log.projects
 
 
 @dataclass(frozen=True)
@@ -123,14 +165,15 @@ def _projects_from_uses(kind: str, scope: str) -> bool:
 
 
 def load_tokens(
-    inventory, data_dir: Path, cutoff: datetime, elsewhere=(), *, every_pypi: bool = True
+    inventory, data_dir: Path, cutoff: datetime, elsewhere=(), *, every_pypi: bool = True, window: int | None = None
 ) -> tuple[list[Token], list[str]]:
     """The tokens that may have a finding: unused by the inventory's last_used_at, PyPI
     tokens whose projects come from their uses, and (every_pypi) every other PyPI token.
     Tokens revoked at the registry are left out: they are retired already (`remind` says so).
     Each comes with its uses since it was added (a removed token's uses under the same name
     are not its own) where a finding depends on them: the audit log is parsed for those
-    only. Warnings for unreadable audit log lines."""
+    only, streamed, keeping per token a bounded UseLog (`window`: only the log's last bytes).
+    Warnings for unreadable audit log lines."""
     parse = datetime.fromisoformat
     tokens: list[Token] = []
     wanted: set[str] = set()
@@ -150,18 +193,19 @@ def load_tokens(
         tokens.append(Token(name, kind, scope, repository or "", parse(created), parse(last_used) if last_used else None))
     if not wanted:
         return tokens, []
-    entries = audit.read_uses(data_dir, wanted)
-    uses: dict[str, list[Use]] = {}
-    for entry in entries:
+    created = {t.name: t.created_at for t in tokens if t.name in wanted}
+    tallies: dict[str, _Tally] = {}
+    uses = audit.Uses(data_dir, wanted, window=window)
+    for entry in uses:
         at = _moment(entry.get("time"))
-        if at is None:
+        if at is None or at < created[entry["token"]]:  # before it was added: a removed token's of that name
             continue
-        projects = tuple(sorted({normalize_project(p) for p in entry.get("projects") or () if p}))
-        uses.setdefault(entry["token"], []).append(Use(at, projects))
-    tokens = [
-        t._replace(uses=tuple(u for u in uses[t.name] if u.at >= t.created_at)) if t.name in uses else t for t in tokens
-    ]
-    note = entries.skipped_note()
+        tally = tallies.get(entry["token"])
+        if tally is None:
+            tally = tallies[entry["token"]] = _Tally()
+        tally.add(at, entry.get("projects") or [])
+    tokens = [t._replace(log=tallies[t.name].done()) if t.name in tallies else t for t in tokens]
+    note = uses.skipped_note()
     return tokens, [note] if note else []
 
 
@@ -185,8 +229,8 @@ def used_elsewhere(config) -> dict[str, str]:
 
 def _few_projects(t: Token) -> tuple[str, ...] | None:
     """The projects a user-wide PyPI token's uses uploaded, when they are only a few."""
-    if t.kind in PYPI_KINDS and t.scope == "user":
-        projects = t.used_projects
+    if t.kind in PYPI_KINDS and t.scope == "user" and not t.log.capped:
+        projects = tuple(sorted(t.used_projects))
         if 0 < len(projects) <= FEW_PROJECTS:
             return projects
     return None
@@ -225,8 +269,7 @@ def offline_findings(tokens: list[Token], now: datetime, unused_after: Period, e
             )  # fmt: skip
         projects = _few_projects(t)
         if projects:
-            named = sum(1 for u in t.uses if u.projects)
-            others = len(t.uses) - named
+            named, others = t.log.named, t.log.unnamed
             extra = f" ({others} other {'use' if others == 1 else 'uses'} named no project)" if others else ""
             findings.append(
                 Finding(
@@ -242,35 +285,48 @@ def offline_findings(tokens: list[Token], now: datetime, unused_after: Period, e
 
 def offline_count(app) -> int:
     """How many `unused` and `user-wide` findings `tokens audit` would report (for remind):
-    the same tests as offline_findings, without the text."""
+    the same tests as offline_findings, without the text, on the last REMIND_WINDOW bytes
+    of the audit log only (so its cost is bounded whatever the log's size; `tokens exec`
+    records each use in the inventory too, so an older use is missed only by a user-wide
+    token's project count)."""
     cutoff, elsewhere = unused_cutoff(app.now, app.config.unused_after), used_elsewhere(app.config)
-    tokens, _ = load_tokens(app.inventory, app.data_dir, cutoff, elsewhere, every_pypi=False)
+    tokens, _ = load_tokens(app.inventory, app.data_dir, cutoff, elsewhere, every_pypi=False, window=REMIND_WINDOW)
     return sum((_unused_since(t, cutoff, elsewhere) is not None) + (_few_projects(t) is not None) for t in tokens)
 
 
-def projects_of(t: Token) -> tuple[tuple[str, ...], str]:
-    """The projects whose publishing decides the trusted-publishing finding, and where they
-    come from: the caveats of a project-scoped token, else the uses in the audit log."""
+def projects_of(t: Token) -> tuple[tuple[str, ...], str, str]:
+    """The projects whose publishing decides the trusted-publishing finding (at most
+    MAX_PROJECTS), where they come from, and what was left out when capped: the caveats of a
+    project-scoped token (the first ones), else the uses in the audit log (the most recent)."""
     scope, names = parse_scope(t.scope)
     if scope == "project":
-        return names, "it is scoped to"
+        if len(names) > MAX_PROJECTS:
+            return names[:MAX_PROJECTS], "it is scoped to", (
+                f"only the first {MAX_PROJECTS} of the {len(names)} projects it is scoped to were checked"
+            )  # fmt: skip
+        return names, "it is scoped to", ""
     if scope == "none":
-        return (), ""
-    return t.used_projects, "it uploaded (audit log)"
+        return (), "", ""
+    capped = (
+        f"only the {MAX_PROJECTS} most recent of the more than {MAX_PROJECTS} projects it uploaded were checked"
+        if t.log.capped
+        else ""
+    )
+    return t.used_projects, "it uploaded (audit log)", capped
 
 
 def trusted_publishing_findings(tokens: list[Token], reader, minting: dict[str, str] | None = None) -> tuple[list[Finding], list[str]]:
     """The `trusted-publishing` findings, and the tokens the index could not tell about.
     The index of a token is the one `[trusted_publishing.index]` (`minting`) maps its upload
     URL to, else pypi.org / test.pypi.org / its repository's origin (pypi_index.index_root)."""
-    from tokenward.registries.pypi_index import TRUSTED, UNREACHABLE
+    from tokenward.registries.pypi_index import KEPT, UNREACHABLE
 
-    wanted: dict[str, tuple[str, tuple[str, ...], str]] = {}
+    wanted: dict[str, tuple[str, tuple[str, ...], str, str]] = {}
     unchecked: list[str] = []
     for t in tokens:
         if t.kind not in PYPI_KINDS:
             continue
-        projects, source = projects_of(t)
+        projects, source, capped = projects_of(t)
         if not projects:
             continue
         try:
@@ -278,19 +334,22 @@ def trusted_publishing_findings(tokens: list[Token], reader, minting: dict[str, 
         except RegistryUnreachable as exc:
             unchecked.append(f"{t.name}: cannot check trusted publishing: {exc}")
             continue
-        wanted[t.name] = (root, projects, source)
-    checks = reader.check_all((root, p) for root, projects, _ in wanted.values() for p in projects)
+        wanted[t.name] = (root, projects, source, capped)
+    # The first project that keeps a token decides it: the reader asks no more about it.
+    checks = reader.check_groups({name: [(root, p) for p in projects] for name, (root, projects, _, _) in wanted.items()})
     findings: list[Finding] = []
     for t in tokens:
         if t.name not in wanted:
             continue
-        root, projects, source = wanted[t.name]
-        results = [checks[(root, p)] for p in projects]
-        if any(r.state not in (TRUSTED, UNREACHABLE) for r in results):
+        root, projects, source, capped = wanted[t.name]
+        results = [checks.get((root, p)) for p in projects]
+        if any(r is not None and r.state in KEPT for r in results):
             continue  # one project still uploaded with a token (or not there): still needed
-        failed = [r for r in results if r.state == UNREACHABLE]
+        failed = [(p, r) for p, r in zip(projects, results) if r is None or r.state == UNREACHABLE]
         if failed:
-            unchecked.append(f"{t.name}: cannot check trusted publishing of {failed[0].project}: {failed[0].reason}")
+            project, result = failed[0]
+            reason = result.reason if result is not None else "not asked"
+            unchecked.append(f"{t.name}: cannot check trusted publishing of {project}: {reason}")
             continue
         publishers = list(dict.fromkeys(p.describe() for r in results for p in r.publishers))
         releases = _names(f"{r.project} {r.version}" for r in results)
@@ -299,7 +358,7 @@ def trusted_publishing_findings(tokens: list[Token], reader, minting: dict[str, 
             Finding(
                 t.name, t.kind, TRUSTED_PUBLISHING,
                 f"every file of {releases}, {whose} {source}, was uploaded through a trusted publisher "
-                f"({_names(publishers)}): publishing no longer needs this token",
+                f"({_names(publishers)}): publishing no longer needs this token" + (f" ({capped})" if capped else ""),
             )
         )  # fmt: skip
     return findings, unchecked

@@ -47,8 +47,12 @@ def audit(app, term, as_json):
     [trusted_publishing.index] maps its upload URL to, else pypi.org,
     test.pypi.org, else its repository's host) through its public JSON and
     Integrity APIs, with no token: each project once, at most 8 requests at a
-    time, each ending within 15 s. The other two findings need no network;
-    `tokens remind` counts them.
+    time, each ending within 15 s. A token is judged by at most 50 projects
+    (its 50 most recent, or its first 50 caveats; the finding says so), and
+    no more is asked about it once one project keeps it; a run sends at most
+    5,000 requests (a token left unchecked then says so, exit 3). The other
+    two findings need no network; `tokens remind` counts them from the last
+    MiB of the audit log.
 
     --json prints an array of objects with the keys name, finding, detail
     and retire.

@@ -17,16 +17,20 @@ answers is input: wrong JSON types, odd names and versions, too many files are a
 it is cut short and shown through sanitize.safe by the printers.
 
 Each project is asked once per run, whatever the number of tokens that name it, and the
-requests run in a pool of at most MAX_JOBS threads.
+requests run in a pool of at most MAX_JOBS threads. A token is decided by its first project
+still uploaded with a token (or not on the index): nothing more is asked for it. A run starts
+at most MAX_REQUESTS requests.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Iterable
+from itertools import zip_longest
+from typing import Hashable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 from packaging.utils import (
@@ -44,6 +48,7 @@ from tokenward.registries.http import HttpClient, host_of
 ACCEPT_JSON = {"Accept": "application/json"}
 ACCEPT_INTEGRITY = {"Accept": "application/vnd.pypi.integrity.v1+json"}
 MAX_JOBS = 8
+MAX_REQUESTS = 5000  # requests to the index per run; then nothing more is asked (and audit says so)
 MAX_FILES = 500  # files in one release; more is not an answer we check file by file
 MAX_TEXT = 200  # characters kept of any text from the index
 PYPI_INDEX = "https://pypi.org"
@@ -60,6 +65,7 @@ TRUSTED = "trusted"  # every file of the latest release has a publisher
 TOKEN = "token"  # some file has no provenance: uploaded with a token (or without attestations)
 MISSING = "missing"  # no such project, or no file in its latest release
 UNREACHABLE = "unreachable"
+KEPT = (TOKEN, MISSING)  # a project in one of these keeps its token: no need to ask about the others
 
 
 def index_root(kind: str, repository: str) -> str:
@@ -162,6 +168,11 @@ class _Release:
     reason: str = ""
     publishers: dict[str, tuple[Publisher, ...]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    outstanding: int = 0  # provenance answers still to come
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.index, self.project)
 
 
 def _not_documented(url: str, what: str) -> RegistryUnreachable:
@@ -227,63 +238,142 @@ def parse_provenance(data: object, url: str) -> tuple[Publisher, ...]:
 
 
 class IndexReader:
-    """Asks each (index, project) once per run (the reader keeps what it learnt)."""
+    """Asks each (index, project) once per run (the reader keeps what it learnt), at most
+    `jobs` requests at a time and at most `max_requests` in all."""
 
-    def __init__(self, client: HttpClient | None = None, *, jobs: int = MAX_JOBS) -> None:
+    def __init__(self, client: HttpClient | None = None, *, jobs: int = MAX_JOBS, max_requests: int = MAX_REQUESTS) -> None:
         self.client = client or HttpClient()
         self.jobs = max(1, min(jobs, MAX_JOBS))
+        self.max_requests = max_requests
+        self.asked = 0  # requests started (a redirect or retry of one is part of it)
         self._cache: dict[tuple[str, str], ProjectCheck] = {}
 
     def check_all(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], ProjectCheck]:
-        keys = [k for k in dict.fromkeys(wanted) if k not in self._cache]
-        if keys:
-            releases = [_Release(index, project) for index, project in keys]
-            with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="pypi-index") as pool:
-                list(pool.map(self._read_release, releases))
-                asks = [(r, name) for r in releases if not r.state for name in r.files]
-                list(pool.map(lambda ask: self._read_provenance(*ask), asks))
-            for release in releases:
-                self._cache[(release.index, release.project)] = _verdict(release)
-        return dict(self._cache)
+        """Every (index, project) checked in full (each its own group)."""
+        return self.check_groups({key: [key] for key in dict.fromkeys(wanted)})
 
-    def _read_release(self, release: _Release) -> None:
-        if not _PROJECT.fullmatch(release.project):
-            release.state = MISSING  # no index has a project by a name PEP 508 forbids: nothing to ask
-            return
-        url = f"{release.index}/pypi/{quote(release.project, safe='')}/json"
+    def check_groups(self, groups: Mapping[Hashable, Sequence[tuple[str, str]]]) -> dict[tuple[str, str], ProjectCheck]:
+        """The checks that decide each group (a token) of (index, project) keys. A group is
+        decided by its first project in a KEPT state: its other projects are then not asked
+        (nor the rest of their files), unless another undecided group needs them; one file
+        without a provenance decides its project. Projects are taken in turn from each
+        group (in the group's order). Once max_requests are started, nothing more is: a key
+        an undecided group still needed is UNREACHABLE, saying so. A key absent from the
+        answer was not needed."""
+        interested: dict[tuple[str, str], list[Hashable]] = {}
+        for group, keys in groups.items():
+            for key in dict.fromkeys(keys):
+                interested.setdefault(key, []).append(group)
+        decided = {g for g, keys in groups.items() if any(k in self._cache and self._cache[k].state in KEPT for k in keys)}
+
+        def wanted(key: tuple[str, str]) -> bool:
+            return any(g not in decided for g in interested[key])
+
+        pending = deque(k for k in _in_turn(groups.values()) if k not in self._cache)
+        ready: deque[tuple[_Release, str]] = deque()  # provenance asks of releases being read
+        started: dict[tuple[str, str], _Release] = {}
+
+        def next_ask() -> tuple[_Release, str | None] | None:
+            while ready:
+                release, filename = ready.popleft()
+                if not release.state and wanted(release.key):
+                    return release, filename
+            while pending:
+                key = pending.popleft()
+                if key not in self._cache and key not in started and wanted(key):
+                    started[key] = _Release(*key)
+                    return started[key], None
+            return None
+
+        def finish(release: _Release) -> None:
+            check = _verdict(release)
+            release.state = release.state or check.state
+            self._cache[release.key] = check
+            if check.state in KEPT:
+                decided.update(interested[release.key])
+
+        in_flight: dict[Future, tuple[_Release, str | None]] = {}
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="pypi-index") as pool:
+            while True:
+                while len(in_flight) < self.jobs and self.asked < self.max_requests:
+                    ask = next_ask()
+                    if ask is None:
+                        break
+                    self.asked += 1
+                    release, filename = ask
+                    job = self._read_release if filename is None else self._read_provenance
+                    in_flight[pool.submit(job, release.index, release.project, release.version, filename)] = ask
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    release, filename = in_flight.pop(future)
+                    answer = future.result()
+                    if filename is None:
+                        release.state, release.reason, release.version, release.files = answer
+                        release.outstanding = len(release.files)
+                        if release.state:
+                            finish(release)
+                        else:
+                            ready.extendleft((release, name) for name in reversed(release.files))
+                        continue
+                    release.outstanding -= 1
+                    publishers, error = answer
+                    if error:
+                        release.errors.append(error)
+                    else:
+                        release.publishers[filename] = publishers
+                    if not release.state and (not publishers and not error or release.outstanding == 0):
+                        finish(release)  # a file without provenance decides; else all answered
+        answer = dict(self._cache)
+        spent = f"not asked: this run's limit of {self.max_requests} requests to the index is spent"
+        for key, groups_of in interested.items():
+            if key not in answer and any(g not in decided for g in groups_of):
+                answer[key] = ProjectCheck(*key, state=UNREACHABLE, reason=spent)
+        return answer
+
+    def _read_release(self, index: str, project: str, _version: str, _filename: None) -> tuple[str, str, str, tuple[str, ...]]:
+        """(state, reason, version, files) of the project's latest release."""
+        if not _PROJECT.fullmatch(project):
+            return MISSING, "", "", ()  # no index has a project by a name PEP 508 forbids: nothing to ask
+        url = f"{index}/pypi/{quote(project, safe='')}/json"
         try:
             reply = self.client.request("GET", url, headers=ACCEPT_JSON)
             if reply.status == 404:
-                release.state = MISSING
-                return
+                return MISSING, "", "", ()
             if reply.status != 200:
                 raise RegistryUnreachable(host_of(url), f"HTTP {reply.status} for the project's JSON")
-            release.version, release.files = parse_release(reply.json(), url, release.project)
+            version, files = parse_release(reply.json(), url, project)
         except RegistryUnreachable as exc:
-            release.state, release.reason = UNREACHABLE, str(exc)
-            return
+            return UNREACHABLE, str(exc), "", ()
         except Exception as exc:  # noqa: BLE001 - an answer must never crash the run
-            release.state, release.reason = UNREACHABLE, f"registry {host_of(url)}: unreadable answer ({type(exc).__name__})"
-            return
-        if not release.files:
-            release.state = MISSING
+            return UNREACHABLE, f"registry {host_of(url)}: unreadable answer ({type(exc).__name__})", "", ()
+        return ("" if files else MISSING), "", version, files
 
-    def _read_provenance(self, release: _Release, filename: str) -> None:
-        url = "/".join(
-            (release.index, "integrity", quote(release.project, safe=""), quote(release.version, safe=""), quote(filename, safe=""), "provenance")
-        )
+    def _read_provenance(self, index: str, project: str, version: str, filename: str) -> tuple[tuple[Publisher, ...], str]:
+        """(publishers, "") of one file's provenance (none: no provenance), or ((), why not)."""
+        url = "/".join((index, "integrity", quote(project, safe=""), quote(version, safe=""), quote(filename, safe=""), "provenance"))
         try:
             reply = self.client.request("GET", url, headers=ACCEPT_INTEGRITY)
             if reply.status == 404:
-                release.publishers[filename] = ()
-                return
+                return (), ""
             if reply.status != 200:
                 raise RegistryUnreachable(host_of(url), f"HTTP {reply.status} for the provenance of {filename}")
-            release.publishers[filename] = parse_provenance(reply.json(), url)
+            return parse_provenance(reply.json(), url), ""
         except RegistryUnreachable as exc:
-            release.errors.append(str(exc))
+            return (), str(exc)
         except Exception as exc:  # noqa: BLE001 - an answer must never crash the run
-            release.errors.append(f"registry {host_of(url)}: unreadable answer ({type(exc).__name__})")
+            return (), f"registry {host_of(url)}: unreadable answer ({type(exc).__name__})"
+
+
+def _in_turn(groups: Iterable[Sequence[tuple[str, str]]]) -> Iterator[tuple[str, str]]:
+    """The keys of the groups taken in turn: the first of each, then the second of each, ..."""
+    seen: set[tuple[str, str]] = set()
+    for row in zip_longest(*groups):
+        for key in row:
+            if key is not None and key not in seen:
+                seen.add(key)
+                yield key
 
 
 def _verdict(release: _Release) -> ProjectCheck:
