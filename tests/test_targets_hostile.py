@@ -155,6 +155,7 @@ def test_an_auth_token_issued_by_another_host_is_never_sent(ci, make_app):
         select(app, [])
     text = str(caught.value)
     assert "the auth token gh-public is for api.github.com" in text and gh.url.split("//")[1].rstrip("/") in text
+    assert "`tokens edit gh-public --repository URL`" in text
     [result] = push_token(app, "pypi-main", NEW)
     assert not result.ok and "api.github.com" in result.error
     assert gh.seen == []

@@ -101,7 +101,8 @@ def auth_problem(config: "TargetConfig", record) -> str | None:
         if origin(issued) != origin(config.get("api_url")):
             return (
                 f"the auth token {config.auth} is for {host_of(issued)} (its repository {record.repository}), "
-                f"not {host_of(config.get('api_url'))} (api_url): it is not sent there"
+                f"not {host_of(config.get('api_url'))} (api_url): it is not sent there "
+                f"(if it is issued there: `tokens edit {config.auth} --repository URL`)"
             )
     return None
 
