@@ -452,15 +452,15 @@ class Inventory:
     def all(self) -> list[TokenRecord]:
         return [TokenRecord.from_row(r) for r in self._conn.execute("SELECT * FROM tokens ORDER BY name")]
 
-    def summaries(self) -> list[tuple]:
-        """(name, kind, purpose, rotated_at, rotate_every, expires_at, stores, verified_at,
-        verify_result, registry_expires_at) as raw tuples: the hot path of `list` and
-        `remind` on large inventories."""
+    def summaries(self, *, stores: bool = True) -> list[tuple]:
+        """(name, kind, purpose, rotated_at, rotate_every, expires_at, verified_at, verify_result,
+        registry_expires_at[, stores]) as raw tuples: the hot path of `list` and `remind` on
+        large inventories (`remind` prints no stores: stores=False leaves the column out)."""
         cursor = self._conn.cursor()
         cursor.row_factory = None
         return cursor.execute(
-            "SELECT name, kind, purpose, rotated_at, rotate_every, expires_at, stores,"
-            " verified_at, verify_result, registry_expires_at FROM tokens ORDER BY name"
+            "SELECT name, kind, purpose, rotated_at, rotate_every, expires_at,"
+            f" verified_at, verify_result, registry_expires_at{', stores' if stores else ''} FROM tokens ORDER BY name"
         ).fetchall()
 
     def usage(self, *, unused_before: str | None = None) -> list[tuple]:
@@ -478,6 +478,28 @@ class Inventory:
             f"SELECT {columns} FROM tokens WHERE COALESCE(last_used_at, created_at) < ?"
             " OR (kind IN ('pypi', 'testpypi') AND scope NOT LIKE 'project:%') ORDER BY name",
             (unused_before,),
+        ).fetchall()
+
+    def unused_candidates(self, unused_before: str, surely_before: str) -> list[tuple]:
+        """(name, created_at, sure) of the tokens `usage(unused_before=...)` returns, as raw
+        tuples: `sure` is 1 when the token was last used (else created) before `surely_before`
+        and the registry has not said it is revoked (remind's offline count: obsolete.py)."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(
+            "SELECT name, created_at, (COALESCE(NULLIF(last_used_at, ''), created_at) < :sure AND verify_result IS NOT 'revoked')"
+            " FROM tokens WHERE COALESCE(last_used_at, created_at) < :before"
+            " OR (kind IN ('pypi', 'testpypi') AND scope NOT LIKE 'project:%')",
+            {"before": unused_before, "sure": surely_before},
+        ).fetchall()
+
+    def usage_of(self, names: list[str]) -> list[tuple]:
+        """`usage()` rows of these tokens only."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        columns = "name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at, verify_result"
+        return cursor.execute(
+            f"SELECT {columns} FROM tokens WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name", (json.dumps(names),)
         ).fetchall()
 
     def __len__(self) -> int:

@@ -174,12 +174,22 @@ def load_tokens(
     are not its own) where a finding depends on them: the audit log is parsed for those
     only, streamed, keeping per token a bounded UseLog (`window`: only the log's last bytes).
     Warnings for unreadable audit log lines."""
-    parse = datetime.fromisoformat
-    tokens: list[Token] = []
-    wanted: set[str] = set()
     # Without every PyPI token, SQLite leaves out what cannot be a finding (a day's margin: the
     # exact test is below).
     rows = inventory.usage() if every_pypi else inventory.usage(unused_before=to_iso(cutoff + timedelta(days=1)))
+    tokens, wanted = _candidates(rows, cutoff, elsewhere, every_pypi=every_pypi)
+    if not wanted:
+        return tokens, []
+    logs, note = _read_uses(data_dir, {t.name: t.created_at for t in tokens if t.name in wanted}, window)
+    tokens = [t._replace(log=logs[t.name]) if t.name in logs else t for t in tokens]
+    return tokens, [note] if note else []
+
+
+def _candidates(rows, cutoff: datetime, elsewhere, *, every_pypi: bool) -> tuple[list[Token], set[str]]:
+    """Tokens from `Inventory.usage()` rows (see load_tokens), and those whose uses matter."""
+    parse = datetime.fromisoformat
+    tokens: list[Token] = []
+    wanted: set[str] = set()
     for name, kind, scope, repository, created, last_used, rotated, verified, result in rows:
         if verified and registry_state(parse(rotated), parse(verified), result, None)[0] == "revoked":
             continue
@@ -191,22 +201,27 @@ def load_tokens(
         elif not (every_pypi and kind in PYPI_KINDS):
             continue
         tokens.append(Token(name, kind, scope, repository or "", parse(created), parse(last_used) if last_used else None))
-    if not wanted:
-        return tokens, []
-    created = {t.name: t.created_at for t in tokens if t.name in wanted}
+    return tokens, wanted
+
+
+def _read_uses(data_dir: Path, created: dict, window: int | None) -> tuple[dict[str, UseLog], str | None]:
+    """The UseLog of each token in `created` (name -> when it was added, a datetime or its
+    stored text) that has uses since then, and the note on unreadable lines."""
     tallies: dict[str, _Tally] = {}
-    uses = audit.Uses(data_dir, wanted, window=window)
+    uses = audit.Uses(data_dir, created.keys(), window=window)
     for entry in uses:
         at = _moment(entry.get("time"))
-        if at is None or at < created[entry["token"]]:  # before it was added: a removed token's of that name
+        name = entry["token"]
+        since = created[name]
+        if isinstance(since, str):
+            since = created[name] = datetime.fromisoformat(since)
+        if at is None or at < since:  # before it was added: a removed token's of that name
             continue
-        tally = tallies.get(entry["token"])
+        tally = tallies.get(name)
         if tally is None:
-            tally = tallies[entry["token"]] = _Tally()
+            tally = tallies[name] = _Tally()
         tally.add(at, entry.get("projects") or [])
-    tokens = [t._replace(log=tallies[t.name].done()) if t.name in tallies else t for t in tokens]
-    note = uses.skipped_note()
-    return tokens, [note] if note else []
+    return {name: tally.done() for name, tally in tallies.items()}, uses.skipped_note()
 
 
 def used_elsewhere(config) -> dict[str, str]:
@@ -290,8 +305,29 @@ def offline_count(app) -> int:
     records each use in the inventory too, so an older use is missed only by a user-wide
     token's project count)."""
     cutoff, elsewhere = unused_cutoff(app.now, app.config.unused_after), used_elsewhere(app.config)
-    tokens, _ = load_tokens(app.inventory, app.data_dir, cutoff, elsewhere, every_pypi=False, window=REMIND_WINDOW)
-    return sum((_unused_since(t, cutoff, elsewhere) is not None) + (_few_projects(t) is not None) for t in tokens)
+    # Most tokens that can be a finding were last used (else created) well before the cutoff
+    # (two days: whatever offset their stored times have) and have no use in the window: SQLite
+    # says which, and they count one each, without an object or a parsed time. The others (near
+    # the cutoff, reported revoked, with uses in the window) get the exact tests of load_tokens.
+    inventory = app.inventory
+    rows = inventory.unused_candidates(to_iso(cutoff + timedelta(days=1)), to_iso(cutoff - timedelta(days=2)))
+    if not rows:
+        return 0
+    logs, _ = _read_uses(app.data_dir, {name: created for name, created, _ in rows}, REMIND_WINDOW)
+    count = 0
+    exact: list[str] = []
+    for name, _, sure in rows:
+        if not sure or name in logs:
+            exact.append(name)
+        elif name not in elsewhere:
+            count += 1
+    if exact:
+        tokens, _ = _candidates(inventory.usage_of(exact), cutoff, elsewhere, every_pypi=False)
+        for t in tokens:
+            if t.name in logs:
+                t = t._replace(log=logs[t.name])
+            count += (_unused_since(t, cutoff, elsewhere) is not None) + (_few_projects(t) is not None)
+    return count
 
 
 def projects_of(t: Token) -> tuple[tuple[str, ...], str, str]:

@@ -247,9 +247,18 @@ def status(
         return Status.EXPIRED
     if due is None:
         due = due_at(rotated_at, rotate_every)
+    return status_at(now, _soon(now, warn_before), due, expires_at)
+
+
+def status_at(now: datetime, soon: datetime, due: datetime | None, expires_at: datetime | None, verify_result: str | None = None) -> str:
+    """`status` once its inputs are known: `soon` is now + warn_before, `expires_at` already the
+    earlier of expires_at and the registry's expiry. The per-row test of `list` and `remind`."""
+    if verify_result in DEAD:
+        return Status(verify_result)
+    if expires_at is not None and expires_at <= now:
+        return Status.EXPIRED
     if due is not None and due <= now:
         return Status.OVERDUE
-    soon = _soon(now, warn_before)
     if (due is not None and due <= soon) or (expires_at is not None and expires_at <= soon):
         return Status.DUE_SOON
     return Status.OK

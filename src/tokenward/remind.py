@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
+from typing import NamedTuple
 
 from tokenward.inventory import NAME_RE, TokenRecord
-from tokenward.policy import AT_REGISTRY, NEEDS_ACTION, REMINDED, Period, Status, stored_moment, stored_period, to_iso, whole_days
+from tokenward.policy import AT_REGISTRY, NEEDS_ACTION, REMINDED, Period, Status, stored_moment, stored_period, to_iso
 from tokenward.report import Summary, TokenView, next_deadline, summarize, views
 from tokenward.sanitize import safe
 from tokenward.tokens import TOKEN_PAGE
 
 
-@dataclass(frozen=True)
-class Reminder:
+class Reminder(NamedTuple):
+    """(A NamedTuple: `remind` builds thousands of them.)"""
+
     view: TokenView | SummaryView
     days: int  # days past (expired/overdue) or left (due-soon)
     action: str
@@ -25,9 +27,12 @@ class Reminder:
 
 
 def _action(record: TokenRecord) -> str:
-    page = TOKEN_PAGE.get(record.kind)
-    where = f" (new token: {page})" if page else ""
-    return f"tokens rotate {record.name}{where}"
+    return f"tokens rotate {record.name}{_where_new(record.kind)}"
+
+
+def _where_new(kind: str) -> str:
+    page = TOKEN_PAGE.get(kind)
+    return f" (new token: {page})" if page else ""
 
 
 def build(records: list[TokenRecord], now: datetime, warn_before: Period) -> dict[str, list[Reminder]]:
@@ -50,13 +55,20 @@ class SummaryView:
 
 def build_fast(rows: list[tuple], now: datetime, warn_before: Period) -> dict[str, list[Reminder]]:
     """Reminders straight from `Inventory.summaries()` rows: no full records built."""
-    return _group([SummaryView(s) for s in summarize(rows, now, warn_before) if s.status != "ok"], now)
+    return _group([SummaryView(s) for s in summarize(rows, now, warn_before) if s.status != "ok"], now, by_name=True)
 
 
-def _group(items, now: datetime) -> dict[str, list[Reminder]]:
+_DAYS = itemgetter(1)  # Reminder.days
+
+
+def _group(items, now: datetime, *, by_name: bool = False) -> dict[str, list[Reminder]]:
+    """Reminders by status, sorted by days then name (`by_name`: the items come in name order
+    already, as summaries() gives them; the sort is stable, so days alone keeps it)."""
     groups: dict[str, list[Reminder]] = {status: [] for status in REMINDED}
+    where_new: dict[str, str] = {}  # kind -> where its new token is made: a few distinct kinds
     for v in items:
-        if v.status not in groups:
+        group = groups.get(v.status)
+        if group is None:
             continue
         if v.status in AT_REGISTRY:
             moment = None  # since the registry said so; `tokens show` has verified_at
@@ -66,10 +78,16 @@ def _group(items, now: datetime) -> dict[str, list[Reminder]]:
             moment = v.due_at
         else:
             moment = next_deadline(v)
-        days = whole_days(now, moment) if moment else 0
-        groups[v.status].append(Reminder(v, days, _action(v.record)))
+        days = int(abs((moment - now).total_seconds()) // 86400) if moment else 0  # whole_days, inline: per row
+        record = v.record
+        where = where_new.get(record.kind)
+        if where is None:
+            where = where_new[record.kind] = _where_new(record.kind)
+        group.append(Reminder(v, days, f"tokens rotate {record.name}{where}"))
     for status, reminders in groups.items():
-        if status == Status.DUE_SOON:
+        if by_name:
+            reminders.sort(key=_DAYS, reverse=status != Status.DUE_SOON)  # reverse=True keeps the order of equals
+        elif status == Status.DUE_SOON:
             reminders.sort(key=lambda r: (r.days, r.view.record.name))
         else:
             reminders.sort(key=lambda r: (-r.days, r.view.record.name))
@@ -107,9 +125,15 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
             if status in AT_REGISTRY:
                 when = "(tokens verify)"
             record = r.view.record
-            purpose = f" - {safe(record.purpose)}" if record.purpose else ""
-            lines.append(f"  {safe(record.name)} ({safe(record.kind)}, {status} {when}){purpose}")
-            lines.append(f"    -> {safe(r.action)}")
+            raw = f"  {record.name} ({record.kind}, {status} {when})" + (f" - {record.purpose}" if record.purpose else "")
+            action = f"    -> {r.action}"
+            if not (raw.isascii() and raw.isprintable() and action.isascii() and action.isprintable()):
+                # safe() per field, as printed when plain: the fields are metadata (see sanitize.py)
+                purpose = f" - {safe(record.purpose)}" if record.purpose else ""
+                raw = f"  {safe(record.name)} ({safe(record.kind)}, {status} {when}){purpose}"
+                action = f"    -> {safe(r.action)}"
+            lines.append(raw)
+            lines.append(action)
     if not lines:
         return "All tokens are within their rotation period."
     return "\n".join(lines)

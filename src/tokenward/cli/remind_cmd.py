@@ -83,7 +83,7 @@ def remind(app, term, within, channels, no_notify, store_name, quiet, as_json, v
         term.warn(warning)
 
     if records is None:
-        groups = reminder.build_fast(app.inventory.summaries(), app.now, warn_before)
+        groups = reminder.build_fast(app.inventory.summaries(stores=False), app.now, warn_before)
     else:
         groups = reminder.build(records, app.now, warn_before)
     deliveries = []
