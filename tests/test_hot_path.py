@@ -53,6 +53,8 @@ def test_exec_with_a_named_token_imports_no_keyring_sdk_or_pypitoken(tokens, gen
     names = imported(tokens, "exec", "--token", generic, "--", "true")
     assert "secretstorage" in names
     assert not names & NEVER_ON_A_READ, sorted(names & NEVER_ON_A_READ)
+    # No [targets.*] nor [trusted_publishing] table: their parsers are not even loaded.
+    assert not names & {"tokenward.config_targets", "tokenward.config_trusted"}
 
 
 def test_get_imports_no_keyring_sdk_or_pypitoken(tokens, generic):

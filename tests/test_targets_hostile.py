@@ -14,7 +14,8 @@ import pytest
 from tests.test_two_machines import team  # noqa: F401 - fixture
 from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, _toml, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
 from tokenward import lifecycle
-from tokenward.config import TargetConfig, parse_config
+from tokenward.config import parse_config
+from tokenward.config_targets import TargetConfig
 from tokenward.errors import ConfigError, UsageError
 from tokenward.targets.push import push_targets, push_token, select
 

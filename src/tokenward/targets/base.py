@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from tokenward.errors import ExitStatus, RegistryError, TokenwardError
 
 if TYPE_CHECKING:
-    from tokenward.config import TargetConfig
+    from tokenward.config_targets import TargetConfig
     from tokenward.registries.http import HttpClient, Reply
 
 
@@ -138,8 +138,8 @@ def host_of_url(url: str) -> str:
 def segment(target: str, value: str, *, path: bool = False) -> str:
     """One URL path segment, quoted whole (safe="", so a GitLab path's / is %2F): never a
     segment a URL client or a server resolves ("", ".", ".."), also after a server decodes
-    %2F (`path`); config.py refuses such names at load, this is the last guard."""
-    from tokenward.config import url_segments_safe
+    %2F (`path`); config_targets.py refuses such names at load, this is the last guard."""
+    from tokenward.config_targets import url_segments_safe
 
     if not url_segments_safe(value, several=path):
         raise TargetError(target, f"{value!r} cannot be a URL path segment; nothing was sent")

@@ -21,7 +21,7 @@ from tokenward.tokens import fingerprint
 
 if TYPE_CHECKING:
     from tokenward.app import App
-    from tokenward.config import TargetConfig
+    from tokenward.config_targets import TargetConfig
 
 WORKERS = 8  # targets pushed at once
 

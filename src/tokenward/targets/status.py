@@ -13,7 +13,7 @@ from tokenward.targets.base import where
 
 if TYPE_CHECKING:
     from tokenward.app import App
-    from tokenward.config import TargetConfig
+    from tokenward.config_targets import TargetConfig
     from tokenward.inventory import TargetState, TokenRecord
 
 STATES = ("current", "stale", "never", "failed")
