@@ -14,8 +14,6 @@ plus one), so it never goes backwards, even when that file is lost.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import sys
 import uuid  # the namespace
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from pathlib import Path
 
 from tokenward.duedates import Deadline, clean, deadlines, earliest_of
 from tokenward.inventory import TokenRecord
-from tokenward.paths import FILE_MODE, ensure_private_dir
+from tokenward.paths import ensure_private_dir
 from tokenward.policy import DEAD, Period, registry_state
 from tokenward.sanitize import safe
 from tokenward.registries.kinds import TOKEN_PAGE
@@ -251,14 +249,6 @@ def _read_state(path: Path) -> dict:
 
 
 def _write_state(path: Path, states: dict) -> None:
-    text = json.dumps({"version": 1, "sources": states}, separators=(",", ":"))
-    # A fresh name, created exclusively and never through a link planted in the data dir.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from tokenward.statefile import write_json_state
+
+    write_json_state(path, {"version": 1, "sources": states}, separators=(",", ":"))

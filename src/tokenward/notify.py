@@ -10,8 +10,6 @@ transient HTTP/SMTP errors are retried with exponential backoff.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import sys
 import time
@@ -23,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 from tokenward.config import Config
 from tokenward.errors import ConfigError, UsageError
-from tokenward.paths import ensure_private_dir, open_private
+from tokenward.paths import ensure_private_dir
 from tokenward.policy import AT_REGISTRY, NEEDS_ACTION, REMINDED, SEVERITY, Period, Status, from_iso, parse_period, stored_moment, to_iso
 from tokenward.remind import Reminder
 from tokenward.sanitize import safe
@@ -205,18 +203,12 @@ def load_state(data_dir: Path) -> dict[str, dict[str, dict[str, str]]]:
 
 def save_state(data_dir: Path, channels: dict) -> None:
     from tokenward.errors import LocalDataError
+    from tokenward.statefile import write_json_state
 
     path = data_dir / STATE_FILE
-    tmp = data_dir / f".{STATE_FILE}.{os.getpid()}"
     try:
-        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "channels": channels}, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_json_state(path, {"version": 1, "channels": channels}, indent=1, sort_keys=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise LocalDataError(
             f"cannot record what was notified in {path} ({exc.strerror or type(exc).__name__}); the next run sends it again"
         ) from None

@@ -54,3 +54,23 @@ def read_json_state(path: Path, limit: int = MAX_STATE_BYTES) -> tuple[Any, str]
         return json.loads(data.decode("utf-8")), ""
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None, f"{path} is damaged (not a JSON document tokenward wrote){ignored}"
+
+
+def write_json_state(path: Path, document: Any, **dump: Any) -> None:
+    """Replace `path` with `document` as JSON, atomically: a fresh name beside it, created
+    exclusively with mode 0600 and never through a link planted in the data dir, written,
+    fsync-ed, renamed over `path`. Raises OSError (the caller says what was not recorded);
+    the temporary file never outlives a failure."""
+    from tokenward.paths import FILE_MODE
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, **dump)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

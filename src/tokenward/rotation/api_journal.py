@@ -19,15 +19,14 @@ the file is removed once the old value is revoked.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tokenward.errors import LocalDataError
 from tokenward.inventory import NAME_RE
-from tokenward.paths import ensure_private_dir, open_private
-from tokenward.statefile import read_json_state
+from tokenward.paths import ensure_private_dir
+from tokenward.statefile import read_json_state, write_json_state
 
 DIRECTORY = "api-rotations"
 STEPS = ("creating", "created", "stored", "pushed", "verified")
@@ -66,18 +65,12 @@ def _path(data_dir: Path, name: str) -> Path:
 def save(data_dir: Path, entry: Entry) -> None:
     """Write the entry atomically; LocalDataError when it cannot be written (then the
     caller must not go on to the step it would record)."""
-    directory = ensure_private_dir(_dir(data_dir))
+    ensure_private_dir(_dir(data_dir))
     path = _path(data_dir, entry.name)
-    tmp = directory / f".{entry.name}.{os.getpid()}.tmp"
+    document = {"version": 1, **{k: v for k, v in asdict(entry).items() if k != "closed_by_hand"}}
     try:
-        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, **{k: v for k, v in asdict(entry).items() if k != "closed_by_hand"}}, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_json_state(path, document, indent=1, sort_keys=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise LocalDataError(
             f"cannot write the rotation journal {path} ({exc.strerror or type(exc).__name__})"
         ) from None
