@@ -8,7 +8,7 @@ the minting side of PyPI and crates.io. Built only from their documentation
   the job (`repository`, `repository_owner_id`, `workflow_ref`, `job_workflow_ref`, `ref`,
   `environment`, `jti`, `iat`, `nbf`, `exp`, `iss`). Signed here with RS256, with PyJWT.
 - PyPI (docs.pypi.org trusted-publishers, warehouse's oidc views): `GET /_/oidc/audience` ->
-  `{"audience": "pypi"}`; `POST /_/oidc/mint-token {"token": JWT}` -> `{"success": true, "token",
+  `{"audience": "pypi"}` (here "pypi-standin"); `POST /_/oidc/mint-token {"token": JWT}` -> `{"success": true, "token",
   "expires"}` with a macaroon limited to the publisher's projects and 900 seconds; else HTTP 422
   `{"message": "Token request failed", "errors": [{"code", "description"}]}` with the codes
   `invalid-payload`, `invalid-token` (bad signature, audience, expiry), `invalid-publisher` (no
@@ -171,7 +171,8 @@ class PypiMint(_Server):
 
     provider: OidcProvider = None  # type: ignore[assignment]
     htpasswd: Path = None  # type: ignore[assignment]
-    audience: str = "pypi"
+    # not pypi.org's own "pypi": the config refuses that audience for any other index
+    audience: str = "pypi-standin"
     publishers: list[Publisher] = field(default_factory=list)
     minted: list[str] = field(default_factory=list)
     seen_jtis: set[str] = field(default_factory=set)

@@ -71,7 +71,7 @@ def job(oidc, tmp_path, monkeypatch, write_config):
     return work
 
 
-def config(write_config, mapping: dict[str, str], mode: str = "prefer", audience: str = "pypi") -> None:
+def config(write_config, mapping: dict[str, str], mode: str = "prefer", audience: str = "pypi-standin") -> None:
     """Each upload URL's minting index, with the audience the PyPI stand-in announces (an
     index other than pypi.org/test.pypi.org must name it)."""
     entry = '{{ index = "{}", audience = "%s" }}' % audience if audience else '"{}"'
@@ -245,7 +245,7 @@ def test_a_hostile_mint_answer_is_one_clean_line_without_the_jwt(job, tp_server,
     url, _packages, mint = tp_server
     monkeypatch.setattr(mint, "hostile", answer)
     with pytest.raises(trusted.TrustedPublishingFailed) as caught:
-        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, mint.audience))
     message = str(caught.value)
     assert oidc.issued[-1] not in message
     assert message.isprintable() and len(message) < 700, message
@@ -265,7 +265,7 @@ def test_an_unreachable_index_or_one_without_an_audience_is_one_line(job, tp_ser
     issued = len(oidc.issued)
     monkeypatch.setattr(mint, "audience", None)  # no audience: no identity token is asked for
     with pytest.raises(trusted.TrustedPublishingFailed, match="gave no audience"):
-        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi-standin"))
     assert len(oidc.issued) == issued
 
 
@@ -288,10 +288,10 @@ def test_gitlab_ci_identity_from_its_id_token_variable(tp_server, oidc, monkeypa
         monkeypatch.delenv(name)
     monkeypatch.setenv("GITLAB_CI", "true")
     with pytest.raises(trusted.TrustedPublishingFailed) as caught:
-        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
-    assert "PYPI_ID_TOKEN" in str(caught.value) and not isinstance(caught.value, trusted.NoIdentity)
-    monkeypatch.setenv("PYPI_ID_TOKEN", oidc.token_for("pypi"))
-    minted = trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, mint.audience))
+    assert "PYPI_STANDIN_ID_TOKEN" in str(caught.value) and not isinstance(caught.value, trusted.NoIdentity)
+    monkeypatch.setenv("PYPI_STANDIN_ID_TOKEN", oidc.token_for(mint.audience))
+    minted = trusted.mint(trusted.Decision("only", "pypi", mint.url, mint.audience))
     assert minted.value == mint.minted[-1] and minted.value.startswith("pypi-")
 
 
@@ -488,8 +488,10 @@ def test_the_audience_is_the_configs_or_the_default_indexs_never_the_index_word(
     with pytest.raises(trusted.TrustedPublishingFailed, match="names no audience"):
         trusted.mint(trusted.Decision("only", "pypi", mint.url))
     monkeypatch.setattr(mint, "audience", "sts.amazonaws.com")  # another service's audience
-    with pytest.raises(trusted.TrustedPublishingFailed, match="announces the audience 'sts.amazonaws.com', the config expects 'pypi'"):
-        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi-standin"))
+    assert "another audience than the config's 'pypi-standin'" in str(caught.value)
+    assert "sts.amazonaws.com" not in str(caught.value)  # TRYOUT14b item 1: never an audience to copy
     assert len(oidc.issued) == issued  # no identity token was asked for
 
 
@@ -539,6 +541,15 @@ def test_every_fatal_signal_to_exec_ends_the_child_and_revokes(crates, tmp_path,
         ('"https://up.example/legacy/" = "https://TEST.pypi.org/"', "mints tokens that upload to https://test.pypi.org/legacy/ only"),
         ('"https://up.example/legacy/" = { index = "https://mint.example", audience = 5 }', "audience must be a string"),
         ('"https://up.example/legacy/" = { index = "https://mint.example", aud = "pypi" }', "aud is not a known key"),
+        # TRYOUT14b item 1: pypi.org's / test.pypi.org's audience and upload URLs stay theirs
+        ('"https://up.example/legacy/" = { index = "https://mint.example", audience = "pypi" }',
+         "'pypi' is https://pypi.org's own audience, never sent to another index"),
+        ('"http://127.0.0.1:9/legacy/" = { index = "http://127.0.0.1:9", audience = "testpypi" }',
+         "'testpypi' is https://test.pypi.org's own audience"),
+        ('"https://upload.pypi.org/legacy/" = { index = "https://mint.example", audience = "pypi" }', "own audience"),
+        ('"https://upload.pypi.org/legacy/" = { index = "https://mint.example", audience = "other" }',
+         "https://upload.pypi.org/legacy/ takes tokens minted by https://pypi.org only"),
+        ('"https://test.pypi.org/legacy" = "https://mint.example"', "takes tokens minted by https://test.pypi.org only"),
     ],
 )
 def test_hostile_minting_index_entries_are_refused_at_load(tokens, write_config, entry, words):
@@ -587,7 +598,7 @@ def test_a_minted_token_is_checked_before_use(job, tp_server, oidc, monkeypatch,
     _url, _packages, mint = tp_server
     monkeypatch.setattr(mint, "hostile", answer)
     with pytest.raises(trusted.TrustedPublishingFailed) as caught:
-        trusted.mint(trusted.Decision("only", "pypi", mint.url, "pypi"))
+        trusted.mint(trusted.Decision("only", "pypi", mint.url, mint.audience))
     assert "answer is not as documented" in str(caught.value) and words in str(caught.value), caught.value
 
 

@@ -28,6 +28,9 @@ MINTS_ONLY_FOR = {
     "https://test.pypi.org": "https://test.pypi.org/legacy/",
     "https://crates.io": "https://crates.io/",
 }
+# pypi.org's and test.pypi.org's audiences: a JWT for them is accepted by those indexes, so it is
+# never sent to any other index (which could exchange it there).
+RESERVED_AUDIENCE = {audience: index for index, audience in DEFAULT_AUDIENCE.items()}
 ENTRY_KEYS: dict[str, type | tuple[type, ...]] = {"index": str, "audience": str}
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -93,12 +96,31 @@ def parse_trusted_publishing(table: dict, path: Path) -> TrustedPublishingConfig
                 raise ConfigError(
                     f"{_where(path, key)}: {minter} mints tokens that upload to {own} only, not to {_shown(upload)}"
                 )
+            _check_own_index(path, key, normal, minter, audience, only_for)
         index[normal] = minter
         if audience:
             audiences[normal] = audience
         else:
             audiences.pop(normal, None)
     return TrustedPublishingConfig(mode=mode, index=index, audience=audiences)
+
+
+def _check_own_index(path: Path, key: str, upload: str, minter: str, audience: str, only_for: dict[str, str]) -> None:
+    """pypi.org's audience goes to pypi.org only (test.pypi.org's likewise), and pypi.org's own
+    upload URL gets tokens minted by pypi.org only: else a JWT PyPI accepts, or a token
+    minted elsewhere, would be sent where the config says."""
+    from tokenward.publishers.base import normalize_url
+
+    index = normalize_url(minter)
+    owner = RESERVED_AUDIENCE.get(audience)
+    if owner and index != normalize_url(owner):
+        raise ConfigError(
+            f"{_where(path, key + '.audience')}: {audience!r} is {owner}'s own audience, never sent to another index "
+            "(name the audience that index documents for itself)"
+        )
+    for own_index, own_upload in only_for.items():
+        if upload == own_upload and index != own_index and own_index.rstrip("/") in RESERVED_AUDIENCE.values():
+            raise ConfigError(f"{_where(path, key)}: {own_upload} takes tokens minted by {own_index.rstrip('/')} only, not by {minter}")
 
 
 def _shown(url: str) -> str:

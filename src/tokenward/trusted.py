@@ -243,8 +243,8 @@ def _mint_pypi(client, index: str, expected: str, env: Mapping[str, str] = os.en
         raise TrustedPublishingFailed(f"trusted publishing: {host} gave no audience (HTTP {reply.status} from /_/oidc/audience)")
     if audience != expected:
         raise TrustedPublishingFailed(
-            f"trusted publishing: {host} announces the audience {clean(audience, 60)!r}, the config expects {expected!r}; "
-            "no OIDC token asked for"
+            f"trusted publishing: {host} announces another audience than the config's {expected!r} (the config's "
+            "audience must be the one that index documents for itself); no OIDC token asked for"
         )
     jwt = _credential(expected, env)
     reply = client.request("POST", f"{_base(index)}/_/oidc/mint-token", json_body={"token": jwt})
