@@ -54,7 +54,8 @@ control characters), "huge" (a 2 MiB body), "redirect" (302 to the same path on 
 name, `localhost`), "slow" (answers after `slow_seconds`), "trickle" (200 headers, then a
 30-byte body one byte per `trickle_seconds`), "trickle-headers" (the status line and headers one
 byte per `trickle_seconds`), "5xx-long" (503 with `Retry-After: 86400`). `delay` adds latency to
-every answer.
+every answer; `hold` (an Event) keeps the next request waiting until the test sets it
+(`holding` says one is waiting).
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ class StandIn:
     seen: list[Seen] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     rotations: list[Any] = field(default_factory=list)  # GitLab: the expires_at of each self-rotate
+    hold: threading.Event | None = None  # the next request waits for this event (once), after `holding` is set
+    holding: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -178,6 +181,8 @@ class StandIn:
         self.created_value = None
         self.created_extra = {}
         self.ci = CiState()
+        self.hold = None
+        self.holding = threading.Event()
 
     def requests_for(self, fragment: str) -> list[Seen]:
         return [r for r in self.seen if fragment in r.path]
@@ -226,6 +231,10 @@ class _Handler(BaseHTTPRequestHandler):
         s.seen.append(Seen(method, self.path, self.headers.get("Host", ""), credential, wire))
         if s.delay:
             time.sleep(s.delay)
+        hold, s.hold = s.hold, None
+        if hold is not None:  # a test's "this request is under way": answered when it says so
+            s.holding.set()
+            hold.wait(30)
         fault = s.fault
         if fault == "5xx":
             return self._reply(503, {"message": "Service Unavailable"})

@@ -10,8 +10,9 @@ auth token ever reaches a PushResult, the inventory or the audit log.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from tokenward import audit
 from tokenward.errors import TokenwardError, UsageError
@@ -214,10 +215,29 @@ def check_newest(app: "App", token: str, targets: Iterable["TargetConfig"]) -> N
             raise StoreConflict(exc.store, f"{text} (not pushed to {names}: {token} here is not the newest value)") from None
 
 
+@contextmanager
+def locked(app: "App", tokens: Iterable[str]) -> Iterator[None]:
+    """Hold the tokens' locks (the ones a rotation writes its stores under; in name
+    order, as sync takes them): a value read in here is still the current one when it is
+    pushed, and a rotation waits until the push is over, then pushes its own value."""
+    from tokenward.locks import token_lock
+
+    with ExitStack() as held:
+        for token in sorted(set(tokens)):
+            held.enter_context(token_lock(app.data_dir, token))
+        yield
+
+
 def push_targets(app: "App", targets: list["TargetConfig"]) -> list[PushResult]:
     """`tokens push`: each target's token value, read once per token from its stores,
     checked against every target first (exit 2 before any write) and against the
-    shared stores' versions (exit 3: another machine rotated it), then pushed."""
+    shared stores' versions (exit 3: another machine rotated it), then pushed; all of it
+    under the tokens' locks (see locked)."""
+    with locked(app, (t.token for t in targets)):
+        return _push_targets(app, targets)
+
+
+def _push_targets(app: "App", targets: list["TargetConfig"]) -> list[PushResult]:
     from tokenward.lifecycle import get_value
 
     for token in dict.fromkeys(t.token for t in targets):
@@ -247,12 +267,17 @@ def push_pending(app: "App", names: Iterable[str] | None = None) -> list[PushRes
     """Push each pending target (see pending_targets) its token's current value, read
     once per token; never raises for a target: a target that cannot be pushed (its token
     or auth token gone from the inventory, a value it would refuse) is its result."""
+    pending = pending_targets(app, names)
+    with locked(app, (t.token for t in pending)):
+        return _push_pending(app, pending)
+
+
+def _push_pending(app: "App", pending: list["TargetConfig"]) -> list[PushResult]:
     from tokenward.lifecycle import get_value
 
     results: list[PushResult] = []
     jobs: list[tuple["TargetConfig", str]] = []
     values: dict[str, str | TokenwardError] = {}
-    pending = pending_targets(app, names)
     for target in pending:
         try:
             check_names(app, [target])

@@ -1,0 +1,65 @@
+"""The second hostile try-out of issue 11 (CI targets and `rotate --api`): each test is one
+finding. The GitHub/GitLab stand-ins of tests/registry_standins.py (built only from
+REFERENCE.md) record every request; most tests call the plain functions in-process."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.test_rotation_api_steps import Recorder
+from tests.test_targets import GL_AUTH, NEW, OLD, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
+from tokenward import locks
+from tokenward.app import App
+from tokenward.config import parse_config
+from tokenward.rotation import workflows
+from tokenward.targets.push import push_targets, select
+
+
+# -- item 1: `tokens push` alongside a rotation ---------------------------------------------
+
+
+def test_push_during_a_rotation_never_leaves_the_old_value_in_ci(ci, make_app, monkeypatch, tmp_path, data_dir):
+    """`tokens push` reads the value and writes it under the token's lock: a rotation that
+    starts while the push is under way waits for it, so CI ends with the new value (before:
+    the push wrote the old, revoked value over the rotation's)."""
+    gh, gl = ci
+    targets = targets_config(gh, gl, repo=None, env=None)
+    make_app(targets)  # the tokens in the inventory
+    waiting = threading.Event()
+    acquire = locks._acquire
+
+    def noticing(fd, path, timeout, busy, on_wait=None):
+        return acquire(fd, path, timeout, busy, on_wait or waiting.set)
+
+    monkeypatch.setattr(locks, "_acquire", noticing)
+    release = gl.hold = threading.Event()
+    errors: list[BaseException] = []
+
+    def run(work):
+        app = App(config=parse_config({"targets": targets}, tmp_path / "config.toml"), data_dir=data_dir)
+        try:
+            work(app)  # as a process of its own would: its own App (SQLite connection)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            app.close()
+
+    push = threading.Thread(target=run, args=(lambda app: push_targets(app, select(app, ["lab"])),))
+    push.start()
+    try:
+        while push.is_alive() and not gl.holding.is_set():  # the push has read OLD; its first request is under way
+            time.sleep(0.01)
+        assert gl.holding.is_set(), errors
+        rotate = threading.Thread(target=run, args=(lambda app: workflows.write(app, Recorder(), "pypi-main", NEW),))
+        rotate.start()
+        while rotate.is_alive() and not waiting.is_set():  # done, or waiting for the push's lock
+            time.sleep(0.01)
+    finally:
+        release.set()
+    push.join(60)
+    rotate.join(60)
+    assert not errors
+    assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["value"] == NEW
