@@ -29,7 +29,9 @@ status codes, headers, JSON fields) and nothing else:
   it, 422 for a `key_id` that is not the current one or a box that does not open.
 - GitLab CI variables (same stand-in, `ci` state): `GET /projects/{id}/variables/{KEY}`; `PUT` same
   path (`value`, `masked`, `protected`, `environment_scope`, `filter[environment_scope]`) -> 200;
-  `POST /projects/{id}/variables` -> 201; `{id}` numeric or the URL-encoded path. A masked value
+  `POST /projects/{id}/variables` -> 201; `{id}` numeric or the URL-encoded path; `raw` (create
+  and update; default false: GitLab expands `$NAME` in the value; an update without it keeps the
+  variable's; docs.gitlab.com/api/project_level_variables). A masked value
   must be one line of at least 8 characters (else 400 here). Not documented, chosen here: `GET
   /projects/{id}` -> {"id", "path_with_namespace"}; 401 unknown auth token, 403 no access to the
   project, 404 unknown project or variable, 400 for a POST of a variable that exists.
@@ -380,7 +382,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "PUT" and key:
             if (pid, key, scope) not in ci.variables:
                 return self._reply(404, {"message": "404 Variable Not Found"})
-            del ci.variables[(pid, key, scope)]
+            held = ci.variables.pop((pid, key, scope))
+            body.setdefault("raw", held["raw"])
             scope = body.get("environment_scope", scope)
             status = 200
         else:
@@ -391,6 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
         variable = {
             "key": key, "value": value, "masked": bool(body.get("masked")),
             "protected": bool(body.get("protected")), "environment_scope": scope, "variable_type": "env_var",
+            "raw": body.get("raw") is True,
         }  # fmt: skip
         ci.variables[(pid, key, scope)] = variable
         return self._reply(status, variable)

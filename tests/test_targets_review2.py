@@ -63,3 +63,22 @@ def test_push_during_a_rotation_never_leaves_the_old_value_in_ci(ci, make_app, m
     rotate.join(60)
     assert not errors
     assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["value"] == NEW
+
+
+# -- item 2: GitLab variables are raw (no `$NAME` expansion) -------------------------------
+
+
+def test_gitlab_variables_are_created_and_updated_raw(ci, make_app):
+    """GitLab expands `$NAME` in a variable unless it is `raw` (create and update, default
+    false): a token value with a `$` would arrive changed in the job."""
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, repo=None, env=None))
+    dollar = "tok-$HOME-" + "d" * 20
+    assert all(r.ok for r in push_targets(app, select(app, ["lab"])))
+    assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["raw"] is True
+    gl.ci.variable("g/n", "PYPI_TOKEN", "production")["raw"] = False  # made by hand, or by an older tokens
+    from tokenward.targets.push import push_token
+
+    assert all(r.ok for r in push_token(app, "pypi-main", dollar))
+    variable = gl.ci.variable("g/n", "PYPI_TOKEN", "production")
+    assert variable["value"] == dollar and variable["raw"] is True

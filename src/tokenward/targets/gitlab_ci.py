@@ -3,7 +3,8 @@
 Per push (REFERENCE.md "Registry APIs"): `GET /projects/{id}/variables/{KEY}` (with
 `filter[environment_scope]`) tells whether it exists; then `PUT` on the same path (-> 200)
 or `POST /projects/{id}/variables` to create it (-> 201). `{id}` is the numeric id or the
-URL-encoded path (`group%2Fname`). At most three requests: a 404 on the GET followed by a
+URL-encoded path (`group%2Fname`). Every write sends `raw: true` (GitLab's default, false,
+expands `$NAME` in the value: a token holding a `$` would arrive changed). At most three requests: a 404 on the GET followed by a
 404 on the POST means the project itself is missing.
 
 A masked variable must be one line of at least 8 characters; such a value is refused
@@ -72,6 +73,7 @@ class GitLabCI(HttpTarget):
             "masked": bool(self.config.get("masked")),
             "protected": bool(self.config.get("protected")),
             "environment_scope": self.scope,
+            "raw": True,  # else GitLab expands `$NAME` in the value (create and update; default false)
         }
         doing = f"write variable {self.key} of project {self.project}"
         reply = self.request("GET", f"{variable_url}?{self.filter}", headers=self.headers)
