@@ -480,27 +480,38 @@ class Inventory:
             (unused_before,),
         ).fetchall()
 
-    def unused_candidates(self, unused_before: str, surely_before: str) -> list[tuple]:
-        """(name, created_at, sure) of the tokens `usage(unused_before=...)` returns, as raw
-        tuples: `sure` is 1 when the token was last used (else created) before `surely_before`
-        and the registry has not said it is revoked (remind's offline count: obsolete.py)."""
-        cursor = self._conn.cursor()
-        cursor.row_factory = None
-        return cursor.execute(
-            "SELECT name, created_at, (COALESCE(NULLIF(last_used_at, ''), created_at) < :sure AND verify_result IS NOT 'revoked')"
-            " FROM tokens WHERE COALESCE(last_used_at, created_at) < :before"
-            " OR (kind IN ('pypi', 'testpypi') AND scope NOT LIKE 'project:%')",
-            {"before": unused_before, "sure": surely_before},
-        ).fetchall()
+    # remind's offline count of audit findings (obsolete.offline_count): the tokens
+    # `usage(unused_before=:before)` returns, and those surely unused (see unused_candidates).
+    _CANDIDATE = "(COALESCE(last_used_at, created_at) < :before OR (kind IN ('pypi', 'testpypi') AND scope NOT LIKE 'project:%'))"
+    _SURE = "(COALESCE(NULLIF(last_used_at, ''), created_at) < :sure AND verify_result IS NOT 'revoked')"
 
-    def usage_of(self, names: list[str]) -> list[tuple]:
-        """`usage()` rows of these tokens only."""
+    def unused_candidates(self, unused_before: str, surely_before: str) -> tuple[set[str], int]:
+        """The names of the tokens `usage(unused_before=...)` returns, and how many of them
+        are sure: last used (else created) before `surely_before`, and not said revoked by the
+        registry. One row from SQLite whatever the inventory's size."""
+        names, sure = self._conn.execute(
+            f"SELECT group_concat(name, char(0)), total({self._SURE}) FROM tokens WHERE {self._CANDIDATE}",
+            {"before": unused_before, "sure": surely_before},
+        ).fetchone()
+        return (set(names.split("\0")) if names else set()), int(sure)
+
+    def unsure_usage(self, unused_before: str, surely_before: str, names: list[str]) -> tuple[list[tuple], int]:
+        """`usage()` rows of the candidates (see unused_candidates) that are not sure or are
+        among `names`, and how many sure ones are among `names`."""
         cursor = self._conn.cursor()
         cursor.row_factory = None
+        params = {"before": unused_before, "sure": surely_before, "names": json.dumps(names)}
+        named = "name IN (SELECT value FROM json_each(:names))"
         columns = "name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at, verify_result"
-        return cursor.execute(
-            f"SELECT {columns} FROM tokens WHERE name IN (SELECT value FROM json_each(?)) ORDER BY name", (json.dumps(names),)
+        rows = cursor.execute(
+            f"SELECT {columns} FROM tokens WHERE {self._CANDIDATE} AND (NOT {self._SURE} OR {named}) ORDER BY name", params
         ).fetchall()
+        sure = cursor.execute(f"SELECT count(*) FROM tokens WHERE {self._CANDIDATE} AND {self._SURE} AND {named}", params).fetchone()[0]
+        return rows, sure
+
+    def created_at_of(self, name: str) -> str | None:
+        row = self._conn.execute("SELECT created_at FROM tokens WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
 
     def __len__(self) -> int:
         return self._conn.execute("SELECT count(*) FROM tokens").fetchone()[0]

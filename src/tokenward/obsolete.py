@@ -180,7 +180,8 @@ def load_tokens(
     tokens, wanted = _candidates(rows, cutoff, elsewhere, every_pypi=every_pypi)
     if not wanted:
         return tokens, []
-    logs, note = _read_uses(data_dir, {t.name: t.created_at for t in tokens if t.name in wanted}, window)
+    created = {t.name: t.created_at for t in tokens if t.name in wanted}
+    logs, note = _read_uses(data_dir, created.keys(), created.__getitem__, window)
     tokens = [t._replace(log=logs[t.name]) if t.name in logs else t for t in tokens]
     return tokens, [note] if note else []
 
@@ -204,18 +205,19 @@ def _candidates(rows, cutoff: datetime, elsewhere, *, every_pypi: bool) -> tuple
     return tokens, wanted
 
 
-def _read_uses(data_dir: Path, created: dict, window: int | None) -> tuple[dict[str, UseLog], str | None]:
-    """The UseLog of each token in `created` (name -> when it was added, a datetime or its
-    stored text) that has uses since then, and the note on unreadable lines."""
+def _read_uses(data_dir: Path, names, created_of, window: int | None) -> tuple[dict[str, UseLog], str | None]:
+    """The UseLog of each token in `names` that has uses since it was added (`created_of(name)`:
+    a datetime), and the note on unreadable lines."""
     tallies: dict[str, _Tally] = {}
-    uses = audit.Uses(data_dir, created.keys(), window=window)
+    since: dict[str, datetime] = {}
+    uses = audit.Uses(data_dir, names, window=window)
     for entry in uses:
         at = _moment(entry.get("time"))
         name = entry["token"]
-        since = created[name]
-        if isinstance(since, str):
-            since = created[name] = datetime.fromisoformat(since)
-        if at is None or at < since:  # before it was added: a removed token's of that name
+        added = since.get(name)
+        if added is None:
+            added = since[name] = created_of(name)
+        if at is None or at < added:  # before it was added: a removed token's of that name
             continue
         tally = tallies.get(name)
         if tally is None:
@@ -310,23 +312,18 @@ def offline_count(app) -> int:
     # says which, and they count one each, without an object or a parsed time. The others (near
     # the cutoff, reported revoked, with uses in the window) get the exact tests of load_tokens.
     inventory = app.inventory
-    rows = inventory.unused_candidates(to_iso(cutoff + timedelta(days=1)), to_iso(cutoff - timedelta(days=2)))
-    if not rows:
+    before, sure = to_iso(cutoff + timedelta(days=1)), to_iso(cutoff - timedelta(days=2))
+    names, count = inventory.unused_candidates(before, sure)
+    if not names:
         return 0
-    logs, _ = _read_uses(app.data_dir, {name: created for name, created, _ in rows}, REMIND_WINDOW)
-    count = 0
-    exact: list[str] = []
-    for name, _, sure in rows:
-        if not sure or name in logs:
-            exact.append(name)
-        elif name not in elsewhere:
-            count += 1
-    if exact:
-        tokens, _ = _candidates(inventory.usage_of(exact), cutoff, elsewhere, every_pypi=False)
-        for t in tokens:
-            if t.name in logs:
-                t = t._replace(log=logs[t.name])
-            count += (_unused_since(t, cutoff, elsewhere) is not None) + (_few_projects(t) is not None)
+    logs, _ = _read_uses(app.data_dir, names, lambda name: datetime.fromisoformat(inventory.created_at_of(name)), REMIND_WINDOW)
+    rows, sure_skipped = inventory.unsure_usage(before, sure, sorted(logs.keys() | (names & elsewhere.keys())))
+    count -= sure_skipped  # sure ones with uses (tested exactly below) or used elsewhere (never unused)
+    tokens, _ = _candidates(rows, cutoff, elsewhere, every_pypi=False)
+    for t in tokens:
+        if t.name in logs:
+            t = t._replace(log=logs[t.name])
+        count += (_unused_since(t, cutoff, elsewhere) is not None) + (_few_projects(t) is not None)
     return count
 
 

@@ -84,14 +84,17 @@ def _lines(text: str) -> str:
 def table(rows: list[list[str]], headers: list[str], painter=None, status_col: int | None = None) -> str:
     """Left-aligned columns; `painter(text, status)` colours the status column after padding.
     Cells are passed through `safe()`: they hold metadata a teammate may have written."""
-    rows = [row if _plain("".join(row)) else [safe(cell) for cell in row] for row in rows]
+    if not _plain("".join(map("".join, rows))):  # the common case checked at once, in C
+        rows = [row if _plain("".join(row)) else [safe(cell) for cell in row] for row in rows]
     columns = list(zip(headers, *rows))
     widths = [max(map(len, column)) for column in columns]
     widths[-1] = 0  # the last column is not padded
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     if painter is None or status_col is None:
+        # Each cell ljust-ed to its width, the last one as is: one format call per row.
+        line = "  ".join([f"{{:<{w}}}" for w in widths[:-1]] + ["{}"]).format
         for row in rows:
-            lines.append("  ".join([c.ljust(w) for c, w in zip(row, widths)]).rstrip())
+            lines.append(line(*row).rstrip())
     else:
         for row in rows:
             cells = [c.ljust(w) for c, w in zip(row, widths)]

@@ -16,7 +16,7 @@ from tokenward.tokens import TOKEN_PAGE
 class Reminder(NamedTuple):
     """(A NamedTuple: `remind` builds thousands of them.)"""
 
-    view: TokenView | SummaryView
+    view: TokenView | Summary  # a Summary is its own .record (name, kind, purpose)
     days: int  # days past (expired/overdue) or left (due-soon)
     action: str
 
@@ -40,22 +40,9 @@ def build(records: list[TokenRecord], now: datetime, warn_before: Period) -> dic
     return _group(views(records, now, warn_before), now)
 
 
-class SummaryView:
-    """A TokenView-shaped wrapper of a report.Summary, for the text report and
-    notifications, which need only name, kind, purpose, dates and status."""
-
-    __slots__ = ("record", "status", "due_at", "deadline")
-
-    def __init__(self, summary: Summary) -> None:
-        self.record = summary
-        self.status = summary.status
-        self.due_at = summary.due_at
-        self.deadline = summary.deadline
-
-
 def build_fast(rows: list[tuple], now: datetime, warn_before: Period) -> dict[str, list[Reminder]]:
     """Reminders straight from `Inventory.summaries()` rows: no full records built."""
-    return _group([SummaryView(s) for s in summarize(rows, now, warn_before) if s.status != "ok"], now, by_name=True)
+    return _group([s for s in summarize(rows, now, warn_before) if s.status != "ok"], now, by_name=True)
 
 
 _DAYS = itemgetter(1)  # Reminder.days
@@ -66,15 +53,18 @@ def _group(items, now: datetime, *, by_name: bool = False) -> dict[str, list[Rem
     already, as summaries() gives them; the sort is stable, so days alone keeps it)."""
     groups: dict[str, list[Reminder]] = {status: [] for status in REMINDED}
     where_new: dict[str, str] = {}  # kind -> where its new token is made: a few distinct kinds
+    expired, overdue = Status.EXPIRED, Status.OVERDUE  # per row below: looked up once
     for v in items:
-        group = groups.get(v.status)
+        status = v.status
+        group = groups.get(status)
         if group is None:
             continue
-        if v.status in AT_REGISTRY:
+        if status in AT_REGISTRY:
             moment = None  # since the registry said so; `tokens show` has verified_at
-        elif v.status == Status.EXPIRED:
-            moment = v.deadline if v.deadline is not None and v.deadline <= now else None
-        elif v.status == Status.OVERDUE:
+        elif status == expired:
+            deadline = v.deadline
+            moment = deadline if deadline is not None and deadline <= now else None
+        elif status == overdue:
             moment = v.due_at
         else:
             moment = next_deadline(v)
@@ -120,10 +110,12 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
         if not items:
             continue
         lines.append(f"{titles[status]} ({len(items)}):")
+        at_registry, due_soon = status in AT_REGISTRY, status == Status.DUE_SOON
         for r in items:
-            when = f"{r.days}d ago" if status != Status.DUE_SOON else f"in {r.days}d"
-            if status in AT_REGISTRY:
+            if at_registry:
                 when = "(tokens verify)"
+            else:
+                when = f"in {r.days}d" if due_soon else f"{r.days}d ago"
             record = r.view.record
             raw = f"  {record.name} ({record.kind}, {status} {when})" + (f" - {record.purpose}" if record.purpose else "")
             action = f"    -> {r.action}"

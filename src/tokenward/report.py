@@ -95,6 +95,11 @@ class Summary(NamedTuple):
     status: str
 
     @property
+    def record(self) -> "Summary":
+        """Itself: what a reminder prints of a token's record (name, kind, purpose) it has."""
+        return self
+
+    @property
     def deadline(self) -> datetime | None:
         due, expires = self.due_at, self.expires_at  # earliest(), spelled out: called per row
         if due is None:

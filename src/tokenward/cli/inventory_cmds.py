@@ -8,7 +8,7 @@ from tokenward import lifecycle
 from tokenward.cli.common import json_option, pass_app
 from tokenward.errors import ExitStatus, UsageError
 from tokenward.fastpath import get_command
-from tokenward.policy import STATUSES, age_text, humanize_delta
+from tokenward.policy import STATUSES, humanize_delta
 from tokenward.report import summarize, views
 from tokenward.sanitize import safe
 from tokenward.tokens import KINDS, SCOPE_NONE
@@ -112,15 +112,19 @@ def list_(app, term, statuses, as_json):
 
     now = app.now
     lines = []
+    shown_stores: dict[tuple[str, ...], str] = {}  # a few distinct ones (summarize shares the tuples)
     for s in summaries:
         deadline = s.deadline
+        stores = shown_stores.get(s.stores)
+        if stores is None:
+            stores = shown_stores[s.stores] = ",".join(s.stores)
         lines.append([
             s.name,
             s.kind,
-            age_text(now, s.rotated_at),
+            f"{int((now - s.rotated_at).total_seconds() // 86400)}d",  # age_text, inline: per row
             f"{deadline.date().isoformat()} ({humanize_delta(now, deadline)})" if deadline else "-",
             s.status,
-            ",".join(s.stores),
+            stores,
             s.purpose,
         ])  # fmt: skip
     headers = ["NAME", "KIND", "AGE", "DUE", "STATUS", "STORES", "PURPOSE"]
