@@ -367,6 +367,25 @@ def test_npm_publish_in_ci_gets_no_token_and_says_so(tokens, job, tmp_path, data
     assert audit(data_dir)[-1]["via"] == "trusted-publishing"
 
 
+def test_npm_on_gitlab_ci_needs_only_npm_id_token(job, oidc, monkeypatch):
+    """TRYOUT14b item 2: npm reads a GitLab job's OIDC token from NPM_ID_TOKEN (npm CLI
+    lib/utils/oidc.js); exec checks it is there, never asks the CI under another name."""
+    from tokenward import trusted
+
+    for name in ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.delenv("NPM_REGISTRY_NPMJS_ORG_ID_TOKEN", raising=False)
+    monkeypatch.delenv("NPM_ID_TOKEN", raising=False)
+    with pytest.raises(trusted.TrustedPublishingFailed) as caught:
+        trusted.mint(trusted.Decision("only", "npm", ""))
+    assert "GitLab CI: NPM_ID_TOKEN is not set" in str(caught.value), caught.value
+    jwt = oidc.token_for("npm:registry.npmjs.org")
+    monkeypatch.setenv("NPM_ID_TOKEN", jwt)
+    minted = trusted.mint(trusted.Decision("only", "npm", ""))
+    assert (minted.protocol, minted.value) == ("npm", "")
+
+
 # -- the hot path and the config -----------------------------------------------------------------
 
 

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 PYPI_TOOLS = frozenset({"twine", "uv", "poetry", "hatch", "flit", "pdm"})
 NPMJS = "https://registry.npmjs.org/"
 NPM_AUDIENCE = "npm:registry.npmjs.org"  # what npm's own exchange asks the CI for
+NPM_ID_TOKEN = "NPM_ID_TOKEN"  # where npm reads a CI's OIDC token (npm CLI lib/utils/oidc.js)
+NPM_ID_TOKEN_ONLY = (  # CIs where npm reads the identity from NPM_ID_TOKEN only
+    ("GITLAB_CI", "GitLab CI", "give the job `id_tokens: NPM_ID_TOKEN: aud:`"),
+    ("CIRCLECI", "CircleCI", "set it from `circleci run oidc get`"),
+)
 AUDIT_NAME = "(trusted-publishing)"  # not a valid token name: never mistaken for one
 VIA = "trusted-publishing"
 # What the `id` library's detectors look at before they try anything (GitHub Actions,
@@ -180,7 +185,7 @@ def mint(decision: Decision, *, env: Mapping[str, str] = os.environ) -> Minted:
     client = HttpClient(retries=0)  # an OIDC token may be single-use: never sent twice
     try:
         if decision.protocol == "npm":
-            _credential(NPM_AUDIENCE, env)  # proves the job may ask for an identity; npm asks again itself
+            _npm_identity(env)
             return Minted("", "npm", NPMJS)
         if decision.protocol == "crates":
             return _mint_crates(client, decision.index, decision.audience, env)
@@ -189,6 +194,19 @@ def mint(decision: Decision, *, env: Mapping[str, str] = os.environ) -> Minted:
         raise TrustedPublishingFailed(f"trusted publishing: {clean(str(exc), 300, *_request_tokens(env))}") from None
     finally:
         client.close()
+
+
+def _npm_identity(env: Mapping[str, str]) -> None:
+    """That npm's own exchange will find an identity (npm CLI lib/utils/oidc.js): NPM_ID_TOKEN
+    when set (its presence only: npm reads and exchanges it), else GitHub Actions' request
+    (asked here once, as npm asks it). GitLab CI and CircleCI have only NPM_ID_TOKEN."""
+    if env.get(NPM_ID_TOKEN):
+        return
+    for marker, ci, how in NPM_ID_TOKEN_ONLY:
+        if env.get(marker) and not env.get("GITHUB_ACTIONS"):
+            raise TrustedPublishingFailed(f"trusted publishing: {ci}: {NPM_ID_TOKEN} is not set (npm reads this job's OIDC token "
+                                          f"only there): {how} with the audience {NPM_AUDIENCE}")  # fmt: skip
+    _credential(NPM_AUDIENCE, env)  # proves the job may ask for an identity; npm asks again itself
 
 
 def _request_tokens(env: Mapping[str, str]) -> list[str]:
