@@ -10,12 +10,12 @@ import time
 import pytest
 
 from tests.test_rotation_api_steps import Recorder
-from tests.test_targets import GL_AUTH, NEW, OLD, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
+from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
 from tokenward import locks
 from tokenward.app import App
 from tokenward.config import parse_config
 from tokenward.rotation import workflows
-from tokenward.targets.push import push_targets, select
+from tokenward.targets.push import push_targets, push_token, select
 
 
 # -- item 1: `tokens push` alongside a rotation ---------------------------------------------
@@ -77,8 +77,44 @@ def test_gitlab_variables_are_created_and_updated_raw(ci, make_app):
     assert all(r.ok for r in push_targets(app, select(app, ["lab"])))
     assert gl.ci.variable("g/n", "PYPI_TOKEN", "production")["raw"] is True
     gl.ci.variable("g/n", "PYPI_TOKEN", "production")["raw"] = False  # made by hand, or by an older tokens
-    from tokenward.targets.push import push_token
-
     assert all(r.ok for r in push_token(app, "pypi-main", dollar))
     variable = gl.ci.variable("g/n", "PYPI_TOKEN", "production")
     assert variable["value"] == dollar and variable["raw"] is True
+
+
+# -- item 3: a target's destination changed in the config ---------------------------------
+
+
+MOVES = {
+    "variable": ("lab", {"variable": "OTHER"}, lambda gh, gl: gl.ci.variable("g/n", "OTHER", "production")),
+    "scope": ("lab", {"environment_scope": "staging"}, lambda gh, gl: gl.ci.variable("g/n", "PYPI_TOKEN", "staging")),
+    "project": ("lab", {"project": "g/m"}, lambda gh, gl: gl.ci.variable("g/m", "PYPI_TOKEN", "production")),
+    "secret": ("repo", {"secret": "OTHER"}, lambda gh, gl: {"value": gh.ci.secret("o/r", "OTHER")}),
+    "environment": ("env", {"environment": "staging"}, lambda gh, gl: {"value": gh.ci.secret("o/r", "PYPI_API_TOKEN", env="staging")}),
+    "repo": ("repo", {"repo": "o/s"}, lambda gh, gl: {"value": gh.ci.secret("o/s", "PYPI_API_TOKEN")}),
+}
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_a_target_pointed_elsewhere_is_never_pushed_there_and_sync_pushes_it(ci, make_app, move):
+    """What was pushed is recorded with where it went: a target whose repo, environment,
+    secret, project, variable or scope changed holds nothing yet (`never`, before: `current`
+    and "Nothing to do"), and sync's pushes (push_pending) write it there."""
+    from tokenward.targets.push import push_pending
+    from tokenward.targets.status import target_rows
+
+    gh, gl = ci
+    gh.ci.add_repo("o/r", "staging")
+    gh.ci.add_repo("o/s")
+    gh.ci.grants[GH_AUTH] |= {"o/s"}
+    gl.ci.add_project("g/m")
+    gl.ci.grants[GL_AUTH] |= {"g/m"}
+    before = make_app(targets_config(gh, gl))
+    assert all(r.ok for r in push_token(before, "pypi-main", OLD))
+    name, change, held = MOVES[move]
+    after = make_app(targets_config(gh, gl, **{name: change}), add=False)
+    states = {r.name: r.state for r in target_rows(after)}
+    assert states == {"repo": "current", "env": "current", "lab": "current", name: "never"}
+    assert [(r.target, r.ok) for r in push_pending(after)] == [(name, True)]
+    assert held(gh, gl)["value"] == OLD
+    assert {r.state for r in target_rows(after)} == {"current"}

@@ -81,6 +81,11 @@ _MIGRATIONS: list[str] = [
         error_at TEXT
     )
     """,
+    # version 5: where each CI target was pushed (targets/base.py destination): a target
+    # pointed elsewhere in the config holds nothing there yet ('' = pushed before this)
+    """
+    ALTER TABLE target_state ADD COLUMN destination TEXT NOT NULL DEFAULT ''
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -299,12 +304,13 @@ _COLUMNS = (
 class TargetState(Plain):
     """What this machine last pushed to a CI target (never a value: its fingerprint)."""
 
-    __slots__ = ("target", "token", "pushed_at", "fingerprint", "last_error", "error_at")
+    __slots__ = ("target", "token", "pushed_at", "fingerprint", "last_error", "error_at", "destination")
 
     def __init__(
         self, target: str, token: str, pushed_at: datetime | None = None, fingerprint: str = "",
-        last_error: str | None = None, error_at: datetime | None = None,
+        last_error: str | None = None, error_at: datetime | None = None, destination: str = "",
     ) -> None:  # fmt: skip
+        self.destination = destination  # where the last success went ('' = not recorded: older tokenward)
         self.target = target
         self.token = token
         self.pushed_at = pushed_at
@@ -628,23 +634,25 @@ class Inventory:
         rows = self._conn.execute("SELECT * FROM target_state ORDER BY target").fetchall()
         return {
             r["target"]: TargetState(
-                r["target"], r["token"], from_iso(r["pushed_at"]), r["fingerprint"], r["last_error"], from_iso(r["error_at"])
+                r["target"], r["token"], from_iso(r["pushed_at"]), r["fingerprint"], r["last_error"],
+                from_iso(r["error_at"]), r["destination"],
             )
             for r in rows
         }
 
-    def record_pushes(self, results: list[tuple[str, str, str, str | None]], at: datetime) -> None:
-        """(target, token, fingerprint, error or None) for each push, in one transaction: a
-        success records what was pushed and clears the error; a failure keeps the last
-        success and records the error."""
+    def record_pushes(self, results: list[tuple[str, str, str, str, str | None]], at: datetime) -> None:
+        """(target, token, destination, fingerprint, error or None) for each push, in one
+        transaction: a success records what was pushed where and clears the error; a
+        failure keeps the last success and records the error."""
         with self.transaction() as conn:
-            for target, token, fp, error in results:
+            for target, token, destination, fp, error in results:
                 if error is None:
                     conn.execute(
-                        "INSERT INTO target_state (target, token, pushed_at, fingerprint) VALUES (?, ?, ?, ?)"
+                        "INSERT INTO target_state (target, token, pushed_at, fingerprint, destination) VALUES (?, ?, ?, ?, ?)"
                         " ON CONFLICT(target) DO UPDATE SET token = excluded.token, pushed_at = excluded.pushed_at,"
-                        " fingerprint = excluded.fingerprint, last_error = NULL, error_at = NULL",
-                        (target, token, to_iso(at), fp),
+                        " fingerprint = excluded.fingerprint, destination = excluded.destination,"
+                        " last_error = NULL, error_at = NULL",
+                        (target, token, to_iso(at), fp, destination),
                     )
                 else:
                     conn.execute(

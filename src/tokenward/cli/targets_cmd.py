@@ -79,8 +79,10 @@ def targets(app, term, as_json):
 
     States, from the inventory (a CI secret cannot be read back): current
     (holds the value the token has now), stale (pushed before the token's last
-    rotation), never (not pushed from here yet), failed (the last push failed;
-    the error is shown). `tokens push` or `tokens sync` pushes the rest.
+    rotation), never (not pushed from here yet, or pushed to a repo, secret,
+    project, variable or scope it no longer names), failed (the last push
+    failed; the error is shown). `tokens push` pushes the rest; `tokens sync`
+    the stale, failed and re-pointed ones.
     A token in a shared store (Vault, AWS) is checked there first (its version,
     no value): rotated by another machine since this one's last sync, its
     targets are stale here until `tokens sync`.

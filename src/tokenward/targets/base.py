@@ -82,6 +82,18 @@ def where(config: "TargetConfig") -> str:
     return f"{config.get('project')} variable {config.get('variable')}{suffix}"
 
 
+# What says where a target's value goes: pointed elsewhere, it holds nothing there yet.
+DESTINATION_KEYS = {"github-actions": ("repo", "environment", "secret"), "gitlab-ci": ("project", "variable", "environment_scope")}
+
+
+def destination(config: "TargetConfig") -> str:
+    """The secret's place as one comparable string (recorded with each push; no value)."""
+    import json
+
+    keys = DESTINATION_KEYS[config.type]
+    return json.dumps([config.type, str(config.get("api_url")).rstrip("/"), *(str(config.get(k) or "") for k in keys)])
+
+
 # The kind of token each target type's API takes as `auth`.
 AUTH_KIND = {"github-actions": "github", "gitlab-ci": "gitlab"}
 

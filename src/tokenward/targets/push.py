@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from tokenward import audit
 from tokenward.errors import TokenwardError, UsageError
-from tokenward.targets.base import TargetError, auth_problem, open_target
+from tokenward.targets.base import TargetError, auth_problem, destination, open_target
 from tokenward.testhooks import crash_point
 from tokenward.tokens import fingerprint
 
@@ -170,7 +170,7 @@ def _record(app: "App", jobs: list[tuple["TargetConfig", str]], results: list[Pu
     by_token: dict[str, tuple[str, list[str], list[str]]] = {}
     for (target, value), result in zip(jobs, results):
         fp = fingerprint(value)
-        rows.append((target.name, target.token, fp, result.error))
+        rows.append((target.name, target.token, destination(target), fp, result.error))
         _fp, ok, failed = by_token.setdefault(target.token, (fp, [], []))
         (ok if result.ok else failed).append(target.name)
     from tokenward.policy import utcnow
@@ -255,11 +255,17 @@ def pending_targets(app: "App", names: Iterable[str] | None = None) -> list["Tar
     """`tokens sync`'s share: the targets (of the named tokens, else all) that are stale
     (hold a value from before the token's last rotation) or whose last push failed.
     Targets never pushed from this machine are left to `tokens push`: a teammate's
-    machine syncing the same tokens may hold no auth token for them."""
+    machine syncing the same tokens may hold no auth token for them. A target this
+    machine pushed before that now points elsewhere (another repo, secret, variable...:
+    `never` there) is pushed too."""
     from tokenward.targets.status import target_rows
 
     wanted = set(names or ())
-    rows = [r for r in target_rows(app) if r.state in ("stale", "failed") and (not wanted or r.token in wanted)]
+    pushed_here = {name for name, held in app.inventory.target_states().items() if held.pushed_at is not None}
+    rows = [
+        r for r in target_rows(app)
+        if (r.state in ("stale", "failed") or (r.state == "never" and r.name in pushed_here)) and (not wanted or r.token in wanted)
+    ]  # fmt: skip
     return [app.config.targets[r.name] for r in rows]
 
 

@@ -37,13 +37,16 @@ class TargetRow:
 
 
 def state_of(target: "TargetConfig", held: "TargetState | None", record: "TokenRecord | None") -> str:
-    """failed (the last push failed) > never > stale (holds another value than the
-    token's current one: pushed before its last rotation) > current."""
+    """failed (the last push failed) > never (also: pushed, but to where the target no
+    longer points) > stale (holds another value than the token's current one: pushed
+    before its last rotation) > current."""
+    from tokenward.targets.base import destination
+
     if held is None or held.token != target.token:
         return "never"
     if held.last_error is not None:
         return "failed"
-    if held.pushed_at is None:
+    if held.pushed_at is None or (held.destination and held.destination != destination(target)):
         return "never"
     if record is None or held.fingerprint != record.fingerprint:
         return "stale"
