@@ -4,13 +4,15 @@ REFERENCE.md) record every request; most tests call the plain functions in-proce
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 
 from tests.test_rotation_api_steps import Recorder
-from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
+from tests.test_two_machines import team  # noqa: F401 - fixture
+from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, _toml, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
 from tokenward import locks
 from tokenward.app import App
 from tokenward.config import parse_config
@@ -118,3 +120,41 @@ def test_a_target_pointed_elsewhere_is_never_pushed_there_and_sync_pushes_it(ci,
     assert [(r.target, r.ok) for r in push_pending(after)] == [(name, True)]
     assert held(gh, gl)["value"] == OLD
     assert {r.state for r in target_rows(after)} == {"current"}
+
+
+# -- item 4: `tokens rollback` reaches the CI targets --------------------------------------
+
+
+def test_rollback_pushes_the_restored_value_to_every_target(hub, team):  # noqa: F811
+    """Rollback is a rotation back to the previous value: its CI targets get that value
+    too (before: they kept the rolled-back-from one, `stale`, and nothing was said). A
+    target that fails is one `Error:` line and exit 3, like rotate; `tokens push` fixes it."""
+    gh, _ = hub
+    gh.reset()
+    gh.tokens[GH_AUTH] = {"login": "octo"}
+    gh.ci.add_repo("o/r")
+    gh.ci.grants[GH_AUTH] = {"o/r"}
+    t = team(("keyring", "vault"))
+    with t.config.open("a") as config:
+        config.write(_toml({"ci": {"type": "github-actions", "token": "shared", "auth": "gh-admin", "repo": "o/r",
+                                   "secret": "SHARED", "api_url": gh.url + "api/v3"}}))  # fmt: skip
+    a = t.machine("a")
+    first, second = "shared-v1-" + "1" * 24, "shared-v2-" + "2" * 24
+    assert a("add", "shared", "--kind", "generic", input=first + "\n").returncode == 0
+    assert a("add", "gh-admin", "--kind", "github", "--repository", gh.url, input=GH_AUTH + "\n").returncode == 0
+    assert a("rotate", "shared", input=second + "\n").returncode == 0 and gh.ci.secret("o/r", "SHARED") == second
+
+    back = a("rollback", "shared")
+    assert back.returncode == 0, back
+    assert gh.ci.secret("o/r", "SHARED") == first and "Pushed to CI targets ci." in back.stderr
+    assert [r["state"] for r in json.loads(a("targets", "--json").stdout)] == ["current"]
+
+    gh.ci.grants[GH_AUTH] = set()
+    failed = a("rollback", "shared")  # back to the value before that one: `second`
+    assert failed.returncode == 3, failed
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: target ci: ") and "tokens push ci" in failed.stderr
+    assert first not in failed.stderr + failed.stdout and second not in failed.stderr + failed.stdout
+    assert [r["state"] for r in json.loads(a("targets", "--json").stdout)] == ["failed"]
+    gh.ci.grants[GH_AUTH] = {"o/r"}
+    assert a("push").returncode == 0 and gh.ci.secret("o/r", "SHARED") == second

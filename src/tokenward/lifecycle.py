@@ -386,11 +386,12 @@ def rotate_token(app: App, name: str, value: str, *, event: str = "rotate") -> O
     return Outcome(updated, warnings, written, failed, overwrote)
 
 
-def rollback_token(app: App, name: str) -> tuple[Outcome, str, TokenRecord]:
+def rollback_token(app: App, name: str) -> tuple[Outcome, str, TokenRecord, str]:
     """Restore the value before the last rotation, from a store that keeps versions.
 
-    Returns (outcome, the store it was read from, the record as it was before): the
-    value rolled back *from* is the one to revoke if it leaked."""
+    Returns (outcome, the store it was read from, the record as it was before, the
+    restored value: for the CI targets): the value rolled back *from* is the one to
+    revoke if it leaked."""
     record = app.inventory.get(name)
     if app.inventory.journal_pending(name):
         raise UsageError(f"a rotation of {name} has not reached every store yet; run `tokens sync {name}` first")
@@ -425,7 +426,7 @@ def rollback_token(app: App, name: str) -> tuple[Outcome, str, TokenRecord]:
             no_previous.append(store_name)
             continue
         outcome = rotate_token(app, name, previous, event="rollback")
-        return outcome, store_name, record
+        return outcome, store_name, record, previous
     if unreachable:
         # Each StoreError already names its store: say it once.
         first = unreachable[0]

@@ -126,23 +126,30 @@ def rollback(app, term, name):
 
     The value before the last rotation is read from a store that keeps versions
     (Vault, AWS) and written everywhere as a new rotation, so `sync` carries it
-    to other machines.
+    to other machines; then pushed to the token's CI targets, as `tokens rotate`
+    does (a target that fails: one `Error:` line, exit 3; `tokens push` retries).
 
     \b
     Example:
       tokens rollback pypi-foo
     """
+    from tokenward.cli.dialog import TerminalDialog
     from tokenward.lifecycle import rollback_token
+    from tokenward.rotation.workflows import push_targets
 
-    outcome, source, before = rollback_token(app, name)
+    outcome, source, before, value = rollback_token(app, name)
     term.note(f"Rolled {name} back to its previous value (read from {source}); now in {', '.join(outcome.written)}.")
+    status = 0
     if outcome.failed:
         for message in outcome.failed.values():
             term.note(f"Error: {message}")
         term.note(f"Not yet written to {', '.join(outcome.failed)}: `tokens sync {name}` finishes it.")
-        return int(ExitStatus.STORE)
-    term.note(_revoke_hint(before))
-    return 0
+        status = int(ExitStatus.STORE)
+    if not push_targets(app, TerminalDialog(term), name, value):
+        status = int(ExitStatus.STORE)
+    if not outcome.failed:
+        term.note(_revoke_hint(before))
+    return status
 
 
 def _revoke_hint(before) -> str:
