@@ -389,6 +389,19 @@ def test_an_audit_log_that_cannot_be_trusted_stops_audit_but_not_the_reminder(to
     assert refused.stdout == ""
 
 
+def test_a_fifo_as_audit_log_is_refused_not_waited_on(tokens, data_dir):
+    """TRYOUT14b item 6: opening a FIFO would wait for a writer forever (the timeout is only
+    a safety net for the failure: it is never reached when the FIFO is refused)."""
+    with Inventory.open(data_dir) as inventory:
+        inventory.insert(record("gh-old", "github", age=400))
+    os.mkfifo(data_dir / "audit.log", 0o600)
+    remind = tokens("remind", timeout=30)
+    assert remind.returncode == 0 and "audit.log is not a regular file" in remind.stderr, remind
+    refused = tokens("audit", timeout=30)
+    assert refused.returncode == 2 and refused.stderr.startswith("Error: ") and "audit.log is not a regular file" in refused.stderr
+    assert refused.stdout == ""
+
+
 def test_the_documented_answers_parse_as_documented():
     """PyPI's own examples (docs.pypi.org JSON API, trimmed; PEP 740 Appendix 1's publisher),
     extra keys and all, read the way docs/audit.md says."""

@@ -215,16 +215,19 @@ def private_file(path: Path) -> Path:
 def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND) -> int:
     """Open a data file: created 0600 from the first byte (no chmod race), never through
     a symlink, and refused when another user owns it or may write it."""
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:  # O_NONBLOCK: opening a FIFO never waits for its other end (fstat below refuses it)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY, FILE_MODE)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafeDataDir(f"{path} is a symlink: move it away") from None
+        if exc.errno == errno.ENXIO:  # a FIFO without a reader, a socket
+            raise UnsafeDataDir(f"{path} is not a regular file (a symlink or other): move it away") from None
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise not_writable(path, exc) from None
         raise
     try:
         st = check_private_file(path, os.fstat(fd))
+        os.set_blocking(fd, True)
         if stat.S_IMODE(st.st_mode) & 0o077:
             _best_effort_chmod(fd, stat.S_IMODE(st.st_mode) & 0o700)
     except BaseException:
