@@ -158,3 +158,36 @@ def test_rollback_pushes_the_restored_value_to_every_target(hub, team):  # noqa:
     assert [r["state"] for r in json.loads(a("targets", "--json").stdout)] == ["failed"]
     gh.ci.grants[GH_AUTH] = {"o/r"}
     assert a("push").returncode == 0 and gh.ci.secret("o/r", "SHARED") == second
+
+
+# -- item 5: `[rotate.npm] login` names the npm account password, a generic token ----------
+
+
+def test_npm_login_must_be_a_generic_token(file_keyring, data_dir, tmp_path):
+    """A login naming a registry token (a GitLab PAT, say) is refused, exit 2, before it is
+    read or sent to npm as the account password (before: sent)."""
+    from tests.registry_standins import StandIn
+    from tokenward import lifecycle
+    from tokenward.errors import UsageError
+    from tokenward.rotation import api
+
+    npm = StandIn("npm").start()
+    try:
+        old = "npm_" + "0ldLogin" * 5
+        npm.tokens[old] = {"user": "dev", "key": "k0ld"}
+        pat = "glpat-" + "L0gin" * 4
+        npm.npm_password = pat
+        app = App(config=parse_config({"rotate": {"npm": {"login": "npm-pw"}}}, tmp_path / "config.toml"), data_dir=data_dir)
+        try:
+            lifecycle.add_token(app, "npm-pw", pat, kind="gitlab")
+            lifecycle.add_token(app, "npm-pub", old, kind="npm", repository=npm.url)
+            with pytest.raises(UsageError) as refused:
+                api.rotate_by_api(app, Recorder(), "npm-pub")
+            assert refused.value.exit_status == 2
+            assert "[rotate.npm] login names npm-pw, a gitlab token" in str(refused.value)
+            assert "--kind generic" in str(refused.value) and "nothing changed" in str(refused.value)
+            assert [r for r in npm.seen if r.method != "GET"] == [] and not npm.received_anywhere(pat)
+        finally:
+            app.close()
+    finally:
+        npm.stop()

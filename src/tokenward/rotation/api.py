@@ -506,10 +506,16 @@ def _password(app, ui: Dialog, record: TokenRecord, unattended: bool) -> str:
     if login:
         if login == record.name:
             raise UsageError(f"[rotate.npm] login names {login} itself; it must name the token holding the account password ({where})")
-        if app.inventory.find(login) is None:
+        held = app.inventory.find(login)
+        if held is None:
             raise UsageError(
                 f"[rotate.npm] login names {login!r}, which is not in the inventory: add the npm account password "
                 f"(`tokens add {login} --kind generic`) or fix {where}; nothing changed"
+            )
+        if held.kind != "generic":  # a registry's token is never sent to npm as a password
+            raise UsageError(
+                f"[rotate.npm] login names {login}, a {held.kind} token; it must name the npm account password, "
+                f"a generic token (`tokens add NAME --kind generic`), in {where}; nothing changed"
             )
         return lifecycle.get_value(app, login)[0]
     if unattended or not ui.interactive:
