@@ -426,6 +426,15 @@ def test_token_and_trusted_publishing_exclude_each_other(tokens, job):
     assert result.returncode == 2 and "give one of them" in result.stderr, result
 
 
+@pytest.mark.parametrize("flags", [("--trusted-publishing", "--no-trusted-publishing"), ("--no-trusted-publishing", "--trusted-publishing")])
+def test_both_trusted_publishing_flags_are_a_usage_error(tokens, job, tmp_path, flags):
+    """TRYOUT14b item 7: not the last one silently."""
+    path = fake_tool(tmp_path, "twine", "echo child-ran\n")
+    result = tokens("exec", *flags, "--", "twine", "upload", "dist/*", env=path)
+    assert result.returncode == 2 and "contradict each other" in result.stderr, result
+    assert len(result.stderr.strip().splitlines()) == 1 and "child-ran" not in result.stdout
+
+
 # -- which runs mint: only a destination exec itself resolved, and the config maps ----------------
 
 DECISIONS = [

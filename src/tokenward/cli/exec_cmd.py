@@ -18,15 +18,16 @@ from tokenward.fastpath import exec_command
 @click.option("--strict", is_flag=True, help="Refuse an overdue token instead of warning.")
 @click.option("--allow-env", "allow_env", multiple=True, metavar="VAR", help="Let the token's env template set VAR although it is outside what a template may set (BASH_ENV, LD_PRELOAD, constants, ...; repeatable). Never unlocks a variable that changes where the token goes (URLs, proxies, CA bundles).")
 @click.option(
-    "--trusted-publishing/--no-trusted-publishing",
-    "trusted",
-    default=None,
-    help="For this run: require a token minted from the CI's OIDC identity (no stored token), or never mint one "
+    "--trusted-publishing",
+    "trusted_on",
+    is_flag=True,
+    help="For this run: require a token minted from the CI's OIDC identity (no stored token) "
     "[default: [trusted_publishing] mode, \"prefer\": mint in CI where the upload URL has a minting index].",
 )
+@click.option("--no-trusted-publishing", "trusted_off", is_flag=True, help="For this run: never mint a token; stored tokens only.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
 @pass_app
-def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, trusted, command):
+def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, trusted_on, trusted_off, command):
     """Run COMMAND with the right token in its environment, and nowhere else.
 
     Without --token, the token is chosen from the command line: the tool (twine, uv,
@@ -52,4 +53,9 @@ def exec_(app, term, token, no_mask, no_narrow, strict, allow_env, trusted, comm
       tokens exec -- twine upload dist/*
       tokens exec --token pypi-foo -- uv publish
     """
+    if trusted_on and trusted_off:
+        from tokenward.errors import UsageError
+
+        raise UsageError("--trusted-publishing and --no-trusted-publishing contradict each other: give one of them")
+    trusted = True if trusted_on else (False if trusted_off else None)
     return exec_command(app, term, token, no_mask, no_narrow, strict, allow_env, command, trusted)
