@@ -301,7 +301,7 @@ def humanize_delta(now: datetime, then: datetime) -> str:
     elif seconds < 86400:
         text = f"{int(seconds // 3600)}h"
     else:
-        text = f"{whole_days(now, then)}d"
+        text = f"{int(seconds // 86400)}d"  # whole_days(now, then), from the seconds at hand
     return f"in {text}" if future else f"{text} ago"
 
 

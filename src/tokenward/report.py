@@ -93,18 +93,12 @@ class Summary(NamedTuple):
     due_at: datetime | None
     expires_at: datetime | None  # the earlier of expires_at and the registry's expiry
     status: str
+    deadline: datetime | None  # the earlier of due_at and expires_at
 
     @property
     def record(self) -> "Summary":
         """Itself: what a reminder prints of a token's record (name, kind, purpose) it has."""
         return self
-
-    @property
-    def deadline(self) -> datetime | None:
-        due, expires = self.due_at, self.expires_at  # earliest(), spelled out: called per row
-        if due is None:
-            return expires
-        return due if expires is None or due <= expires else expires
 
 
 def summarize(rows: list[tuple], now: datetime, warn_before: Period) -> list[Summary]:
@@ -144,5 +138,9 @@ def summarize(rows: list[tuple], now: datetime, warn_before: Period) -> list[Sum
                 stores = stores_of[text] = _stores(text)
         else:
             stores = ()
-        append(Summary(name, kind, purpose, stores, rotated, due, expires, state))
+        if due is None:
+            deadline = expires
+        else:  # earliest(due, expires), spelled out: per row
+            deadline = due if expires is None or due <= expires else expires
+        append(Summary(name, kind, purpose, stores, rotated, due, expires, state, deadline))
     return out
