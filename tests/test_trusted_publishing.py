@@ -650,7 +650,35 @@ def test_prefer_with_a_failed_exchange_and_no_stored_token_is_one_error_line(tok
     assert result.returncode != 0 and "using a stored token instead" not in result.stderr, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: trusted publishing:") and "invalid-publisher" in lines[0], lines
-    assert "and no stored token either" in lines[0]
+    assert "and no stored token can be used instead" in lines[0]
+
+
+def test_gitlab_without_id_token_asks_nothing_and_ambiguous_stored_tokens_are_said_so(tokens, job, tp_server, write_config, data_dir, monkeypatch):
+    """TRYOUT14b item 4: no audience request when the job has no `<AUD>_ID_TOKEN`, and two
+    stored tokens that fit equally are not "no stored token"."""
+    from datetime import datetime, timezone
+
+    from tokenward.inventory import Inventory, TokenRecord
+
+    url, _packages, mint = tp_server
+    config(write_config, {url: mint.url})
+    for name in ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    asked: list[str] = []
+    answer = mint.handle
+    monkeypatch.setattr(mint, "handle", lambda method, path, *rest: asked.append(path) or answer(method, path, *rest))
+    now = datetime.now(timezone.utc)
+    with Inventory.open(data_dir) as inventory:
+        for name in ("wide-a", "wide-b"):
+            inventory.insert(TokenRecord(name=name, kind="pypi", created_at=now, rotated_at=now, stores=("keyring",),
+                                         fingerprint="0" * 16, repository=url))  # fmt: skip
+    result = tokens("exec", "--", "twine", "upload", "--repository-url", url, "dist/x.whl")
+    assert asked == [], result  # not even the audience was asked for
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result
+    assert "GitLab CI: PYPI_STANDIN_ID_TOKEN is not set" in lines[0] and "2 tokens fit" in lines[0], lines
+    assert "no stored token either" not in lines[0]
 
 
 def test_history_shows_the_runs_with_a_minted_token(tokens, job, tmp_path, data_dir, write_config):

@@ -163,8 +163,9 @@ def plan_exec(
         except TokenwardError as exc:
             if not fell_back:
                 raise
-            # One line that says both, never "using a stored token instead" then "no token fits".
-            both = TokenwardError(f"{fell_back[0]}; and no stored token either: {exc}")
+            # One line that says both, never "using a stored token instead" then "no token fits"
+            # (nor "no stored token" when several fit equally).
+            both = TokenwardError(f"{fell_back[0]}; and no stored token can be used instead: {exc}")
             both.exit_status = exc.exit_status
             raise both from None
     if fell_back:

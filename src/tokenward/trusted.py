@@ -209,6 +209,19 @@ def _npm_identity(env: Mapping[str, str]) -> None:
     _credential(NPM_AUDIENCE, env)  # proves the job may ask for an identity; npm asks again itself
 
 
+def _gitlab_id_token(audience: str, env: Mapping[str, str]) -> None:
+    """On GitLab CI (and no CI the `id` library asks first), the job's OIDC token for
+    `audience` is the variable `<AUD>_ID_TOKEN` (as `id` names it): without it there is no
+    identity, said before anything is asked of the index."""
+    if not env.get("GITLAB_CI") or any(env.get(name) for name in ("GITHUB_ACTIONS", "BUILDKITE")):
+        return
+    name = re.sub(r"[^A-Z0-9_]|^[^A-Z_]", "_", audience.upper()) + "_ID_TOKEN"
+    if not env.get(name):
+        raise TrustedPublishingFailed(
+            f"trusted publishing: GitLab CI: {name} is not set: give the job `id_tokens: {name}: aud: {clean(audience, 60)}`"
+        )
+
+
 def _request_tokens(env: Mapping[str, str]) -> list[str]:
     """The CI's request token(s): masked in every line, like the JWT."""
     return [v for name in REQUEST_TOKEN_VARS for v in (env.get(name), os.environ.get(name)) if v]
@@ -254,6 +267,7 @@ def _mint_pypi(client, index: str, expected: str, env: Mapping[str, str] = os.en
             f"trusted publishing: {host} is not pypi.org or test.pypi.org and its [trusted_publishing.index] entry names no "
             "audience ({ index = ..., audience = ... }); no OIDC token asked for"
         )
+    _gitlab_id_token(expected, env)  # before any request: a GitLab job without it has no identity to send
     reply = client.request("GET", f"{_base(index)}/_/oidc/audience")
     data = reply.json_object() if reply.status == 200 else {}
     audience = data.get("audience")
@@ -290,6 +304,7 @@ def _mint_crates(client, index: str, audience: str, env: Mapping[str, str] = os.
     from tokenward.registries.http import host_of
 
     host = host_of(index)
+    _gitlab_id_token(audience, env)
     jwt = _credential(audience, env)  # crates.io's audience is its host name ("crates.io")
     reply = client.request("POST", _crates_tokens_url(index), json_body={"jwt": jwt})
     answer = _json_object(reply)
