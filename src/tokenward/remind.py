@@ -46,11 +46,13 @@ def build_fast(rows: list[tuple], now: datetime, warn_before: Period) -> dict[st
 
 
 _DAYS = itemgetter(1)  # Reminder.days
+_new_reminder = tuple.__new__  # Reminder(view, days, action) without its Python-level __new__: per row
 
 
 def _group(items, now: datetime, *, by_name: bool = False) -> dict[str, list[Reminder]]:
-    """Reminders by status, sorted by days then name (`by_name`: the items come in name order
-    already, as summaries() gives them; the sort is stable, so days alone keeps it)."""
+    """Reminders by status, sorted by days then name (`by_name`: the items are Summaries, their
+    own records, in name order as summaries() gives them; the sort is stable, so days alone
+    keeps that order)."""
     groups: dict[str, list[Reminder]] = {status: [] for status in REMINDED}
     where_new: dict[str, str] = {}  # kind -> where its new token is made: a few distinct kinds
     expired, overdue = Status.EXPIRED, Status.OVERDUE  # per row below: looked up once
@@ -69,11 +71,11 @@ def _group(items, now: datetime, *, by_name: bool = False) -> dict[str, list[Rem
         else:
             moment = next_deadline(v)
         days = int(abs((moment - now).total_seconds()) // 86400) if moment else 0  # whole_days, inline: per row
-        record = v.record
+        record = v if by_name else v.record
         where = where_new.get(record.kind)
         if where is None:
             where = where_new[record.kind] = _where_new(record.kind)
-        group.append(Reminder(v, days, f"tokens rotate {record.name}{where}"))
+        group.append(_new_reminder(Reminder, (v, days, f"tokens rotate {record.name}{where}")))
     for status, reminders in groups.items():
         if by_name:
             reminders.sort(key=_DAYS, reverse=status != Status.DUE_SOON)  # reverse=True keeps the order of equals
@@ -111,19 +113,23 @@ def as_text(groups: dict[str, list[Reminder]]) -> str:
             continue
         lines.append(f"{titles[status]} ({len(items)}):")
         at_registry, due_soon = status in AT_REGISTRY, status == Status.DUE_SOON
-        for r in items:
+        shown = str(status)  # per row below: formatted once
+        for view, days, act in items:
             if at_registry:
                 when = "(tokens verify)"
             else:
-                when = f"in {r.days}d" if due_soon else f"{r.days}d ago"
-            record = r.view.record
-            raw = f"  {record.name} ({record.kind}, {status} {when})" + (f" - {record.purpose}" if record.purpose else "")
-            action = f"    -> {r.action}"
+                when = f"in {days}d" if due_soon else f"{days}d ago"
+            record = view if view.__class__ is Summary else view.record  # a Summary is its own record
+            purpose = record.purpose
+            raw = f"  {record.name} ({record.kind}, {shown} {when})"
+            if purpose:
+                raw = f"{raw} - {purpose}"
+            action = f"    -> {act}"
             if not (raw.isascii() and raw.isprintable() and action.isascii() and action.isprintable()):
                 # safe() per field, as printed when plain: the fields are metadata (see sanitize.py)
                 purpose = f" - {safe(record.purpose)}" if record.purpose else ""
                 raw = f"  {safe(record.name)} ({safe(record.kind)}, {status} {when}){purpose}"
-                action = f"    -> {safe(r.action)}"
+                action = f"    -> {safe(act)}"
             lines.append(raw)
             lines.append(action)
     if not lines:
