@@ -191,3 +191,59 @@ def test_npm_login_must_be_a_generic_token(file_keyring, data_dir, tmp_path):
             app.close()
     finally:
         npm.stop()
+
+
+# -- item 6: `tokens remove` and what names the token --------------------------------------
+
+
+def test_remove_refuses_a_token_whose_api_rotation_is_not_finished(tokens, file_keyring, data_dir):
+    """A journal at `created`/`stored` means a value the registry created may be live and
+    only the journal knows it: removing the token would strand it (before: removed, and
+    sync dropped the journal). Refused, exit 2, even with --yes; nothing changed."""
+    value = "npm_" + "Pend1ng" * 5
+    assert tokens("add", "npm-ci", "--kind", "npm", input=value + "\n").returncode == 0
+    journal = data_dir / "api-rotations"
+    journal.mkdir(mode=0o700, exist_ok=True)
+    (journal / "npm-ci.json").write_text("{}")
+    refused = tokens("remove", "npm-ci", "--yes")
+    assert refused.returncode == 2, refused
+    assert refused.stderr.count("\n") == 1 and refused.stderr.startswith("Error: ")
+    assert "API rotation of npm-ci is not finished" in refused.stderr and "tokens rotate npm-ci" in refused.stderr
+    assert tokens("get", "npm-ci").stdout.strip() == value
+
+
+def test_remove_names_the_targets_and_login_that_use_the_token_and_its_own_registrys_page(tokens, file_keyring, write_config):
+    """Removing an auth token of targets or the npm login token says what now breaks;
+    the revoke advice names the token's own registry (a self-managed GitLab, a private npm
+    registry), not gitlab.com / npmjs.com."""
+    write_config(
+        '[rotate.npm]\nlogin = "npm-pw"\n'
+        '[targets.one]\ntype = "gitlab-ci"\ntoken = "pypi-main"\nauth = "gl-m"\nproject = "g/n"\nvariable = "V"\n'
+        'api_url = "http://127.0.0.1:39549/"\n'
+        '[targets.two]\ntype = "gitlab-ci"\ntoken = "pypi-main"\nauth = "gl-m"\nproject = "g/n"\nvariable = "W"\n'
+        'api_url = "http://127.0.0.1:39549/"\n'
+    )
+    assert tokens("add", "gl-m", "--kind", "gitlab", "--repository", "http://127.0.0.1:39549/", input=GL_AUTH + "\n").returncode == 0
+    assert tokens("add", "npm-pw", "--kind", "generic", input="pw-" + "x" * 20 + "\n").returncode == 0
+    removed = tokens("remove", "gl-m", "--yes")
+    assert removed.returncode == 0, removed
+    assert "Warning: gl-m is named by target one (auth), target two (auth)" in removed.stderr
+    assert "http://127.0.0.1:39549/-/user_settings/personal_access_tokens" in removed.stderr
+    assert "gitlab.com" not in removed.stderr
+    login = tokens("remove", "npm-pw", "--yes")
+    assert login.returncode == 0 and "Warning: npm-pw is named by rotate.npm.login" in login.stderr
+
+
+def test_sync_names_a_target_whose_token_was_removed_once(ci, make_app):
+    """The line sync prints for such a target says "target NAME:" once (before: "target
+    tmpt: target tmpt names token ...")."""
+    from tokenward import lifecycle
+    from tokenward.targets.push import push_pending
+
+    gh, gl = ci
+    app = make_app(targets_config(gh, gl, repo=None, env=None))
+    assert all(r.ok for r in push_token(app, "pypi-main", OLD))
+    lifecycle.remove_token(app, "pypi-main")
+    [result] = push_pending(app)
+    assert not result.ok and result.error.startswith("target lab: names token 'pypi-main', which is not in the inventory")
+    assert result.error.count("target lab") == 1

@@ -25,7 +25,6 @@ from tokenward.locks import token_lock
 from tokenward.policy import parse_date, parse_period, to_iso
 from tokenward.stores.base import UNCHECKED, AtomicCheckAndSet, MetadataStore, VersionedStore, is_keyed
 from tokenward.testhooks import crash_point, pause_point
-from tokenward.registries.kinds import revoke_where
 from tokenward.tokens import DEFAULT_REPOSITORY, KINDS, TOKEN_PAGE, fingerprint, inspect
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -448,14 +447,56 @@ def _bare(error: StoreError) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
+def token_page(record: TokenRecord) -> str:
+    """Where this token is revoked: its own registry's page (a self-managed GitLab, a
+    private npm registry...), else the kind's; '' when not known."""
+    from tokenward.errors import TokenwardError
+    from tokenward.registries.base import open_registry
+
+    if not record.repository:
+        return TOKEN_PAGE.get(record.kind, "")
+    try:
+        return open_registry(record, None, None).token_page  # type: ignore[arg-type] - no request is made
+    except TokenwardError:
+        return ""
+
+
 def revoke_hint(record: TokenRecord) -> str:
+    page = token_page(record)
+    where = f"at {page}" if page else "where it was issued"
     if record.kind in TOKEN_PAGE:
-        return f"revoke the old {record.kind} token {revoke_where(record.kind)}"
-    return f"revoke the old token {revoke_where(record.kind)}"
+        return f"revoke the old {record.kind} token {where}"
+    return f"revoke the old token {where}"
+
+
+def named_by(app: App, name: str) -> list[str]:
+    """What in the config names this token (and stops working without it): CI targets
+    (the secret's token or the auth token), the npm login, the email password."""
+    config = app.config
+    uses = [f"target {t.name}" for t in config.targets.values() if t.token == name]
+    uses += [f"target {t.name} (auth)" for t in config.targets.values() if t.auth == name]
+    if (config.notify.get("email") or {}).get("password_token") == name:
+        uses.append("notify.email")
+    if config.rotate.npm_login == name:
+        uses.append("rotate.npm.login")
+    return uses
+
+
+def check_removable(app: App, name: str) -> None:
+    """Exit 2 for a token whose API rotation is not finished: a value the registry
+    created may be live, known only to that rotation's journal."""
+    from tokenward.rotation import api_journal
+
+    if name in api_journal.pending(app.data_dir):
+        raise UsageError(
+            f"the API rotation of {name} is not finished (a value its registry created may be live): "
+            f"run `tokens rotate {name}` to finish it, then remove it; nothing changed"
+        )
 
 
 def remove_token(app: App, name: str) -> Outcome:
     """Delete from each store, dropping each from the record as it goes, then the record."""
+    check_removable(app, name)
     with token_lock(app.data_dir, name):
         record = app.inventory.get(name)
         remaining = list(record.stores)

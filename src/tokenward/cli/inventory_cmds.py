@@ -205,11 +205,20 @@ def get(app, term, name, store):
 def remove(app, term, name, yes):
     """Remove a token from the inventory and delete its value from its stores.
 
+    Refused (exit 2) while an API rotation of the token is unfinished (`tokens
+    rotate NAME` finishes it). A warning names the CI targets, the npm login or
+    the email password that name the token: they fail without it.
+
     \b
     Example:
       tokens remove old-token --yes
     """
     record = app.inventory.get(name)
+    lifecycle.check_removable(app, name)
+    uses = lifecycle.named_by(app, name)
+    if uses:
+        where = app.config.path or "the config"
+        term.warn(f"{name} is named by {', '.join(uses)}: they fail without it until you change {where}")
     if not yes:
         import sys
 

@@ -299,7 +299,8 @@ def _push_pending(app: "App", pending: list["TargetConfig"]) -> list[PushResult]
                 raise TargetError(target.name, f"cannot read token {target.token}: {value}")
             open_target(target, None, "").check_value(value)  # type: ignore[arg-type]
         except TokenwardError as exc:
-            text = str(exc).removeprefix(f"target {target.name}: ").removesuffix("; nothing was written")
+            text = str(exc).removeprefix(f"target {target.name}: ").removeprefix(f"target {target.name} ")
+            text = text.removesuffix("; nothing was written")
             results.append(PushResult(target.name, False, f"target {target.name}: {text}"))
             continue
         jobs.append((target, value))
