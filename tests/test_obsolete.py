@@ -192,6 +192,27 @@ def test_the_retire_step_names_the_token_page_of_the_tokens_own_index_only(data_
     }
 
 
+@pytest.mark.parametrize(
+    "kind, repository, where",
+    [
+        ("pypi", "https://pypi.corp.example:8443/legacy/", "where it was issued (pypi.corp.example:8443)"),
+        ("generic", "https://files.corp.example/upload", "where it was issued (files.corp.example)"),
+        ("generic", "", "where it was issued"),
+    ],
+)
+def test_revoke_names_the_same_place_as_the_audits_retire_step(tokens, data_dir, kind, repository, where):
+    """TRYOUT14b item 3: never pypi.org's page (nor "at generic") for another index's token."""
+    with Inventory.open(data_dir) as inventory:
+        inventory.insert(record("old", kind, repository=repository, age=400))
+    audited = json.loads(tokens("audit", "--json").stdout)
+    result = tokens("revoke", "old", "--yes")
+    assert result.returncode == 0, result
+    assert f"open the site {where}" in result.stderr and f"recorded as revoked {where}." in result.stderr, result
+    assert "pypi.org" not in result.stderr and "at generic" not in result.stderr
+    if kind == "pypi":
+        assert audited[0]["retire"] == f"revoke it {where}", audited
+
+
 def test_tokens_used_outside_exec_are_never_unused(data_dir):
     """A CI secret a target holds, the token that writes it, the SMTP password, the npm
     account password: their uses are not recorded, so calling them unused would be a guess."""

@@ -20,7 +20,7 @@ from tokenward.inventory import TokenRecord, check_name
 from tokenward.lifecycle import get_value, store_metadata
 from tokenward.policy import to_iso
 from tokenward.registries.base import LeakReporter, Revoker, Verdict, Verifier, open_registry, scrub, scrub_text
-from tokenward.registries.http import HttpClient
+from tokenward.registries.http import HttpClient, host_of
 from tokenward.tokens import fingerprint
 
 DEFAULT_JOBS = 16
@@ -191,6 +191,25 @@ class RevokePlan:
     registry: object
     by_api: bool  # the registry revokes it (else the guided steps)
     how: str  # what will be done, for the confirmation
+    where: str = ""  # guided: "at PAGE" or "where it was issued (HOST)", as `tokens audit` says it
+
+
+def _revoke_place(app: App, record: TokenRecord, registry: object) -> str:
+    """Where the user revokes it: the token page of the token's own index/registry, else
+    `where it was issued (HOST)` (the wording of `tokens audit`'s retire step): never
+    pypi.org's page for a token of another index."""
+    from urllib.parse import urlsplit
+
+    from tokenward.obsolete import PYPI_KINDS, WHERE_ISSUED, retire_step
+
+    if record.kind in PYPI_KINDS:
+        step = retire_step(record.name, record.kind, record.repository, app.config.trusted_publishing.index)
+        return step.replace(WHERE_ISSUED, "where it was issued", 1) if step.startswith(WHERE_ISSUED) else f"at {step}"
+    page = getattr(registry, "token_page", "")
+    if page:
+        return f"at {page}"
+    host = urlsplit(record.repository).hostname if record.repository else None
+    return f"where it was issued ({host_of(record.repository)[:100]})" if host else "where it was issued"
 
 
 def plan_revoke(app: App, name: str, *, leaked: bool = False, client: HttpClient | None = None) -> RevokePlan:
@@ -201,13 +220,15 @@ def plan_revoke(app: App, name: str, *, leaked: bool = False, client: HttpClient
         return RevokePlan(record, registry, True, f"revoke the current value of {name} at {label}")
     if leaked and isinstance(registry, LeakReporter):
         return RevokePlan(record, registry, True, f"report the value of {name} as leaked to {label}, which revokes it")
-    return RevokePlan(record, registry, False, f"revoke {name} yourself at {registry.token_page or label}")
+    where = _revoke_place(app, record, registry)
+    return RevokePlan(record, registry, False, f"revoke {name} yourself {where}", where)
 
 
 def guided_steps(plan: RevokePlan) -> list[str]:
     registry = plan.registry
     label = getattr(registry, "label", plan.record.kind)
-    page = registry.token_page or f"the site that issued it ({label})"
+    where = plan.where or f"at {registry.token_page or label}"
+    page = where[3:] if where.startswith("at ") else f"the site {where}"
     why = {
         "pypi": "PyPI has no API to revoke a token",
         "testpypi": "TestPyPI has no API to revoke a token",
@@ -242,7 +263,7 @@ def revoke_token(app: App, plan: RevokePlan) -> tuple[str, list[str]]:
         message = scrub_text(message, value)
         del value
     else:
-        message = f"recorded as revoked at {plan.registry.token_page or record.kind}"
+        message = f"recorded as revoked {plan.where or 'at ' + (plan.registry.token_page or record.kind)}"
     updated = app.inventory.update(record.name, verified_at=max(app.now, record.rotated_at), verify_result="revoked")
     audit.append(app.data_dir, "revoke", record.name, by_api=plan.by_api, fingerprint=record.fingerprint)
     check = Check(updated, Verdict("revoked"), app.now, saved=True)
