@@ -5,6 +5,7 @@ REFERENCE.md) record every request; most tests call the plain functions in-proce
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -247,3 +248,16 @@ def test_sync_names_a_target_whose_token_was_removed_once(ci, make_app):
     [result] = push_pending(app)
     assert not result.ok and result.error.startswith("target lab: names token 'pypi-main', which is not in the inventory")
     assert result.error.count("target lab") == 1
+
+
+# -- item 7: GitHub secret names are case-insensitive ---------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["GITHUB_TOKEN", "github_token", "Github_TOKEN", "gItHuB_X"])
+def test_a_github_prefixed_secret_name_is_refused_in_any_case(secret):
+    """GitHub refuses secret names starting with GITHUB_ and its names are case-insensitive."""
+    from tokenward.errors import ConfigError
+
+    table = {"type": "github-actions", "token": "t", "auth": "a", "repo": "o/r", "secret": secret}
+    with pytest.raises(ConfigError, match="not starting with a digit or GITHUB_"):
+        parse_config({"targets": {"ci": table}}, Path("config.toml"))

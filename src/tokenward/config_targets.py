@@ -30,7 +30,7 @@ TARGET_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 GITHUB_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 # GitHub: letters, digits and _, not starting with a digit nor GITHUB_ (its documented naming rules).
-GITHUB_SECRET = re.compile(r"(?!GITHUB_)(?!github_)[A-Za-z_][A-Za-z0-9_]{0,199}")
+GITHUB_SECRET = re.compile(r"(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]{0,199}", re.IGNORECASE)  # names are case-insensitive
 GITHUB_ENVIRONMENT = re.compile(r"[^/\\\x00-\x1f\x7f]{1,255}")
 GITLAB_PROJECT = re.compile(r"[0-9]{1,18}|[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*){1,20}")
 GITLAB_VARIABLE = re.compile(r"[A-Za-z0-9_]{1,255}")
