@@ -27,7 +27,8 @@ escape sequence).
 
 `seen` records every path asked, `accept` the Accept headers, `credentials` any
 Authorization or Cookie header (none is ever due: both APIs are public), `max_in_flight` the most
-requests served at once (`delay` holds each answer that long, to let them overlap).
+requests served at once (`delay` holds each answer that long, to let them overlap). `hold`, when
+set to an Event, holds every answer until the test sets it (an index that does not answer).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class IndexStandIn:
     accept: list[str] = field(default_factory=list)
     credentials: list[str] = field(default_factory=list)  # any Authorization/Cookie header sent
     delay: float = 0.0
+    hold: threading.Event | None = None
     in_flight: int = 0
     max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -100,6 +102,7 @@ class IndexStandIn:
         self.accept.clear()
         self.credentials.clear()
         self.delay = 0.0
+        self.hold = None
         self.max_in_flight = 0
 
 
@@ -166,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if owner.delay:
                 time.sleep(owner.delay)
+            if owner.hold is not None:
+                owner.hold.wait(60)
             self._route()
         finally:
             with owner._lock:

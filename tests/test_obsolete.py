@@ -255,6 +255,28 @@ def test_an_index_that_cannot_tell_is_named_and_exits_3(data_dir, pypi, fault, s
     assert "\n" not in line and "\x1b" not in line
 
 
+def test_a_run_has_a_deadline_after_which_nothing_is_asked_or_waited_for(data_dir, pypi):
+    """TRYOUT14b item 5: an index that holds every answer costs the run its deadline, not
+    (projects x request deadline); the tokens not decided are named, exit 3."""
+    import threading
+
+    app_records = [record(f"pypi-{n}", scope=f"project:{TP}", repository=pypi.url) for n in ("a", "b")]
+    inventory = Inventory.open(data_dir)
+    inventory.insert_many(app_records)
+    inventory.close()
+    app = NoStores(config=parse_config({}, data_dir / "config.toml"), data_dir=data_dir, now=NOW)
+    pypi.hold = threading.Event()
+    try:
+        run = run_audit(app, reader=IndexReader(HttpClient(sleep=lambda seconds: None), deadline=0.5))
+    finally:
+        pypi.hold.set()  # only now does the index answer: the run did not wait for it
+        app.close()
+    assert run.exit_status == 3 and run.findings == []
+    assert len(run.unchecked) == 2 and all("this run's deadline of 0.5 s for the index passed" in line for line in run.unchecked)
+    nothing = IndexReader(deadline=0).check_all([(pypi.url, TP)])
+    assert "deadline of 0 s" in nothing[(pypi.url, TP)].reason
+
+
 def test_the_index_trusted_publishing_mints_at_is_the_one_asked(data_dir, pypi):
     """[trusted_publishing.index] maps an upload URL to its index (exec mints there): audit
     asks that index about the token's projects."""

@@ -25,6 +25,7 @@ at most MAX_REQUESTS requests.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -49,6 +50,7 @@ ACCEPT_JSON = {"Accept": "application/json"}
 ACCEPT_INTEGRITY = {"Accept": "application/vnd.pypi.integrity.v1+json"}
 MAX_JOBS = 8
 MAX_REQUESTS = 5000  # requests to the index per run; then nothing more is asked (and audit says so)
+RUN_DEADLINE = 60.0  # seconds for all of a run's requests; then nothing more is asked or waited for
 MAX_FILES = 500  # files in one release; more is not an answer we check file by file
 MAX_TEXT = 200  # characters kept of any text from the index
 PYPI_INDEX = "https://pypi.org"
@@ -239,10 +241,13 @@ def parse_provenance(data: object, url: str) -> tuple[Publisher, ...]:
 
 class IndexReader:
     """Asks each (index, project) once per run (the reader keeps what it learnt), at most
-    `jobs` requests at a time and at most `max_requests` in all."""
+    `jobs` requests at a time, at most `max_requests` in all, and none started or waited for
+    once `deadline` seconds of the run have passed."""
 
-    def __init__(self, client: HttpClient | None = None, *, jobs: int = MAX_JOBS, max_requests: int = MAX_REQUESTS) -> None:
+    def __init__(self, client: HttpClient | None = None, *, jobs: int = MAX_JOBS, max_requests: int = MAX_REQUESTS,
+                 deadline: float = RUN_DEADLINE) -> None:  # fmt: skip
         self.client = client or HttpClient()
+        self.deadline = deadline
         self.jobs = max(1, min(jobs, MAX_JOBS))
         self.max_requests = max_requests
         self.asked = 0  # requests started (a redirect or retry of one is part of it)
@@ -293,9 +298,15 @@ class IndexReader:
                 decided.update(interested[release.key])
 
         in_flight: dict[Future, tuple[_Release, str | None]] = {}
-        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="pypi-index") as pool:
+        ends = time.monotonic() + self.deadline
+
+        def left() -> float:
+            return ends - time.monotonic()
+
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="pypi-index")
+        try:
             while True:
-                while len(in_flight) < self.jobs and self.asked < self.max_requests:
+                while len(in_flight) < self.jobs and self.asked < self.max_requests and left() > 0:
                     ask = next_ask()
                     if ask is None:
                         break
@@ -305,7 +316,9 @@ class IndexReader:
                     in_flight[pool.submit(job, release.index, release.project, release.version, filename)] = ask
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                done, _ = wait(in_flight, timeout=max(0.0, left()), return_when=FIRST_COMPLETED)
+                if not done:
+                    break  # the run's deadline passed: the answers still out are not waited for
                 for future in done:
                     release, filename = in_flight.pop(future)
                     answer = future.result()
@@ -325,8 +338,12 @@ class IndexReader:
                         release.publishers[filename] = publishers
                     if not release.state and (not publishers and not error or release.outstanding == 0):
                         finish(release)  # a file without provenance decides; else all answered
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         answer = dict(self._cache)
         spent = f"not asked: this run's limit of {self.max_requests} requests to the index is spent"
+        if left() <= 0:
+            spent = f"not asked or no answer: this run's deadline of {self.deadline:g} s for the index passed"
         for key, groups_of in interested.items():
             if key not in answer and any(g not in decided for g in groups_of):
                 answer[key] = ProjectCheck(*key, state=UNREACHABLE, reason=spent)
