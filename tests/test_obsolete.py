@@ -317,6 +317,15 @@ def test_unused_after_is_validated_when_the_config_loads(write_config, tokens):
     assert load_config(str(write_config('[defaults]\nunused_after = "26w"\n'))).unused_after == parse_period("26w")
 
 
+@pytest.mark.parametrize("text", ["99999d", "100000w", "12345678901234d", "9999y"])
+def test_a_period_too_long_says_at_most_100_years(text):
+    """TRYOUT14b item 8: five digits or more are too long, not "use a number and a unit"."""
+    from tokenward.errors import UsageError
+
+    with pytest.raises(UsageError, match="at most 100 years"):
+        parse_period(text)
+
+
 def _pypi_value(project: str | None = None) -> str:
     token = Token.create(domain="pypi.org", identifier="audit", key="k" * 32)
     if project:

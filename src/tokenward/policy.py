@@ -44,7 +44,7 @@ REMINDED = (*NEEDS_ACTION, Status.DUE_SOON)
 # ok 0 ... revoked 5: higher is worse.
 SEVERITY: dict[str, int] = {s.value: len(Status) - 1 - i for i, s in enumerate(Status)}
 
-_DURATION = re.compile(r"^\s*(\d{1,4})\s*([a-z]+)\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d{1,64})\s*([a-z]+)\s*$", re.IGNORECASE)  # too many digits: "at most 100 years"
 _UNIT_WORDS = {"d": "days", "w": "weeks", "mo": "months", "y": "years"}
 _LIMITS = {"d": 36600, "w": 5220, "mo": 1200, "y": 100}  # a century at most
 # The latest and earliest moments date arithmetic gives: a deadline beyond the calendar
@@ -112,7 +112,8 @@ def parse_period(text: str, *, what: str = "period") -> Period:
     match = _DURATION.match(text if isinstance(text, str) else "")
     if not match:
         raise UsageError(f"invalid {what} {text!r}: use {PERIOD_FORMS}")
-    amount, unit = int(match.group(1)), match.group(2).lower()
+    digits, unit = match.group(1).lstrip("0") or "0", match.group(2).lower()
+    amount = int(digits) if len(digits) <= 9 else 10**9  # beyond every limit: the number itself is not needed
     if unit == "m":
         raise UsageError(f"invalid {what} {text!r}: 'm' could mean months or minutes; write {amount}mo for months")
     if unit not in _UNIT_WORDS:
