@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.test_rotation_api_steps import Recorder
+from tests.test_rotation_api_steps import Recorder, app, registry  # noqa: F401 - fixtures
 from tests.test_two_machines import team  # noqa: F401 - fixture
 from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, _toml, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
 from tokenward import locks
@@ -261,3 +261,31 @@ def test_a_github_prefixed_secret_name_is_refused_in_any_case(secret):
     table = {"type": "github-actions", "token": "t", "auth": "a", "repo": "o/r", "secret": secret}
     with pytest.raises(ConfigError, match="not starting with a digit or GITHUB_"):
         parse_config({"targets": {"ci": table}}, Path("config.toml"))
+
+
+# -- item 8: messages ---------------------------------------------------------------------
+
+
+def test_the_loser_of_two_api_rotations_says_another_rotation_won(registry, app, monkeypatch):
+    """Two `rotate --api` of one token: the second waits for the first's lock, then finds
+    the token rotated under it. It says so and creates nothing (before: "no store holds
+    npm-pub's recorded value; run `tokens sync npm-pub` first", exit 2)."""
+    from contextlib import contextmanager
+
+    from tokenward.rotation import api
+
+    original = api._locked
+
+    @contextmanager
+    def contended(app_, name):
+        monkeypatch.setattr(api, "_locked", original)
+        assert api.rotate_by_api(app_, Recorder(), name) == 0  # the other process, while this one waits
+        with original(app_, name):
+            yield
+
+    monkeypatch.setattr(api, "_locked", contended)
+    with pytest.raises(locks.LockBusy) as lost:
+        api.rotate_by_api(app, Recorder(), "npm-pub")
+    assert lost.value.exit_status == 3
+    assert "another `tokens` rotated npm-pub while this one waited" in str(lost.value) and "nothing changed" in str(lost.value)
+    assert len(registry.tokens) == 2 and len(registry.revoked) == 1  # one rotation: one created, the old one revoked

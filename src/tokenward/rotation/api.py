@@ -105,7 +105,15 @@ def rotate_by_api(app, ui: Dialog, name: str, *, otp: str | None = None, unatten
             ui.warn(warning)
         if entry is not None:
             return _resume(app, ui, entry, client)
-        return _start(app, ui, record, otp, unattended, client)
+        now = app.inventory.get(name)
+        if (now.fingerprint, now.rotated_at) != (record.fingerprint, record.rotated_at):
+            from tokenward.locks import LockBusy
+
+            raise LockBusy(
+                f"another `tokens` rotated {name} while this one waited for it; nothing changed "
+                f"(`tokens rotate {name} --api` again makes another new value)"
+            )
+        return _start(app, ui, now, otp, unattended, client)
 
 
 def resume(app, ui: Dialog, name: str, client: HttpClient | None = None) -> int | None:
