@@ -289,3 +289,24 @@ def test_the_loser_of_two_api_rotations_says_another_rotation_won(registry, app,
     assert lost.value.exit_status == 3
     assert "another `tokens` rotated npm-pub while this one waited" in str(lost.value) and "nothing changed" in str(lost.value)
     assert len(registry.tokens) == 2 and len(registry.revoked) == 1  # one rotation: one created, the old one revoked
+
+
+def test_a_data_dir_on_a_read_only_file_system_is_said_so_not_chmod(data_dir, tmp_path, monkeypatch):
+    """A read-only (bind-)mounted data dir: access(W_OK) fails although the mode allows
+    writing, so "chmod u+w" would not help; the error says read-only file system."""
+    import os
+
+    from tokenward.errors import LocalDataError
+
+    app = App(config=parse_config({}, tmp_path / "config.toml"), data_dir=data_dir)
+    ours = str(data_dir)
+    access, statvfs = os.access, os.statvfs
+
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(os, "access", lambda p, m, **k: False if str(p).startswith(ours) and m & os.W_OK else access(p, m, **k))
+    monkeypatch.setattr(os, "statvfs", lambda p: ReadOnly() if str(p).startswith(ours) else statvfs(p))
+    with pytest.raises(LocalDataError) as refused:
+        app.check_writable()
+    assert "is on a read-only file system" in str(refused.value) and "chmod" not in str(refused.value)

@@ -173,13 +173,22 @@ def _best_effort_chmod(path: Path | int, mode: int) -> None:
             raise
 
 
+def _read_only(path: Path) -> bool:
+    """Whether `path` is on a file system mounted read-only (access() says "not writable"
+    for it without an errno to tell)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def not_writable(path: Path, exc: OSError) -> LocalDataError:
     """The clear error for a data file or directory we may not write."""
     try:
         mode = f" (mode {stat.S_IMODE(os.stat(path).st_mode):o})"
     except OSError:
         mode = ""
-    if exc.errno == errno.EROFS:
+    if exc.errno == errno.EROFS or _read_only(path):  # a mode change would not help
         return LocalDataError(f"{path} is on a read-only file system")
     return LocalDataError(f"{path} is not writable{mode}: chmod u+w {path}")
 
