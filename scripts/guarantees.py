@@ -44,8 +44,12 @@ AREAS = {
         "tests/test_schedule.py", "tests/test_notify.py", "tests/test_rotate_command.py", "tests/test_doctor.py",
     ],
     "registries": ["tests/test_registries_contract.py", "tests/test_registries_hostile.py", "tests/test_verify.py"],
-    "targets": ["tests/test_targets.py"],
+    "targets": ["tests/test_targets.py", "tests/test_targets_hostile.py", "tests/test_targets_review2.py"],
+    "rotate --api": [
+        "tests/test_rotate_api.py", "tests/test_rotate_api_converge.py", "tests/test_rotation_api_steps.py",
+    ],
     "trusted publishing": ["tests/test_trusted_publishing.py"],
+    "audit": ["tests/test_obsolete.py"],
 }
 
 
@@ -245,11 +249,23 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
          "repository and environment secrets, create and update, a key replaced between pushes and between "
          "GET and PUT, 404/403/401, long rate limits, redirects, malformed/huge/wrong-typed public keys, long "
          "5xx, answers echoing the value, masked values GitLab would refuse, unknown targets/tokens/auth "
-         "tokens, 25 hostile `[targets.*]` tables",
+         "tokens, hostile `[targets.*]` tables (dot segments plain and percent-encoded, two targets on one "
+         "secret, an auth token of another kind or host), a stale machine pushing after a teammate's rotation "
+         "(OpenBao, moto), Ctrl-C during a push, a push racing a rotation, a changed destination",
          "the exact value arrives (sealed: never in clear on the wire to GitHub); at most 3 requests per target; "
          "a failing target is one `Error: target NAME:` line, exit 3, recorded, the stores keep the new value "
-         "and the next push fixes it; bad config or a refused value is exit 2 before any write; no value or "
-         "auth token in output, errors, audit log or inventory"),
+         "and the next push or `sync` fixes it; bad config or a refused value is exit 2 before any request; a "
+         "stale machine pushes nothing (exit 3); no value or auth token in output, errors, audit log or "
+         "inventory"),
+        ("rotate --api", "Rotation by the registry's API",
+         "`rotate --api` against the real verdaccio (npm create, then the old token revoked by its key) and a "
+         "GitLab stand-in (self-rotate): kill -9 after create, inside and after the stores step, after the first "
+         "target; a creation whose answer is lost (dropped, held then killed); a stale machine; an unreachable "
+         "shared store; answers of another kind or already expired; a 5xx to the create; planted or damaged "
+         "journals; wrong password, missing or wrong OTP",
+         "create → stores → targets → verify → revoke in that order; one `sync` or `rotate` finishes an "
+         "interrupted rotation with no created value left unrevoked or unstored; a stale machine is refused "
+         "before any registry call; a POST is never repeated; password and OTP prompts hidden and in no file"),
         ("trusted publishing", "Trusted publishing",
          "a simulated GitHub Actions job (its variables only, no stored token) against an OIDC stand-in signing "
          "real JWTs and PyPI/crates.io mint stand-ins built from their documentation: twine and poetry upload "
@@ -257,9 +273,21 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
          "permission, GitLab without its ID-token variable, crates.io detail), 5 hostile mint answers, "
          "unreachable index, malformed request URLs; crates.io revocation on exit 0/1/SIGTERM; npm; which of 21 "
          "command lines mint; 8 hostile `[trusted_publishing]` tables",
+         "the audience pinned per index (an index's own word never obeyed; `pypi`/`testpypi` only for "
+         "pypi.org/test.pypi.org); 10 fatal signals forwarded and the crates.io token revoked; a replaced "
+         "crates-io source gets no token; hostile minting-index tables; "
          "mints only for a destination exec resolved and the config maps; the minted value masked, audited "
          "`via trusted-publishing`, in no file; the JWT in no output, error or file; a refusal is one line with "
          "the error codes and claims (`prefer`: a stored token after it; `only`: exit 3)"),
+        ("audit", "`tokens audit`",
+         "a PyPI index stand-in (JSON and Integrity APIs as documented) with one project published by a trusted "
+         "publisher and one by a token; hostile answers (5xx, 403, wrong JSON, 2 MiB body, nesting, redirects "
+         "to another host, another project's answer, files of another version, control characters); a crafted "
+         "audit log giving one token 2,000,000 projects; a FIFO as the log; an index that stops answering; "
+         "stores that fail on every read",
+         "the three findings with their retire step, exit 0/1/3; no credential sent to the index and no secret "
+         "value read; at most 50 projects and 5,000 requests a run, a token decided by its first kept project, "
+         "a 60 s run deadline; an answer not as documented is exit 3 and nothing of it printed"),
     ]
     for area, title, tried, promise in simple:
         if outcomes.get(area):
