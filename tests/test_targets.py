@@ -536,7 +536,7 @@ def test_sync_pushes_the_targets_a_rotation_left_behind(cli_ci, tokens, data_dir
     assert tokens("rotate", "pypi-main", input=NEW).returncode == 3
     dry = tokens("sync", "--dry-run", "--json")
     assert dry.returncode == 0 and json.loads(dry.stdout)["targets"] == [
-        {"target": "repo", "result": "planned", "error": None}, {"target": "env", "result": "planned", "error": None},
+        {"name": "repo", "result": "planned", "error": None}, {"name": "env", "result": "planned", "error": None},
     ]
     still = tokens("sync")
     assert still.returncode == 1, still

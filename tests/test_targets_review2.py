@@ -13,7 +13,7 @@ import pytest
 
 from tests.test_rotation_api_steps import Recorder, app, registry  # noqa: F401 - fixtures
 from tests.test_two_machines import team  # noqa: F401 - fixture
-from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, _toml, ci, hub, make_app, targets_config  # noqa: F401 - fixtures
+from tests.test_targets import GH_AUTH, GL_AUTH, NEW, OLD, _toml, ci, cli_ci, hub, make_app, targets_config  # noqa: F401 - fixtures
 from tokenward import locks
 from tokenward.app import App
 from tokenward.config import parse_config
@@ -310,3 +310,18 @@ def test_a_data_dir_on_a_read_only_file_system_is_said_so_not_chmod(data_dir, tm
     with pytest.raises(LocalDataError) as refused:
         app.check_writable()
     assert "is on a read-only file system" in str(refused.value) and "chmod" not in str(refused.value)
+
+
+def test_push_sync_and_targets_json_name_a_target_the_same_way(cli_ci, tokens):
+    """`targets --json` calls a target `name` (the contract); `push --json` and sync's
+    `targets` entries say `name` and `result` too (before: `target`, and push `ok`)."""
+    gh, gl = cli_ci
+    gh.ci.grants[GH_AUTH] = set()
+    pushed = tokens("push", "--json")
+    assert pushed.returncode == 3
+    rows = {r["name"]: r for r in json.loads(pushed.stdout)}
+    assert set(rows) == {"repo", "env", "lab"} and set(rows["lab"]) == {"name", "result", "error"}
+    assert rows["lab"]["result"] == "pushed" and rows["repo"]["result"] == "failed" and "(HTTP 403)" in rows["repo"]["error"]
+    planned = json.loads(tokens("sync", "--dry-run", "--json").stdout)["targets"]
+    assert [(r["name"], r["result"]) for r in planned] == [("repo", "planned"), ("env", "planned")]
+    assert {r["name"] for r in json.loads(tokens("targets", "--json").stdout)} == {"repo", "env", "lab"}

@@ -58,7 +58,8 @@ def push(app, term, names, dry_run, as_json):
         return 0
     results = push_targets(app, chosen)
     if as_json:
-        term.json([{"target": r.target, "ok": r.ok, "error": r.error} for r in results])
+        # The keys of `sync --json`'s targets; `name` as in `targets --json`.
+        term.json([{"name": r.target, "result": "pushed" if r.ok else "failed", "error": r.error} for r in results])
     else:
         done = [r.target for r in results if r.ok]
         if done:

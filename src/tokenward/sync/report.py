@@ -99,9 +99,9 @@ def to_json(report: Report) -> dict:
             item["lost_rotations"] = list(plan.lost_rotations)
         tokens.append(item)
     if report.applied:
-        targets = [{"target": r.target, "result": "pushed" if r.ok else "failed", "error": r.error} for r in report.pushes]
+        targets = [{"name": r.target, "result": "pushed" if r.ok else "failed", "error": r.error} for r in report.pushes]
     else:
-        targets = [{"target": name, "result": "planned", "error": None} for name in report.pending_targets]
+        targets = [{"name": name, "result": "planned", "error": None} for name in report.pending_targets]
     return {
         "dry_run": report.dry_run,
         "tokens": tokens,
