@@ -92,6 +92,9 @@ class CiState:
     variables: dict[tuple, dict[str, Any]] = field(default_factory=dict)  # (project id, KEY, scope) -> variable
     grants: dict[str, set[str]] = field(default_factory=dict)
     replace_key_after_read: bool = False  # GitHub replaces the key between a client's GET and PUT (once)
+    # A repository has one key pair: concurrent first reads (pushes run in parallel) must
+    # not each make their own, or boxes sealed to the first one no longer open.
+    _key_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_repo(self, repo: str, *environments: str) -> None:
         self.repos.setdefault(repo, set()).update(environments)
@@ -102,16 +105,18 @@ class CiState:
     def key(self, repo: str, env: str = "") -> tuple[str, Any]:
         from nacl.public import PrivateKey
 
-        if (repo, env) not in self.keys:
-            self.keys[(repo, env)] = (str(568250167242549743 + len(self.keys)), PrivateKey.generate())
-        return self.keys[(repo, env)]
+        with self._key_lock:
+            if (repo, env) not in self.keys:
+                self.keys[(repo, env)] = (str(568250167242549743 + len(self.keys)), PrivateKey.generate())
+            return self.keys[(repo, env)]
 
     def replace_key(self, repo: str, env: str = "") -> None:
         """GitHub replaced the public key: boxes sealed to the old one are refused."""
         from nacl.public import PrivateKey
 
-        old = self.keys.pop((repo, env), ("0", None))[0]
-        self.keys[(repo, env)] = (str(int(old) + 1), PrivateKey.generate())
+        with self._key_lock:
+            old = self.keys.pop((repo, env), ("0", None))[0]
+            self.keys[(repo, env)] = (str(int(old) + 1), PrivateKey.generate())
 
     def secret(self, repo: str, name: str, env: str = "") -> str | None:
         held = self.secrets.get((repo, env, name))
