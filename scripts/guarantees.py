@@ -3,6 +3,7 @@
 the figures as a markdown table (the README's "Guarantees" section).
 
 Usage: scripts/guarantees.py [--slow] [PYTEST ARGS]...
+  (e.g. `-n 2 --dist loadfile`: one pytest-xdist worker per CPU, whole files per worker)
   --slow   include the long crash trials (`@pytest.mark.slow`)
 
 Runs inside a private keyring session (scripts/with-keyring) with the repo's .venv, as
@@ -272,10 +273,11 @@ def table(figures: list[dict], outcomes: dict[str, dict[str, int]]) -> str:
          "to a real pypiserver with a minted macaroon; refusals (invalid-publisher, expired JWT, no id-token "
          "permission, GitLab without its ID-token variable, crates.io detail), 5 hostile mint answers, "
          "unreachable index, malformed request URLs; crates.io revocation on exit 0/1/SIGTERM; npm; which of 21 "
-         "command lines mint; 8 hostile `[trusted_publishing]` tables",
+         "command lines mint; hostile `[trusted_publishing]` tables (userinfo, duplicate keys, foreign "
+         "audiences); 10 fatal signals during a crates.io publish; a replaced crates-io source",
          "the audience pinned per index (an index's own word never obeyed; `pypi`/`testpypi` only for "
-         "pypi.org/test.pypi.org); 10 fatal signals forwarded and the crates.io token revoked; a replaced "
-         "crates-io source gets no token; hostile minting-index tables; "
+         "pypi.org/test.pypi.org); the child ended and the crates.io token revoked on every catchable "
+         "signal; no crates.io token for a replaced source; "
          "mints only for a destination exec resolved and the config maps; the minted value masked, audited "
          "`via trusted-publishing`, in no file; the JWT in no output, error or file; a refusal is one line with "
          "the error codes and claims (`prefer`: a stored token after it; `only`: exit 3)"),
