@@ -261,6 +261,17 @@ def _one_of(names) -> str:
     return f"{', '.join(first)} or {last}" if first else last
 
 
+def table_type(path: Path, where: str, table: Any, name: str, known) -> str:
+    """The `type` of a [stores.NAME] or [targets.NAME] table (its name when unset): one of `known`."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    kind = table.get("type", name)
+    if not isinstance(kind, str) or kind not in known:
+        shown = repr(kind) if isinstance(kind, str) else f"of type {type(kind).__name__}"
+        raise ConfigError(f"{path}: {where} has unknown type {shown} (set type = {_one_of(known)})")
+    return kind
+
+
 def store_keys(store_type: str) -> dict[str, type | tuple[type, ...]]:
     """Every key a [stores.NAME] table of this type may hold, with its TOML type."""
     return {"type": str, **{key: option.type for key, option in STORE_TYPES[store_type].options.items()}}
@@ -307,13 +318,7 @@ def parse_config(data: dict, path: Path) -> Config:
     for name, table in data.get("stores", {}).items():
         if not re.fullmatch(STORE_NAME_PATTERN, name):
             raise ConfigError(f"{path}: stores.{name!r} is not a valid store name (letters, digits, . _ -)")
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: stores.{name} must be a table")
-        store_type = table.get("type", name)
-        if not isinstance(store_type, str) or store_type not in STORE_TYPES:
-            hint = f"set type = {_one_of(STORE_TYPES)}"
-            shown = repr(store_type) if isinstance(store_type, str) else f"of type {type(store_type).__name__}"
-            raise ConfigError(f"{path}: stores.{name} has unknown type {shown} ({hint})")
+        store_type = table_type(path, f"stores.{name}", table, name, STORE_TYPES)
         _check_keys(path, f"stores.{name}", table, store_keys(store_type))
         options = {k: v for k, v in table.items() if k != "type"}
         for key, value in options.items():

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tokenward.config import STORE_NAME_PATTERN, _check_keys, _where, http_url_problem
+from tokenward.config import STORE_NAME_PATTERN, _check_keys, _where, http_url_problem, table_type
 from tokenward.errors import ConfigError
 from tokenward.plain import Plain
 
@@ -63,13 +63,7 @@ def parse_targets(tables: dict, path: Path) -> dict[str, TargetConfig]:
         where = f"targets.{name}"
         if not re.fullmatch(STORE_NAME_PATTERN, name):
             raise ConfigError(f"{path}: targets.{name!r} is not a valid target name (letters, digits, . _ -)")
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: {where} must be a table")
-        kind = table.get("type", name)
-        if not isinstance(kind, str) or kind not in TARGET_KEYS:
-            known = ", ".join(f'"{k}"' for k in TARGET_KEYS)
-            shown = repr(kind) if isinstance(kind, str) else f"of type {type(kind).__name__}"
-            raise ConfigError(f"{path}: {where} has unknown type {shown} (set type = {known})")
+        kind = table_type(path, where, table, name, TARGET_KEYS)
         _check_keys(path, where, table, TARGET_KEYS[kind])
         for key in TARGET_REQUIRED[kind]:
             if not table.get(key):
