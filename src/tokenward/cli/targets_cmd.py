@@ -93,15 +93,15 @@ def targets(app, term, as_json):
       tokens targets --json
     """
     from tokenward.sanitize import safe
+    from tokenward.targets.base import not_in_inventory
     from tokenward.targets.status import against_shared_stores, target_rows
 
     rows, warnings = against_shared_stores(app, target_rows(app))
     for warning in warnings:
         term.warn(warning)
     for target in app.config.targets.values():
-        for role, name in (("token", target.token), ("auth token", target.auth)):
-            if app.inventory.find(name) is None:
-                term.warn(f"target {target.name} names {role} {name!r}, which is not in the inventory: push and rotate refuse it")
+        for role, name in not_in_inventory(app.inventory, target):
+            term.warn(f"target {target.name} names {role} {name!r}, which is not in the inventory: push and rotate refuse it")
     if as_json:
         term.json([r.as_json() for r in rows])
         return 0

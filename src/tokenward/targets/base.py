@@ -94,6 +94,12 @@ def destination(config: "TargetConfig") -> str:
     return json.dumps([config.type, str(config.get("api_url")).rstrip("/"), *(str(config.get(k) or "") for k in keys)])
 
 
+def not_in_inventory(inventory, config: "TargetConfig") -> list[tuple[str, str]]:
+    """(role, name) of the target's token and auth token that the inventory does not hold:
+    "names ROLE 'NAME', which is not in the inventory" (push, doctor, `tokens targets`)."""
+    return [(role, name) for role, name in (("token", config.token), ("auth token", config.auth)) if inventory.find(name) is None]
+
+
 # The kind of token each target type's API takes as `auth`.
 AUTH_KIND = {"github-actions": "github", "gitlab-ci": "gitlab"}
 

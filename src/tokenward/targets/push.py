@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from tokenward import audit
 from tokenward.errors import TokenwardError, UsageError
-from tokenward.targets.base import TargetError, auth_problem, destination, open_target
+from tokenward.targets.base import TargetError, auth_problem, destination, not_in_inventory, open_target
 from tokenward.testhooks import crash_point
 from tokenward.tokens import fingerprint
 
@@ -45,12 +45,11 @@ def check_names(app: "App", targets: Iterable["TargetConfig"]) -> None:
     """Exit 2 before any write when a target names a token or auth token that is not in
     the inventory."""
     for target in targets:
-        for role, name in (("token", target.token), ("auth token", target.auth)):
-            if app.inventory.find(name) is None:
-                raise UsageError(
-                    f"target {target.name} names {role} {name!r}, which is not in the inventory "
-                    f"(`tokens add {name}`, or fix [targets.{target.name}] in {app.config.where}); nothing was written"
-                )
+        for role, name in not_in_inventory(app.inventory, target):
+            raise UsageError(
+                f"target {target.name} names {role} {name!r}, which is not in the inventory "
+                f"(`tokens add {name}`, or fix [targets.{target.name}] in {app.config.where}); nothing was written"
+            )
         problem = auth_problem(target, app.inventory.find(target.auth))
         if problem:
             raise UsageError(f"target {target.name}: {problem} (fix [targets.{target.name}] auth or api_url); nothing was written")

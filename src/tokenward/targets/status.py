@@ -117,7 +117,7 @@ def check_access(app: "App") -> list[tuple[str, bool, str]]:
     from tokenward.errors import TokenwardError
     from tokenward.lifecycle import get_value
     from tokenward.registries.http import HttpClient
-    from tokenward.targets.base import auth_problem, open_target
+    from tokenward.targets.base import auth_problem, not_in_inventory, open_target
     from tokenward.targets.push import WORKERS
 
     targets = list(app.config.targets.values())
@@ -126,9 +126,8 @@ def check_access(app: "App") -> list[tuple[str, bool, str]]:
     auths: dict[str, str] = {}
     problems: dict[str, str] = {}
     for target in targets:
-        for role, name in (("token", target.token), ("auth token", target.auth)):
-            if app.inventory.find(name) is None:
-                problems.setdefault(target.name, f"names {role} {name!r}, which is not in the inventory")
+        for role, name in not_in_inventory(app.inventory, target):
+            problems.setdefault(target.name, f"names {role} {name!r}, which is not in the inventory")
         if target.name not in problems:
             problem = auth_problem(target, app.inventory.find(target.auth))
             if problem:
