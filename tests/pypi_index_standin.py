@@ -42,6 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from tests import local_http
+
 GITHUB = {"kind": "GitHub", "repository": "acme/tp-project", "workflow": "release.yml", "environment": "pypi"}
 INTEGRITY = "application/vnd.pypi.integrity.v1+json"
 
@@ -86,15 +88,11 @@ class IndexStandIn:
         class Handler(_Handler):
             owner = standin
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = local_http.serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        local_http.stop(self._server)
 
     def reset(self) -> None:
         self.projects.clear()
