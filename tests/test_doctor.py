@@ -75,3 +75,16 @@ def test_doctor_reports_a_missing_named_config(tokens, tmp_path, monkeypatch):
     assert result.returncode == 2, result
     config = json.loads(result.stdout)[0]
     assert config == {"subject": "config", "state": "fail", "detail": f"{tmp_path / 'nowhere.toml'}: config file not found"}
+
+
+def test_doctor_text_output_shows_a_hostile_config_key_escaped(tokens, tmp_path, monkeypatch, data_dir):
+    """A config key (the config file may come from a repository) holding an OSC title
+    sequence, BEL, a bidi override and a newline is shown escaped on one line, as `list` shows it."""
+    config = tmp_path / "hostile.toml"
+    config.write_text('[defaults]\n"\\u001b]0;PWNED\\u0007x\\u202ey\\nFAKE" = 1\n')
+    monkeypatch.setenv("TOKENS_CONFIG", str(config))
+    result = tokens("doctor")
+    assert result.returncode == 2, result
+    assert not any(ch in result.stdout for ch in "\x1b\x07\u202e"), result.stdout
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("[FAIL] config: ") and "\\x1b]0;PWNED\\x07" in first and "FAKE" in first

@@ -8,6 +8,7 @@ from tokenward.cli.common import json_option
 from tokenward.doctor import load_app, run_checks
 from tokenward.errors import ExitStatus
 from tokenward.output import Terminal
+from tokenward.sanitize import safe
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,6 @@ def doctor(ctx, as_json):
     else:
         marks = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
         for check in checks:
-            term.echo(f"[{marks[check.state]:>4}] {check.subject}: {check.detail}")
+            term.echo(f"[{marks[check.state]:>4}] {safe(check.subject)}: {safe(check.detail)}")
     worst = max((c.exit_status for c in checks), default=0)
     return int(worst) if worst else int(ExitStatus.OK)
