@@ -104,11 +104,6 @@ def against_shared_stores(app: "App", rows: list[TargetRow]) -> tuple[list[Targe
     return changed, warnings
 
 
-def pending(app: "App", names: list[str] | None = None) -> list[str]:
-    """Targets that do not hold their token's current value (stale, failed, never)."""
-    return [r.name for r in target_rows(app) if r.state != "current" and (not names or r.token in names)]
-
-
 def check_access(app: "App") -> list[tuple[str, bool, str]]:
     """(target, ok, one line without "target NAME: ") for each target: can its auth token reach the secret's
     place? Writes nothing (GitHub: reads the public key; GitLab: reads the project)."""
