@@ -115,10 +115,9 @@ def write(app, ui: Dialog, name: str, value: str) -> int:
 def rotate_stores(app, name: str, value: str) -> Outcome:
     """The stores' rotation, after the checks of the token's CI targets (a value a target
     would refuse, a target naming an unknown auth token: exit 2 before anything is written)."""
-    from tokenward.targets.push import check_value, targets_of
+    from tokenward.targets.push import check_value
 
-    if targets_of(app, name):
-        check_value(app, name, value)
+    check_value(app, name, value)  # no targets: checks nothing
     return lifecycle.rotate_token(app, name, value)
 
 
@@ -126,11 +125,9 @@ def push_targets(app, ui: Dialog, name: str, value: str, *, indent: str = "") ->
     """After the stores: the new value to every CI target of the token. Each target that
     fails is one `Error:` line, recorded for `tokens push` / `tokens sync`; True when
     none failed (the stores keep the new value either way)."""
-    from tokenward.targets.push import push_token, targets_of
+    from tokenward.targets.push import push_token
 
-    if not targets_of(app, name):
-        return True
-    results = push_token(app, name, value)
+    results = push_token(app, name, value)  # no targets: [], nothing said
     done = [r.target for r in results if r.ok]
     failed = [r.target for r in results if not r.ok]
     if done:
