@@ -128,18 +128,14 @@ def auth_problem(config: "TargetConfig", record) -> str | None:
 def cleartext(config: "TargetConfig") -> str | None:
     """The warning for an api_url that is plain http:// to a host other than this machine
     (allowed, since api_url says so, but said each time), else None."""
-    import ipaddress
     from urllib.parse import urlsplit
+
+    from tokenward.senders import is_loopback
 
     parts = urlsplit(config.get("api_url"))
     host = (parts.hostname or "").lower()
-    if parts.scheme.lower() != "http" or host == "localhost" or host.endswith(".localhost"):
+    if parts.scheme.lower() != "http" or host.endswith(".localhost") or is_loopback(host):
         return None
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        pass
     return (
         f"target {config.name}: api_url is plain http://: the value and the auth token {config.auth} "
         f"travel unencrypted to {host_of_url(config.get('api_url'))}"
