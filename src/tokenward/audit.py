@@ -114,7 +114,7 @@ def read(data_dir: Path, token: str | None = None) -> Entries:
 _TOKEN_FIELD = re.compile(rb'"token"\s*:\s*"([a-z0-9][a-z0-9._-]{0,63})"')
 
 
-MAX_USE_LINE = 64 * 1024  # bytes of one `exec` line read_uses parses; a longer one is skipped unread
+MAX_USE_LINE = 64 * 1024  # bytes of one `exec` line Uses parses; a longer one is skipped unread
 _CHUNK = 1 << 16
 
 
@@ -178,10 +178,3 @@ class Uses:
                 elif entry["event"] == "exec" and (tokens is None or entry["token"] in tokens):
                     yield entry
 
-
-def read_uses(data_dir: Path, tokens: set[str] | frozenset[str] | None = None) -> Entries:
-    """The readable `exec` entries (of `tokens` only, when given), in order, in a list (see Uses)."""
-    uses = Uses(data_dir, tokens)
-    entries = Entries(uses)
-    entries.skipped = uses.skipped
-    return entries
