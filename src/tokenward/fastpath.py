@@ -68,14 +68,14 @@ def exec_command(app, term, token: str | None, no_mask: bool, no_narrow: bool, s
         from tokenward.trusted import announce
 
         term.note(announce(plan.minted, target, time.time()))
-        return run_exec(app, plan, argv, mask=not no_mask, warn=term.warn, error=term.error)
-    where = f" for {target.repository}" if target.publishes and target.repository else ""
-    if target.source and target.source != "default":
-        where += f" ({target.source})"
-    if plan.narrowed:
-        term.note(f"tokens: using {plan.token}{where}, narrowed to {', '.join(target.projects)} for 15 minutes")
-    elif token is None:
-        term.note(f"tokens: using {plan.token}{where}")
+    else:
+        where = f" for {target.repository}" if target.publishes and target.repository else ""
+        if target.source and target.source != "default":
+            where += f" ({target.source})"
+        if plan.narrowed:
+            term.note(f"tokens: using {plan.token}{where}, narrowed to {', '.join(target.projects)} for 15 minutes")
+        elif token is None:
+            term.note(f"tokens: using {plan.token}{where}")
     return run_exec(app, plan, argv, mask=not no_mask, warn=term.warn, error=term.error)
 
 
