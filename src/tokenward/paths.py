@@ -398,7 +398,7 @@ def chain_problem(path: Path) -> str | None:
             st = os.lstat(candidate)
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
-                if hops > 40:
+                if hops > _MAX_LINKS:
                     return f"{path}: too many links"
                 if st.st_uid not in (uid, 0):
                     return f"the link {candidate} belongs to {_who(st.st_uid)}"
