@@ -36,16 +36,19 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class TrustedPublishingConfig(Plain):
-    """`mode`, the minting index of each upload URL (keys compared as normalize_url does;
+    """`mode`, the minting index of each upload URL (keys normalised by normalize_url;
     an entry set to "" turns a default off) and the OIDC audience an entry names (upload URL
     -> audience). A plain class: every Config holds one (plain.py)."""
 
     __slots__ = ("mode", "index", "audience")
 
     def __init__(self, mode: str = "prefer", index: dict[str, str] | None = None, audience: dict[str, str] | None = None) -> None:
+        from tokenward.publishers.base import normalize_url
+
         self.mode = mode
-        self.index = dict(DEFAULT_MINTING_INDEX) if index is None else index
-        self.audience = {} if audience is None else audience
+        # Keys normalised once here, so a lookup is one normalize_url of the destination.
+        self.index = {normalize_url(k): v for k, v in (DEFAULT_MINTING_INDEX if index is None else index).items()}
+        self.audience = {normalize_url(k): v for k, v in (audience or {}).items()}
 
 
 def _minting_url_problem(value: str) -> str | None:

@@ -137,10 +137,10 @@ def _minter(settings: "TrustedPublishingConfig", target: Target) -> tuple[str, s
     url = normalize_url(target.repository)
     if target.tool == "npm":
         return ("npm", "", NPM_AUDIENCE) if url == normalize_url(NPMJS) else ("", "", "")
-    index = {normalize_url(k): v for k, v in settings.index.items()}.get(url, "")
+    index = settings.index.get(url, "")  # its keys are normalised (TrustedPublishingConfig)
     if not index:
         return "", "", ""
-    audience = {normalize_url(k): v for k, v in settings.audience.items()}.get(url, "")
+    audience = settings.audience.get(url, "")
     if target.tool in PYPI_TOOLS:
         return "pypi", index, audience or DEFAULT_AUDIENCE.get(normalize_url(index).rstrip("/"), "")
     if target.tool == "cargo" and not target.repository_name:
