@@ -477,17 +477,15 @@ class Inventory:
         scoped by project name (the caller checks the time exactly)."""
         cursor = self._conn.cursor()
         cursor.row_factory = None
-        columns = "name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at, verify_result"
         if unused_before is None:
-            return cursor.execute(f"SELECT {columns} FROM tokens ORDER BY name").fetchall()
+            return cursor.execute(f"SELECT {self._USAGE} FROM tokens ORDER BY name").fetchall()
         return cursor.execute(
-            f"SELECT {columns} FROM tokens WHERE COALESCE(last_used_at, created_at) < ?"
-            " OR (kind IN ('pypi', 'testpypi') AND scope NOT LIKE 'project:%') ORDER BY name",
-            (unused_before,),
+            f"SELECT {self._USAGE} FROM tokens WHERE {self._CANDIDATE} ORDER BY name", {"before": unused_before}
         ).fetchall()
 
-    # remind's offline count of audit findings (obsolete.offline_count): the tokens
-    # `usage(unused_before=:before)` returns, and those surely unused (see unused_candidates).
+    _USAGE = "name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at, verify_result"
+    # The tokens `usage(unused_before=:before)` returns; remind's offline count of audit
+    # findings (obsolete.offline_count) also uses those surely unused (see unused_candidates).
     _CANDIDATE = "(COALESCE(last_used_at, created_at) < :before OR (kind IN ('pypi', 'testpypi') AND scope NOT LIKE 'project:%'))"
     _SURE = "(COALESCE(NULLIF(last_used_at, ''), created_at) < :sure AND verify_result IS NOT 'revoked')"
 
@@ -508,9 +506,8 @@ class Inventory:
         cursor.row_factory = None
         params = {"before": unused_before, "sure": surely_before, "names": json.dumps(names)}
         named = "name IN (SELECT value FROM json_each(:names))"
-        columns = "name, kind, scope, repository, created_at, last_used_at, rotated_at, verified_at, verify_result"
         rows = cursor.execute(
-            f"SELECT {columns} FROM tokens WHERE {self._CANDIDATE} AND (NOT {self._SURE} OR {named}) ORDER BY name", params
+            f"SELECT {self._USAGE} FROM tokens WHERE {self._CANDIDATE} AND (NOT {self._SURE} OR {named}) ORDER BY name", params
         ).fetchall()
         sure = cursor.execute(f"SELECT count(*) FROM tokens WHERE {self._CANDIDATE} AND {self._SURE} AND {named}", params).fetchone()[0]
         return rows, sure
