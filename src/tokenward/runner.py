@@ -173,7 +173,7 @@ def _isatty(stream) -> bool:
 class _Output:
     """One of the child's output streams: a pipe, or a pty when ours is a terminal."""
 
-    def __init__(self, name: str, sink_stream, use_pty: bool) -> None:
+    def __init__(self, name: str, sink_stream, use_pty: bool, watch: "re.Pattern[bytes] | None" = None) -> None:
         self.name = name
         self.failure = ""
         self.sink: int | BinaryIO | None = None
@@ -186,7 +186,7 @@ class _Output:
                 self.sink = sink_stream.fileno()
             except Exception:  # noqa: BLE001 - no descriptor (a test's stream): write to its buffer
                 self.sink = sink_stream.buffer if hasattr(sink_stream, "buffer") else sink_stream
-        self.watch: re.Pattern[bytes] | None = None
+        self.watch = watch
         self.seen = False
         self.tail = b""
         self.pty = use_pty
@@ -223,8 +223,7 @@ def run_child(
             if fd in closed:
                 stream = None
             use_pty = stream is not None and (_isatty(stream) if tty is None else tty)
-            outputs.append(_Output(name, stream, use_pty))
-            outputs[-1].watch = watch
+            outputs.append(_Output(name, stream, use_pty, watch))
     in_main = threading.current_thread() is threading.main_thread()
     main = in_main and hasattr(signal, "sigtimedwait")
     waited = set(FORWARDED) | {signal.SIGCHLD}
